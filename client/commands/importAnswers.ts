@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { InputError } from '../../core/errors.js';
+import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
+import { projectVersion } from '../../core/config.js';
+import { createOrMatchRun } from '../../core/store/runs.js';
+import { landInstances, landResponses } from '../../core/store/instances.js';
+import { openDb, strFlag } from '../flags.js';
+import { evalSetFile } from './review.js';
+
+export const IMPORT_HELP = `flask-eval import-answers FILE --model-id NAME [--run NAME] [--eval-set FILE | --hard] [--db FILE]
+  Validate an answers file (FLASK's format: {"question_id", "text"} per line) against the evaluation
+  set and store it as a run's responses; then \`flask-eval review --run NAME\` judges them. Unknown
+  ids, duplicate ids and instances with no answer are counted; a malformed file stores nothing.`;
+
+export async function importAnswersCommand(argv: string[], log: (s: string) => void): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { 'model-id': { type: 'string' }, run: { type: 'string' }, 'eval-set': { type: 'string' }, hard: { type: 'boolean' }, db: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new InputError(`import-answers takes one answers file\n\n${IMPORT_HELP}`);
+  const modelId = strFlag(v, 'model-id');
+  if (!modelId) throw new InputError('import-answers needs --model-id NAME (the name the answers are reported under)');
+  const file = positionals[0];
+  const evalSet = evalSetFile(v);
+  // Everything is validated before anything is stored.
+  const prepared = prepareReview(evalSet, file, modelId);
+  const runId = strFlag(v, 'run') ?? `review-${modelId}`;
+  const db = openDb(v);
+  const landed = await db.run(async (sql) => {
+    const existed = await createOrMatchRun(sql, {
+      runId, kind: 'review', simulated: false, datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
+      answersPath: path.resolve(file), answersSha256: sha256File(file), modelId, modelEndpoint: null, modelSettings: null,
+      judgeModel: null, judgeEndpoint: null, judgeSettings: null, promptTemplateSha256: null, projectVersion: projectVersion(), summary: prepared.summary,
+    });
+    return { existed, instances: await landInstances(sql, runId, prepared.instances), responses: await landResponses(sql, runId, prepared.responses) };
+  });
+  for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
+  log(`${landed.existed ? 'Run existed' : 'Run created'}: "${runId}" (${landed.responses} new responses). Judge them: flask-eval review --run ${runId}`);
+}

@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../../core/errors.js';
+import { publishedAnswersFile } from '../../core/paths.js';
+import { loadEvalSet } from '../../core/dataset.js';
+import { prepareReview } from '../../core/prepare.js';
+import { loadReviewPromptKit, renderReviewPrompt } from '../../core/prompts/review.js';
+import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering } from '../../core/prompts/annotation.js';
+import { loadInstructions } from '../../core/instructions.js';
+import type { ChatMessage } from '../../core/prompts/chat.js';
+import { evalSetFile } from './review.js';
+import { intFlag, strFlag } from '../flags.js';
+
+export const PROMPTS_HELP = `flask-eval prompts [--stage review|domain|skillset|difficulty] [--model NAME | --answers FILE] [--input FILE] [--limit N]
+  Print the exact messages that would be sent, as JSONL, without calling any model; a token
+  estimate goes to stderr. review needs answers (--model / --answers); the annotation stages take
+  the evaluation set or --input (instructions JSONL). --seed N: the skill-numbering shuffle seed.`;
+
+/** Rough token count (4 characters a token): enough to budget a run before paying for it. */
+export function estimateTokens(messages: ChatMessage[]): number {
+  return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+}
+
+export async function promptsCommand(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      stage: { type: 'string', default: 'review' }, model: { type: 'string' }, answers: { type: 'string' },
+      'eval-set': { type: 'string' }, hard: { type: 'boolean' }, input: { type: 'string' }, limit: { type: 'string' }, seed: { type: 'string' },
+    },
+  });
+  const stage = v.stage as string;
+  const limit = intFlag(v, 'limit', undefined);
+  let lines: { idx: number; messages: ChatMessage[]; temperature: number; max_tokens: number; extra?: Record<string, unknown> }[] = [];
+  if (stage === 'review') {
+    const answers = strFlag(v, 'answers') ?? (v.model ? publishedAnswersFile(v.model as string) : undefined);
+    if (!answers) throw new InputError('prompts --stage review needs --model NAME or --answers FILE (the responses are part of the prompt)');
+    const prepared = prepareReview(evalSetFile(v), answers, 'prompts', limit);
+    const kit = loadReviewPromptKit();
+    const byIdx = new Map(prepared.responses.map((r) => [r.idx, r.text]));
+    lines = prepared.instances.map((i) => ({ idx: i.idx, messages: renderReviewPrompt(i, byIdx.get(i.idx)!, kit), temperature: kit.temperature, max_tokens: kit.maxTokens }));
+  } else if (stage === 'domain' || stage === 'skillset' || stage === 'difficulty') {
+    const input = strFlag(v, 'input');
+    const items = (input ? loadInstructions(input) : loadEvalSet(evalSetFile(v))).slice(0, limit);
+    const seed = intFlag(v, 'seed', 0, 0);
+    lines = items.map((i) => {
+      if (stage === 'domain') { const p = renderDomainPrompt(i.instruction); return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens }; }
+      if (stage === 'skillset') {
+        const numbering = skillNumbering(seed, i.idx);
+        const p = renderSkillsetPrompt(i.instruction, i.answer || undefined, numbering);
+        return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens, extra: { numbering } };
+      }
+      // Difficulty depends on the domain label; from the evaluation set we can use its own.
+      const domains = 'domains' in i ? (i.domains as string[]) : [];
+      const p = renderDifficultyPrompt(i.instruction, domains);
+      return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens, extra: { domains, prompt_id: p.promptId } };
+    });
+  } else {
+    throw new InputError(`--stage must be review, domain, skillset or difficulty (got "${stage}")`);
+  }
+  let tokens = 0;
+  for (const l of lines) {
+    const est = estimateTokens(l.messages);
+    tokens += est + l.max_tokens;
+    process.stdout.write(JSON.stringify({ idx: l.idx, stage, messages: l.messages, temperature: l.temperature, max_tokens: l.max_tokens, estimated_prompt_tokens: est, ...l.extra }) + '\n');
+  }
+  process.stderr.write(`${lines.length} prompts; about ${tokens} tokens at most (prompt estimate + max_tokens each)\n`);
+}

@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
+import { InputError } from '../../core/errors.js';
+import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
+import { loadReviewPromptKit } from '../../core/prompts/review.js';
+import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
+import { executeRun } from '../execute.js';
+import { RUN_FLAGS, intFlag, judgeFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
+import { printRunReport } from './report.js';
+import { getRun, type SamplingSettings } from '../../core/store/runs.js';
+
+export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--model-id ID]) [options]
+  Judge a model's answers with FLASK's review prompt; results land in DuckDB.
+  --model NAME        a published model in data/flask/model_outputs (gpt4, chatgpt, davinci_003, ...)
+  --answers FILE      an answers file in FLASK's format ({"question_id", "text"} per line)
+  --eval-set FILE     evaluation set (default: FLASK's 1,740 instances); --hard for FLASK-Hard
+  --run NAME          run name (default review-<model>); the same name resumes the run
+  --limit N           only the first N answered instances
+  --judge-model M     (env FLASK_JUDGE_MODEL; default gpt-4-0613, or the offline judge without a key)
+  --judge-base-url U  (env OPENAI_BASE_URL)   --judge-api-key K (env OPENAI_API_KEY)
+  --judge-temperature T / --judge-max-tokens N   (default: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --concurrency N (8)  --batch-size N (200)  --max-attempts N (12)  --judge-rps R
+  --retry-failed      judge again the instances recorded as failed
+  --detach            start the workflow and return (with external workers)`;
+
+export function evalSetFile(v: Record<string, unknown>): string {
+  if (v.hard) return DATA_FILES.hardSet;
+  return typeof v['eval-set'] === 'string' ? (v['eval-set'] as string) : DATA_FILES.evalSet;
+}
+
+/** FLASK's judge settings (reviewer.jsonl), overridable, plus the bounded re-ask count. */
+export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
+  const kit = loadReviewPromptKit();
+  return {
+    temperature: numFlag(v, 'judge-temperature') ?? kit.temperature,
+    maxTokens: intFlag(v, 'judge-max-tokens', kit.maxTokens),
+    maxParseAttempts: intFlag(v, 'parse-attempts', 3),
+  };
+}
+
+export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { ...RUN_FLAGS, model: { type: 'string' }, answers: { type: 'string' }, 'model-id': { type: 'string' },
+      'eval-set': { type: 'string' }, hard: { type: 'boolean' }, 'parse-attempts': { type: 'string' } },
+  });
+  const model = strFlag(v, 'model');
+  const answersFile = strFlag(v, 'answers') ?? (model ? publishedAnswersFile(model) : undefined);
+  if (!answersFile && strFlag(v, 'run')) return reviewStoredRun(strFlag(v, 'run')!, v, log);
+  if (!answersFile) throw new InputError(`review needs --model NAME, --answers FILE, or --run NAME of a stored run\n\n${REVIEW_HELP}`);
+  const modelId = strFlag(v, 'model-id') ?? model ?? path.basename(answersFile).replace(/\.jsonl?$/, '');
+  const evalSet = evalSetFile(v);
+  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined));
+  for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
+
+  const judge = judgeFromFlags(v);
+  const simulated = endpointIsOffline(judge);
+  const db = openDb(v);
+  const runId = strFlag(v, 'run') ?? `review-${modelId}`;
+  const final = await executeRun({
+    db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options: runOptions(v), log,
+    record: {
+      runId, kind: 'review', simulated,
+      datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
+      answersPath: path.resolve(answersFile), answersSha256: sha256File(answersFile),
+      modelId, modelEndpoint: null, modelSettings: null,
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
+      promptTemplateSha256: loadReviewPromptKit().hash, projectVersion: projectVersion(), summary: prepared.summary,
+    },
+  });
+  if (final) await printRunReport(db, [runId], 'skill', 'table', log);
+  log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
+}
+
+/**
+ * `review --run NAME` on a run whose responses are already stored (import-answers, infer):
+ * the judge settings are recorded on first review, then the review step runs over it.
+ */
+async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<void> {
+  const db = openDb(v);
+  const judge = judgeFromFlags(v);
+  const settings = judgeSettings(v);
+  const run = await db.run(async (sql) => {
+    const run = await getRun(sql, runId);
+    if (!run) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
+    if (run.judgeModel === null) {
+      await sql.exec(
+        `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_settings = ?::JSON, prompt_template_sha256 = ?, simulated = simulated OR ? WHERE run_id = ?`,
+        [judge.model, endpointHost(judge), JSON.stringify(settings), loadReviewPromptKit().hash, endpointIsOffline(judge), runId],
+      );
+      return (await getRun(sql, runId))!;
+    }
+    if (run.judgeModel !== judge.model) throw new InputError(`run "${runId}" is judged by ${run.judgeModel}, not ${judge.model}: use --judge-model ${run.judgeModel} to resume it`);
+    return run;
+  });
+  const final = await executeRun({ db, record: run, instances: [], steps: ['review'], judge, model: judge, options: runOptions(v), log });
+  if (final) await printRunReport(db, [runId], 'skill', 'table', log);
+  log(`Results: ${db.file}`);
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InputError } from './errors.js';
+
+export interface Located<T> {
+  line: number;
+  value: T;
+}
+
+const MAX_REPORTED = 20;
+
+/** "skill[1]" / "domain" / "(root)" from a zod issue path. */
+function fieldOf(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+/**
+ * Read a JSONL file and validate every line against `schema`. All problems (up to 20) are
+ * collected into one InputError naming file:line and field, so a user fixes a file in one go.
+ * Blank lines are allowed (many tools write a trailing one).
+ */
+export function readJsonl<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  hint = '',
+): Located<z.output<S>>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`${file}: cannot read file (${(e as Error).message})`);
+  }
+  const rows: Located<z.output<S>>[] = [];
+  const problems: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === '') continue;
+    const line = i + 1;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (e) {
+      problems.push(`${file}:${line}: not valid JSON (${(e as Error).message}); each line must be one JSON object`);
+      continue;
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        problems.push(`${file}:${line}: field ${fieldOf(issue.path)}: ${issue.message}`);
+      }
+      continue;
+    }
+    rows.push({ line, value: parsed.data });
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, MAX_REPORTED);
+    const more = problems.length > MAX_REPORTED ? `\n... and ${problems.length - MAX_REPORTED} more problems` : '';
+    throw new InputError(
+      `${problems.length} problem(s) in ${file}; nothing was started or stored:\n  ${shown.join('\n  ')}${more}${hint ? `\n${hint}` : ''}`,
+    );
+  }
+  return rows;
+}
+
+/** Read a JSON file (not JSONL) through a schema, with the same error style. */
+export function readJsonFile<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(`${file}: cannot read JSON (${(e as Error).message})`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const msgs = parsed.error.issues.slice(0, MAX_REPORTED).map((i) => `${file}: field ${fieldOf(i.path)}: ${i.message}`);
+    throw new InputError(msgs.join('\n'));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The project root (where package.json and data/ live), independent of the working directory. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const FLASK_DATA = path.join(PROJECT_ROOT, 'data', 'flask');
+
+export const DATA_FILES = {
+  evalSet: path.join(FLASK_DATA, 'evaluation_set', 'flask_evaluation.jsonl'),
+  hardSet: path.join(FLASK_DATA, 'evaluation_set', 'flask_hard_evaluation.jsonl'),
+  rawInputs: path.join(FLASK_DATA, 'input_data', 'flask_evaluation_raw.jsonl'),
+  modelOutputs: path.join(FLASK_DATA, 'model_outputs'),
+  rubrics: path.join(FLASK_DATA, 'skillset_description.json'),
+  taxonomy: path.join(FLASK_DATA, 'domain_taxonomy.json'),
+  reviewPrompts: path.join(FLASK_DATA, 'review_prompts', 'prompt.jsonl'),
+  reviewers: path.join(FLASK_DATA, 'review_prompts', 'reviewer.jsonl'),
+  annotationPrompts: (stage: string) => path.join(FLASK_DATA, 'annotation_prompts', stage, 'prompt.jsonl'),
+  annotationReviewers: (stage: string) => path.join(FLASK_DATA, 'annotation_prompts', stage, 'reviewer.jsonl'),
+};
+
+/** A published model's answers file by its short name ("gpt4", "davinci_003", ...). */
+export function publishedAnswersFile(model: string): string {
+  return path.join(DATA_FILES.modelOutputs, `${model}.jsonl`);
+}

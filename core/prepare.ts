@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { AnswerSchema, datasetQuirks, loadEvalSet, type EvalInstance } from './dataset.js';
+import { readJsonl } from './jsonl.js';
+import type { ResponseRow } from './store/instances.js';
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** How an answers file matched the evaluation set: every mismatch is counted, none is silent. */
+export interface AnswerMatch {
+  answers: number;
+  matched: number;
+  emptyResponses: number[];
+  withoutAnswer: number[];
+  unknownIds: number[];
+  duplicateIds: number[];
+  rowsWithExtraKeys: number;
+}
+
+/** Load an answers file (FLASK's model_outputs format) against instances; the first answer of a duplicated id wins. */
+export function matchAnswers(file: string, instances: readonly EvalInstance[], modelId: string): { responses: ResponseRow[]; match: AnswerMatch } {
+  const rows = readJsonl(file, AnswerSchema, 'Each line needs question_id (the instance idx) and text (the response; may be empty).');
+  const known = new Set(instances.map((i) => i.idx));
+  const byId = new Map<number, string>();
+  const match: AnswerMatch = { answers: rows.length, matched: 0, emptyResponses: [], withoutAnswer: [], unknownIds: [], duplicateIds: [], rowsWithExtraKeys: 0 };
+  for (const { value } of rows) {
+    if (value.extraKeys.length > 0) match.rowsWithExtraKeys += 1;
+    if (!known.has(value.questionId)) match.unknownIds.push(value.questionId);
+    else if (byId.has(value.questionId)) match.duplicateIds.push(value.questionId);
+    else byId.set(value.questionId, value.text);
+  }
+  const responses: ResponseRow[] = [];
+  for (const inst of instances) {
+    const text = byId.get(inst.idx);
+    if (text === undefined) {
+      match.withoutAnswer.push(inst.idx);
+      continue;
+    }
+    if (text.trim() === '') match.emptyResponses.push(inst.idx);
+    responses.push({ idx: inst.idx, modelId, text, source: 'imported' });
+  }
+  match.matched = responses.length;
+  return { responses, match };
+}
+
+export interface PreparedReview {
+  instances: EvalInstance[];
+  responses: ResponseRow[];
+  summary: Record<string, unknown>;
+}
+
+/**
+ * A review run's inputs: the evaluation set and the answers, validated and joined. Only
+ * instances with an answer are work items; the others are reported in the summary.
+ */
+export function prepareReview(evalSetFile: string, answersFile: string, modelId: string, limit?: number): PreparedReview {
+  const all = loadEvalSet(evalSetFile);
+  const { responses, match } = matchAnswers(answersFile, all, modelId);
+  const answered = new Set(responses.map((r) => r.idx));
+  let instances = all.filter((i) => answered.has(i.idx));
+  if (limit !== undefined) instances = instances.slice(0, limit);
+  const keep = new Set(instances.map((i) => i.idx));
+  return {
+    instances,
+    responses: responses.filter((r) => keep.has(r.idx)),
+    summary: { dataset: datasetQuirks(instances), answers: match, ...(limit !== undefined ? { limit } : {}) },
+  };
+}
+
+/** One line per quirk, for the run summary printed by the CLI. */
+export function describeSummary(summary: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const d = summary.dataset as ReturnType<typeof datasetQuirks> | undefined;
+  const a = summary.answers as AnswerMatch | undefined;
+  const ids = (xs: number[]) => (xs.length > 8 ? `${xs.slice(0, 8).join(', ')}, ...` : xs.join(', '));
+  if (d) {
+    out.push(`instances: ${d.instances}`);
+    if (d.notThreeSkills.length) out.push(`instances with other than 3 skills (scored on the skills they have): ${d.notThreeSkills.length} [${ids(d.notThreeSkills)}]`);
+    if (d.unlabelledDomain.length) out.push(`unlabelled domain "-1" (left out of the per-domain analysis): ${d.unlabelledDomain.length} [${ids(d.unlabelledDomain)}]`);
+    if (d.unlabelledDifficulty.length) out.push(`unlabelled difficulty -1 (left out of the per-difficulty analysis): ${d.unlabelledDifficulty.length} [${ids(d.unlabelledDifficulty)}]`);
+    if (d.withExtraKeys.length) out.push(`instances with extra keys (kept in instances.extra): ${d.withExtraKeys.length} [${ids(d.withExtraKeys)}]`);
+  }
+  if (a) {
+    out.push(`answers: ${a.answers} lines, ${a.matched} matched an instance`);
+    if (a.withoutAnswer.length) out.push(`instances without an answer (not reviewed): ${a.withoutAnswer.length} [${ids(a.withoutAnswer)}]`);
+    if (a.emptyResponses.length) out.push(`empty responses (judged as they are): ${a.emptyResponses.length} [${ids(a.emptyResponses)}]`);
+    if (a.unknownIds.length) out.push(`answers for unknown ids (ignored): ${a.unknownIds.length} [${ids(a.unknownIds)}]`);
+    if (a.duplicateIds.length) out.push(`duplicate answer ids (first kept): ${a.duplicateIds.length} [${ids(a.duplicateIds)}]`);
+    if (a.rowsWithExtraKeys) out.push(`answer lines with extra keys (ignored keys): ${a.rowsWithExtraKeys}`);
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import type { Sql } from './database.js';
+import { InputError } from '../errors.js';
+
+export const RunKind = z.enum(['review', 'infer', 'eval', 'annotate']);
+export type RunKind = z.output<typeof RunKind>;
+
+/** Sampling settings sent with every call of one role (judge, evaluated model, annotator). */
+export const SamplingSettings = z.object({
+  temperature: z.number().min(0).max(2),
+  maxTokens: z.number().int().positive(),
+  seed: z.number().int().optional(),
+  systemPrompt: z.string().optional(),
+  /** Bounded re-asks when the answer cannot be parsed. */
+  maxParseAttempts: z.number().int().min(1).max(10).optional(),
+});
+export type SamplingSettings = z.output<typeof SamplingSettings>;
+
+/** A run's provenance, as stored in the runs table. No secrets: endpoints are host names. */
+export const RunRecordSchema = z.object({
+  runId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'run names use letters, digits, ".", "_" and "-" (max 100)'),
+  kind: RunKind,
+  simulated: z.boolean(),
+  datasetPath: z.string().nullable(),
+  datasetSha256: z.string().nullable(),
+  answersPath: z.string().nullable(),
+  answersSha256: z.string().nullable(),
+  modelId: z.string().nullable(),
+  modelEndpoint: z.string().nullable(),
+  modelSettings: SamplingSettings.nullable(),
+  judgeModel: z.string().nullable(),
+  judgeEndpoint: z.string().nullable(),
+  judgeSettings: SamplingSettings.nullable(),
+  promptTemplateSha256: z.string().nullable(),
+  projectVersion: z.string(),
+  summary: z.record(z.string(), z.unknown()),
+});
+export type RunRecord = z.output<typeof RunRecordSchema>;
+
+/** The settings that define what a run computes: a second invocation must agree on them. */
+const IDENTITY_FIELDS = ['kind', 'datasetSha256', 'answersSha256', 'modelId', 'judgeModel', 'promptTemplateSha256'] as const;
+
+/**
+ * Insert the run, or check that an existing run with this name is the same run.
+ * Returns true when the run already existed (a resume).
+ */
+export async function createOrMatchRun(sql: Sql, run: RunRecord): Promise<boolean> {
+  const existing = await getRun(sql, run.runId);
+  if (existing) {
+    const diffs = IDENTITY_FIELDS.filter((f) => (existing[f] ?? null) !== (run[f] ?? null));
+    if (diffs.length > 0) {
+      throw new InputError(
+        `run "${run.runId}" already exists with different ${diffs.map((d) => `${d} (stored ${existing[d]}, now ${run[d]})`).join(', ')}. ` +
+          'Use another --run name, or the same inputs and settings to resume it.',
+      );
+    }
+    return true;
+  }
+  await sql.exec(
+    `INSERT INTO runs (run_id, kind, simulated, dataset_path, dataset_sha256, answers_path, answers_sha256, model_id, model_endpoint,
+       model_settings, judge_model, judge_endpoint, judge_settings, prompt_template_sha256, project_version, summary)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?::JSON) ON CONFLICT DO NOTHING`,
+    [
+      run.runId, run.kind, run.simulated, run.datasetPath, run.datasetSha256, run.answersPath, run.answersSha256, run.modelId,
+      run.modelEndpoint, json(run.modelSettings), run.judgeModel, run.judgeEndpoint, json(run.judgeSettings),
+      run.promptTemplateSha256, run.projectVersion, JSON.stringify(run.summary),
+    ],
+  );
+  return false;
+}
+
+export async function getRun(sql: Sql, runId: string): Promise<RunRecord | undefined> {
+  const row = await sql.one(`SELECT * FROM runs WHERE run_id = ?`, [runId]);
+  if (!row) return undefined;
+  return {
+    runId: row.run_id as string,
+    kind: row.kind as RunKind,
+    simulated: row.simulated as boolean,
+    datasetPath: row.dataset_path as string | null,
+    datasetSha256: row.dataset_sha256 as string | null,
+    answersPath: row.answers_path as string | null,
+    answersSha256: row.answers_sha256 as string | null,
+    modelId: row.model_id as string | null,
+    modelEndpoint: row.model_endpoint as string | null,
+    modelSettings: parseJson(row.model_settings),
+    judgeModel: row.judge_model as string | null,
+    judgeEndpoint: row.judge_endpoint as string | null,
+    judgeSettings: parseJson(row.judge_settings),
+    promptTemplateSha256: row.prompt_template_sha256 as string | null,
+    projectVersion: row.project_version as string,
+    summary: parseJson(row.summary) ?? {},
+  };
+}
+
+function json(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+export function parseJson<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}

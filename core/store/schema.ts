@@ -1,0 +1,159 @@
+import { SKILLS } from '../skills.js';
+import { DIFFICULTY_LEVELS } from '../difficulty.js';
+import type { Sql } from './database.js';
+
+/**
+ * The results schema. Every table is keyed so that landing the same thing twice is a no-op
+ * (INSERT ... ON CONFLICT DO NOTHING): a retried activity never duplicates a row.
+ * Secrets never enter it: endpoints are stored as host names only.
+ */
+const TABLES = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id VARCHAR PRIMARY KEY,
+  kind VARCHAR NOT NULL,                 -- review | infer | eval | annotate
+  created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  simulated BOOLEAN NOT NULL,            -- true when the offline judge/model produced the outputs
+  dataset_path VARCHAR, dataset_sha256 VARCHAR,
+  answers_path VARCHAR, answers_sha256 VARCHAR,
+  model_id VARCHAR, model_endpoint VARCHAR, model_settings JSON,
+  judge_model VARCHAR, judge_endpoint VARCHAR, judge_settings JSON,
+  prompt_template_sha256 VARCHAR,
+  project_version VARCHAR,
+  summary JSON                           -- data quirks found when the run was created
+);
+CREATE TABLE IF NOT EXISTS instances (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  ord INTEGER NOT NULL,                  -- 0..n-1: the order work is batched in
+  instruction VARCHAR NOT NULL,
+  answer VARCHAR,                        -- reference answer (may be empty)
+  task VARCHAR,
+  skills VARCHAR[],                      -- rubric names; empty for instructions still to annotate
+  domains VARCHAR[],                     -- empty when unlabelled (FLASK's "-1")
+  difficulty VARCHAR,                    -- NULL when unlabelled (FLASK's -1)
+  extra JSON,
+  PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS responses (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  model_id VARCHAR NOT NULL,
+  text VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,               -- imported | generated
+  finish_reason VARCHAR,
+  prompt_tokens INTEGER, completion_tokens INTEGER,
+  created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS generation_failures (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  reason VARCHAR NOT NULL,
+  created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS reviews (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  status VARCHAR NOT NULL,               -- scored | failed
+  judge_model VARCHAR,
+  raw_text VARCHAR,                      -- the judge's last answer, verbatim
+  error VARCHAR,                         -- why it failed
+  prompt_tokens INTEGER, completion_tokens INTEGER,
+  attempts INTEGER NOT NULL,             -- judge calls that returned text
+  started_at TIMESTAMP, finished_at TIMESTAMP,
+  PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS review_scores (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  skill VARCHAR NOT NULL,                -- rubric name
+  skill_key VARCHAR NOT NULL,            -- FLASK's short key (correctness, readability, ...)
+  score DOUBLE,                          -- 1-5; NULL = N/A
+  PRIMARY KEY (run_id, idx, skill)
+);
+CREATE TABLE IF NOT EXISTS annotations (
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  stage VARCHAR NOT NULL,                -- domain | skillset | difficulty
+  status VARCHAR NOT NULL,               -- labelled | failed
+  label JSON,                            -- domains list / skills list / difficulty string
+  raw_text VARCHAR,
+  error VARCHAR,
+  numbering JSON,                        -- skillset: the skill order shown to the annotator
+  prompt_tokens INTEGER, completion_tokens INTEGER,
+  attempts INTEGER NOT NULL,
+  started_at TIMESTAMP, finished_at TIMESTAMP,
+  PRIMARY KEY (run_id, idx, stage)
+);
+CREATE TABLE IF NOT EXISTS skill_catalog (skill VARCHAR PRIMARY KEY, skill_key VARCHAR NOT NULL, skill_order INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, level INTEGER NOT NULL);
+`;
+
+/**
+ * FLASK's analyses as views. N/A scores are excluded from averages (FLASK skips them) but counted.
+ * Only reviews with status 'scored' contribute.
+ */
+const VIEWS = `
+CREATE OR REPLACE VIEW scores AS
+SELECT s.run_id, s.idx, s.skill, s.skill_key, c.skill_order, s.score,
+       i.difficulty, d.level AS difficulty_level, i.domains, i.task
+FROM review_scores s
+JOIN reviews r USING (run_id, idx)
+JOIN instances i USING (run_id, idx)
+JOIN skill_catalog c ON c.skill = s.skill
+LEFT JOIN difficulty_catalog d ON d.difficulty = i.difficulty
+WHERE r.status = 'scored';
+
+CREATE OR REPLACE VIEW skill_summary AS
+SELECT run_id, skill_key AS skill, skill_order,
+       sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count
+FROM scores GROUP BY run_id, skill_key, skill_order;
+
+CREATE OR REPLACE VIEW skill_difficulty_summary AS
+SELECT run_id, skill, skill_order, difficulty, difficulty_level, score_sum, count, avg,
+       sum(score_sum) OVER w / nullif(sum(count) OVER w, 0) AS cumulative_avg
+FROM (
+  SELECT run_id, skill_key AS skill, skill_order, difficulty, difficulty_level,
+         sum(score) AS score_sum, count(score) AS count, avg(score) AS avg
+  FROM scores WHERE difficulty_level IS NOT NULL
+  GROUP BY ALL
+)
+WINDOW w AS (PARTITION BY run_id, skill ORDER BY difficulty_level ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+
+CREATE OR REPLACE VIEW domain_summary AS
+SELECT run_id, domain, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count
+FROM (SELECT run_id, score, unnest(domains) AS domain FROM scores)
+GROUP BY run_id, domain;
+
+CREATE OR REPLACE VIEW domain_skill_summary AS
+SELECT run_id, domain, skill_key AS skill, skill_order, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg
+FROM (SELECT run_id, score, skill_key, skill_order, unnest(domains) AS domain FROM scores)
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW run_progress AS
+SELECT r.run_id, r.kind,
+       (SELECT count(*) FROM instances i WHERE i.run_id = r.run_id) AS instances,
+       (SELECT count(*) FROM responses x WHERE x.run_id = r.run_id) AS responses,
+       (SELECT count(*) FROM reviews v WHERE v.run_id = r.run_id AND v.status = 'scored') AS reviews_scored,
+       (SELECT count(*) FROM reviews v WHERE v.run_id = r.run_id AND v.status = 'failed') AS reviews_failed,
+       (SELECT count(*) FROM annotations a WHERE a.run_id = r.run_id AND a.status = 'labelled') AS annotations_labelled,
+       (SELECT count(*) FROM annotations a WHERE a.run_id = r.run_id AND a.status = 'failed') AS annotations_failed
+FROM runs r;
+`;
+
+export async function ensureSchema(sql: Sql): Promise<void> {
+  for (const stmt of splitStatements(TABLES)) await sql.exec(stmt);
+  for (const [i, s] of SKILLS.entries())
+    await sql.exec('INSERT INTO skill_catalog VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [s.name, s.key, i + 1]);
+  for (const [i, d] of DIFFICULTY_LEVELS.entries())
+    await sql.exec('INSERT INTO difficulty_catalog VALUES (?, ?) ON CONFLICT DO NOTHING', [d, i + 1]);
+  for (const stmt of splitStatements(VIEWS)) await sql.exec(stmt);
+}
+
+function splitStatements(script: string): string[] {
+  return script
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/--[^\n]*/g, '').trim())
+    .filter(Boolean);
+}
