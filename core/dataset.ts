@@ -59,6 +59,8 @@ export const EvalInstanceSchema = z
       task: o.task,
       skills: [...new Set(o.skill)],
       domains: [...new Set(o.domain.filter((d): d is string => d !== null))],
+      /** FLASK's "-1" was among the domains (alone or next to real ones). */
+      unlabelledDomain: o.domain.includes(null),
       difficulty: o.difficulty,
       extra,
     };
@@ -88,7 +90,7 @@ export function datasetQuirks(instances: readonly EvalInstance[]): DatasetQuirks
   return {
     instances: instances.length,
     notThreeSkills: instances.filter((i) => i.skills.length !== 3).map((i) => i.idx),
-    unlabelledDomain: instances.filter((i) => i.domains.length === 0).map((i) => i.idx),
+    unlabelledDomain: instances.filter((i) => i.unlabelledDomain).map((i) => i.idx),
     unlabelledDifficulty: instances.filter((i) => i.difficulty === null).map((i) => i.idx),
     withExtraKeys: instances.filter((i) => Object.keys(i.extra).length > 0).map((i) => i.idx),
   };

@@ -78,7 +78,7 @@ export function describeSummary(summary: Record<string, unknown>): string[] {
   if (d) {
     out.push(`instances: ${d.instances}`);
     if (d.notThreeSkills.length) out.push(`instances with other than 3 skills (scored on the skills they have): ${d.notThreeSkills.length} [${ids(d.notThreeSkills)}]`);
-    if (d.unlabelledDomain.length) out.push(`unlabelled domain "-1" (left out of the per-domain analysis): ${d.unlabelledDomain.length} [${ids(d.unlabelledDomain)}]`);
+    if (d.unlabelledDomain.length) out.push(`domain "-1" (unlabelled; that label is left out of the per-domain analysis): ${d.unlabelledDomain.length} [${ids(d.unlabelledDomain)}]`);
     if (d.unlabelledDifficulty.length) out.push(`unlabelled difficulty -1 (left out of the per-difficulty analysis): ${d.unlabelledDifficulty.length} [${ids(d.unlabelledDifficulty)}]`);
     if (d.withExtraKeys.length) out.push(`instances with extra keys (kept in instances.extra): ${d.withExtraKeys.length} [${ids(d.withExtraKeys)}]`);
   }

@@ -28,7 +28,7 @@ export function loadAnnotationInput(file: string): { instances: EvalInstance[]; 
   }
   const items = loadInstructions(file);
   return {
-    instances: items.map((i) => ({ ...i, skills: [], domains: [], difficulty: null, extra: {} })),
+    instances: items.map((i) => ({ ...i, skills: [], domains: [], unlabelledDomain: false, difficulty: null, extra: {} })),
     hasReferenceLabels: false,
   };
 }

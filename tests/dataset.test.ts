@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { datasetQuirks, loadEvalSet } from '../core/dataset.js';
+import { matchAnswers, prepareReview } from '../core/prepare.js';
+import { loadInstructions } from '../core/instructions.js';
+import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
+import { InputError } from '../core/errors.js';
+import { resolveSkill, skillKeyOf } from '../core/skills.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'flask-dataset-'));
+function file(name: string, lines: string[]): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+const good = { idx: 1, instruction: 'Q', answer: 'A', task: 't', skill: ['Readability', 'Factuality', 'Conciseness'], domain: ['Math'], difficulty: 'major level knowledge' };
+
+test('the shipped evaluation set loads with its quirks counted, none dropped', () => {
+  const all = loadEvalSet(DATA_FILES.evalSet);
+  assert.equal(all.length, 1740);
+  const q = datasetQuirks(all);
+  assert.deepEqual(q.notThreeSkills, [1417]);
+  assert.equal(q.unlabelledDomain.length, 11);
+  assert.equal(q.unlabelledDifficulty.length, 2);
+  assert.deepEqual(q.withExtraKeys, [259]);
+  assert.equal(all.find((i) => i.idx === 259)!.extra.subtag, 'Econometrics Volatility');
+  assert.equal(loadEvalSet(DATA_FILES.hardSet).length, 89);
+});
+
+test('malformed JSON names the file and line and stores nothing', () => {
+  const f = file('bad-json.jsonl', [JSON.stringify(good), '{"idx": 2, "instruction": ']);
+  assert.throws(() => loadEvalSet(f), (e: Error) => e instanceof InputError && e.message.includes(`${f}:2: not valid JSON`));
+});
+
+test('a missing field and an unknown skill are named with line and field', () => {
+  const { answer: _a, ...noAnswer } = good;
+  const f = file('bad-fields.jsonl', [JSON.stringify(good), JSON.stringify({ ...noAnswer, idx: 2 }), JSON.stringify({ ...good, idx: 3, skill: ['Readability', 'Telepathy'] })]);
+  assert.throws(
+    () => loadEvalSet(f),
+    (e: Error) => {
+      assert.match(e.message, new RegExp(`${f.replace(/[.]/g, '\\.')}:2: field answer:`));
+      assert.match(e.message, /:3: field skill\[1\]: unknown skill "Telepathy"; expected one of: Logical Robustness/);
+      assert.match(e.message, /nothing was started or stored/);
+      return true;
+    },
+  );
+});
+
+test('unknown domain and difficulty, and duplicate idx, are errors', () => {
+  assert.throws(() => loadEvalSet(file('d.jsonl', [JSON.stringify({ ...good, domain: ['Astrology'] })])), /field domain\[0\]: unknown domain "Astrology"/);
+  assert.throws(() => loadEvalSet(file('f.jsonl', [JSON.stringify({ ...good, difficulty: 'hard' })])), /field difficulty: unknown difficulty "hard"/);
+  assert.throws(() => loadEvalSet(file('dup.jsonl', [JSON.stringify(good), JSON.stringify(good)])), /dup\.jsonl:2: field idx: duplicate idx 1 \(first on line 1\)/);
+});
+
+test('skill spellings resolve like FLASK keys', () => {
+  assert.equal(skillKeyOf('logical_correctness'), 'correctness');
+  assert.equal(resolveSkill('COMMONSENSE understanding'), 'Commonsense Understanding');
+  assert.equal(resolveSkill('Logical Efficiency'), 'Logical Efficiency');
+  assert.equal(resolveSkill('telepathy'), undefined);
+});
+
+test('published answers: davinci_003 empty responses and the 40 instances without answers are reported', () => {
+  const p = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('davinci_003'), 'davinci_003');
+  const a = p.summary.answers as ReturnType<typeof matchAnswers>['match'];
+  assert.equal(p.instances.length, 1700);
+  assert.equal(a.emptyResponses.length, 22);
+  assert.equal(a.withoutAnswer.length, 40);
+  assert.ok(a.withoutAnswer.every((i) => i > 1700));
+  // vicuna_13b rows carry extra keys: accepted and counted
+  const v = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('vicuna_13b'), 'vicuna_13b');
+  assert.equal((v.summary.answers as { rowsWithExtraKeys: number }).rowsWithExtraKeys, 1699);
+});
+
+test('answers: unknown and duplicate ids are counted; a bad line is named', () => {
+  const insts = loadEvalSet(file('two.jsonl', [JSON.stringify(good), JSON.stringify({ ...good, idx: 2 })]));
+  const ans = file('ans.jsonl', [
+    JSON.stringify({ question_id: 1, text: 'a' }), JSON.stringify({ question_id: 1, text: 'b' }), JSON.stringify({ question_id: 99, text: 'c' }),
+  ]);
+  const { responses, match } = matchAnswers(ans, insts, 'm');
+  assert.deepEqual(responses.map((r) => [r.idx, r.text]), [[1, 'a']]);
+  assert.deepEqual(match.duplicateIds, [1]);
+  assert.deepEqual(match.unknownIds, [99]);
+  assert.deepEqual(match.withoutAnswer, [2]);
+  const bad = file('ans-bad.jsonl', [JSON.stringify({ question_id: 1, text: 'a' }), JSON.stringify({ question_id: 'x', text: 'b' }), JSON.stringify({ question_id: 3 })]);
+  assert.throws(() => matchAnswers(bad, insts, 'm'), (e: Error) => /ans-bad\.jsonl:2: field question_id/.test(e.message) && /ans-bad\.jsonl:3: field text/.test(e.message));
+});
+
+test('instructions input: instruction or text, optional answer and id; errors name the line', () => {
+  const f = file('instr.jsonl', [JSON.stringify({ instruction: 'a' }), JSON.stringify({ text: 'b', answer: 'B', idx: 7 })]);
+  assert.deepEqual(loadInstructions(f), [
+    { idx: 1, instruction: 'a', answer: '', task: '' },
+    { idx: 7, instruction: 'b', answer: 'B', task: '' },
+  ]);
+  assert.throws(() => loadInstructions(file('instr-bad.jsonl', [JSON.stringify({ answer: 'x' })])), /instr-bad\.jsonl:1: field instruction: needs "instruction"/);
+});
