@@ -15,6 +15,7 @@ import type { ControlActivities, StepActivities } from '../workflows/activityTyp
 import type { StepInput, StepResult } from '../workflows/types.js';
 import { askUntilParsed } from './parseLoop.js';
 import { callModel } from './callModel.js';
+import { withHeartbeats } from './heartbeat.js';
 
 export interface ActivityDeps {
   db: Database;
@@ -129,7 +130,9 @@ export function createActivities(deps: ActivityDeps): ControlActivities & StepAc
         ...(settings.systemPrompt ? [{ role: 'system' as const, content: settings.systemPrompt }] : []),
         { role: 'user', content: ctx.instance.instruction },
       ];
-      const res = await callModel(deps.model, ctx.run.modelId!, { messages, temperature: settings.temperature, maxTokens: settings.maxTokens, seed: settings.seed });
+      const res = await withHeartbeats(() => null, () =>
+        callModel(deps.model, ctx.run.modelId!, { messages, temperature: settings.temperature, maxTokens: settings.maxTokens, seed: settings.seed }),
+      );
       // Empty, truncated or refusing answers are data: they land and get judged like any other.
       await db.run((sql) =>
         landResponses(sql, input.runId, [{

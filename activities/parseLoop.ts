@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ChatRequest } from '../core/prompts/chat.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import { callModel } from './callModel.js';
+import { withHeartbeats } from './heartbeat.js';
 
 export interface AskOutcome<T> {
   ok: boolean;
@@ -13,7 +14,8 @@ export interface AskOutcome<T> {
   completionTokens: number;
 }
 
-interface Carried {
+/** What earlier attempts of this activity spent: carried in heartbeat details across retries. */
+interface Spent {
   attempts: number;
   promptTokens: number;
   completionTokens: number;
@@ -21,10 +23,18 @@ interface Carried {
   rawText?: string;
 }
 
+function carriedOver(): Spent | undefined {
+  try {
+    return Context.current().info.heartbeatDetails as Spent | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Ask a model and parse its answer; an unparseable answer is asked again, at most `maxAttempts`
- * times in all. What was already spent is heartbeated, so when Temporal retries this activity
- * after a 429 or a crash, earlier parse attempts still count toward the bound and the tokens.
+ * times in all. What was spent is heartbeated, so when Temporal retries this activity after a
+ * 429 or a crash, earlier parse attempts still count toward the bound and the token totals.
  */
 export async function askUntilParsed<T>(
   provider: ChatProvider,
@@ -33,36 +43,25 @@ export async function askUntilParsed<T>(
   maxAttempts: number,
   parse: (text: string) => { ok: true; value: T } | { ok: false; reason: string },
 ): Promise<AskOutcome<T>> {
-  const carried = (inActivity() ? (Context.current().info.heartbeatDetails as Carried | undefined) : undefined) ?? {
-    attempts: 0, promptTokens: 0, completionTokens: 0,
-  };
-  const state: Carried = { ...carried };
-  while (state.attempts < maxAttempts) {
-    const res = await callModel(provider, model, request);
-    state.attempts += 1;
-    state.promptTokens += res.promptTokens;
-    state.completionTokens += res.completionTokens;
-    state.rawText = res.text;
-    if (inActivity()) Context.current().heartbeat(state);
+  const spent: Spent = { attempts: 0, promptTokens: 0, completionTokens: 0, ...carriedOver() };
+  while (spent.attempts < maxAttempts) {
+    const res = await withHeartbeats(() => spent, () => callModel(provider, model, request));
+    spent.attempts += 1;
+    spent.promptTokens += res.promptTokens;
+    spent.completionTokens += res.completionTokens;
+    spent.rawText = res.text;
     const parsed = parse(res.text);
-    if (parsed.ok) return { ok: true, value: parsed.value, rawText: res.text, attempts: state.attempts, promptTokens: state.promptTokens, completionTokens: state.completionTokens };
-    state.reason = parsed.reason;
+    if (parsed.ok) {
+      return { ok: true, value: parsed.value, rawText: res.text, attempts: spent.attempts, promptTokens: spent.promptTokens, completionTokens: spent.completionTokens };
+    }
+    spent.reason = parsed.reason;
   }
   return {
     ok: false,
-    reason: `unparseable answer after ${state.attempts} attempt(s): ${state.reason ?? 'unknown'}`,
-    rawText: state.rawText ?? '',
-    attempts: state.attempts,
-    promptTokens: state.promptTokens,
-    completionTokens: state.completionTokens,
+    reason: `unparseable answer after ${spent.attempts} attempt(s): ${spent.reason ?? 'unknown'}`,
+    rawText: spent.rawText ?? '',
+    attempts: spent.attempts,
+    promptTokens: spent.promptTokens,
+    completionTokens: spent.completionTokens,
   };
-}
-
-function inActivity(): boolean {
-  try {
-    Context.current();
-    return true;
-  } catch {
-    return false;
-  }
 }

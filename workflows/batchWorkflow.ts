@@ -20,8 +20,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   const stepActivities = {
-    judge: proxyActivities<StepActivities>(stepOptions(input.queues.judge, input.maxAttempts)),
-    model: proxyActivities<StepActivities>(stepOptions(input.queues.model, input.maxAttempts)),
+    judge: proxyActivities<StepActivities>(stepOptions(input.queues.judge, input.maxAttempts, input.heartbeatTimeoutMs)),
+    model: proxyActivities<StepActivities>(stepOptions(input.queues.model, input.maxAttempts, input.heartbeatTimeoutMs)),
   };
 
   const items = await control.listWorkItems({ runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd });
@@ -66,12 +66,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   return progress;
 }
 
-function stepOptions(taskQueue: string, maxAttempts: number) {
+function stepOptions(taskQueue: string, maxAttempts: number, heartbeatTimeoutMs = 60_000) {
   return {
     taskQueue,
-    // One judge call plus bounded re-asks for unparseable answers.
+    // One model call plus bounded re-asks for unparseable answers.
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '5 minutes',
+    // Activities heartbeat while they wait on the model, so a crashed worker's steps are
+    // retried after this, not after the 10 minutes.
+    heartbeatTimeout: heartbeatTimeoutMs,
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,

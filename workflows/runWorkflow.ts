@@ -43,7 +43,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
         await startChild(batchWorkflow, {
           workflowId: id,
           taskQueue: input.queues.control,
-          args: [{ runId: input.runId, steps: input.steps, queues: input.queues, fromOrd, toOrd, concurrency: perBatch, maxAttempts: input.maxAttempts }],
+          args: [{ runId: input.runId, steps: input.steps, queues: input.queues, fromOrd, toOrd, concurrency: perBatch, maxAttempts: input.maxAttempts, heartbeatTimeoutMs: input.heartbeatTimeoutMs }],
         }),
       );
       nextOrd = toOrd;

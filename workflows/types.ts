@@ -73,6 +73,8 @@ export interface RunWorkflowInput {
   batchSize: number;
   /** Activity attempts before an instance's step is recorded as failed. */
   maxAttempts: number;
+  /** A step activity silent this long is presumed dead (its worker crashed) and retried elsewhere. */
+  heartbeatTimeoutMs?: number;
   /** Carried over continue-as-new. */
   nextOrd?: number;
   carried?: Progress;
@@ -86,6 +88,7 @@ export interface BatchWorkflowInput {
   toOrd: number;
   concurrency: number;
   maxAttempts: number;
+  heartbeatTimeoutMs?: number;
 }
 
 export interface RunStatus {
