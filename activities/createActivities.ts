@@ -74,7 +74,12 @@ export function createActivities(deps: ActivityDeps): ControlActivities & StepAc
     const outcome = await askUntilParsed(
       deps.judge,
       ctx.run.judgeModel!,
-      { messages: rendered.prompt.messages, temperature: settings.temperature, maxTokens: settings.maxTokens, seed: settings.seed },
+      {
+        messages: rendered.prompt.messages,
+        temperature: settings.override ? settings.temperature : rendered.prompt.temperature,
+        maxTokens: settings.override ? settings.maxTokens : rendered.prompt.maxTokens,
+        seed: settings.seed,
+      },
       settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS,
       (text) => parse(text, rendered.numbering),
     );

@@ -52,8 +52,11 @@ export async function annotateCommand(argv: string[], log: (s: string) => void):
       runId, kind: 'annotate', simulated: endpointIsOffline(judge), datasetPath: path.resolve(file), datasetSha256: sha256File(file),
       answersPath: null, answersSha256: null, modelId: null, modelEndpoint: null, modelSettings: null,
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge),
-      // FLASK's annotation reviewer.jsonl files all use temperature 0.2 and max_tokens 1024.
-      judgeSettings: { temperature: numFlag(v, 'judge-temperature') ?? 0.2, maxTokens: intFlag(v, 'judge-max-tokens', 1024), maxParseAttempts: intFlag(v, 'parse-attempts', 3) },
+      // Without flags each stage is sent with FLASK's own settings (see core/prompts/annotation.ts).
+      judgeSettings: {
+        temperature: numFlag(v, 'judge-temperature') ?? 0.2, maxTokens: intFlag(v, 'judge-max-tokens', 1024),
+        override: v['judge-temperature'] !== undefined || v['judge-max-tokens'] !== undefined, maxParseAttempts: intFlag(v, 'parse-attempts', 3),
+      },
       promptTemplateSha256: annotationTemplateHash(), projectVersion: projectVersion(),
       summary: { instructions: instances.length, hasReferenceLabels: loaded.hasReferenceLabels, skillShuffleSeed: seed, ...(limit !== undefined ? { limit } : {}) },
     },

@@ -18,7 +18,7 @@ type Entry = { key: string; value: Scalar };
 
 // Straight and typographic quotes: judges copy-pasting from chat UIs produce the latter.
 const QUOTES: Record<string, string> = { '"': '"', "'": "'", '\u201c': '\u201d', '\u2018': '\u2019' };
-const NUMBER = /[+-]?\d+(?:\.\d+)?(?![\w.])/y;
+const NUMBER = /[+-]?\d+(?:\.\d*)?(?![\w.])/y; // Python allows `4.`
 // Bare words: Python would reject them, but judges write {Factuality: 4} and None/null/N/A.
 const BARE = /[A-Za-z_][\w \-/]*/y;
 // Everything a judge writes for "this skill does not apply" (FLASK's rubric says "N/A").
@@ -54,6 +54,8 @@ function tokenize(body: string): Token[] | undefined {
   return tokens;
 }
 
+const isScalar = (t: Token | undefined): t is Scalar => t?.kind === 'text' || t?.kind === 'number';
+
 /** `key: value (, key: value)* ,?` — or undefined when the candidate is prose like `{skills}`. */
 function parseDict(body: string): Entry[] | undefined {
   const t = tokenize(body);
@@ -61,8 +63,7 @@ function parseDict(body: string): Entry[] | undefined {
   const entries: Entry[] = [];
   for (let i = 0; i < t.length; ) {
     const [k, colon, v, sep] = [t[i], t[i + 1], t[i + 2], t[i + 3]];
-    if (!k || k.kind === ':' || k.kind === ',' || colon?.kind !== ':') return undefined;
-    if (!v || v.kind === ':' || v.kind === ',') return undefined;
+    if (!isScalar(k) || colon?.kind !== ':' || !isScalar(v)) return undefined;
     if (sep && sep.kind !== ',') return undefined;
     entries.push({ key: String(k.value), value: v });
     i += 4; // a trailing comma simply ends the loop
@@ -93,7 +94,9 @@ export function parseSkillScores(judgeText: string, expected: readonly SkillName
   if (!entries) {
     // An opening brace after the last closing one means the output was cut off mid-dictionary.
     const truncated = judgeText.lastIndexOf('{') > judgeText.lastIndexOf('}');
-    return { ok: false, reason: truncated ? 'score dictionary is truncated (no closing brace)' : 'no score dictionary found' };
+    if (truncated) return { ok: false, reason: 'score dictionary is truncated (no closing brace)' };
+    const seen = candidates.length ? ` (${candidates.length} {...} block(s), none a key: value dictionary)` : '';
+    return { ok: false, reason: `no score dictionary found${seen}` };
   }
 
   const scores: Partial<Record<SkillName, SkillScore>> = {};

@@ -11,6 +11,11 @@ export const SamplingSettings = z.object({
   maxTokens: z.number().int().positive(),
   seed: z.number().int().optional(),
   systemPrompt: z.string().optional(),
+  /**
+   * Annotation runs: true when the user set temperature / max tokens; otherwise each stage's
+   * FLASK settings apply (the domain stage, for one, was sent at temperature 0).
+   */
+  override: z.boolean().optional(),
   /** Bounded re-asks when the answer cannot be parsed. */
   maxParseAttempts: z.number().int().min(1).max(10).optional(),
 });

@@ -1,0 +1,233 @@
+/**
+ * The prompts of FLASK's 3-stage metadata annotation (Ye et al., arXiv 2307.10928, Sec. 3.2 and
+ * appendix): domain -> skill set -> difficulty, each answered by a strong LLM.
+ *
+ * The templates and judge settings are data/flask/annotation_prompts/STAGE/{prompt,reviewer}.jsonl.
+ * How FLASK fills their placeholders is in its annotation scripts, which our copy does not hold;
+ * we read them from public copies of kaistAI/FLASK (paths as named in FLASK's README):
+ *   - metadata_annotation/domain/domain_annotation.py      gen_prompt, parse_domain
+ *   - metadata_annotation/skillset/skillset_annotation.py  gen_prompt, parse
+ *     (also stored in the fork Reason-Wang/FLASK at the same path)
+ *   - metadata_annotation/difficulty/difficulty_annotation.py  gen_prompt
+ * and render byte for byte as they do:
+ *   - {domain}:  for each domain of the taxonomy, in file order, "\n{i}. {Domain}: {sub1}, {sub2}, ..."
+ *                (FLASK reads src/domain.json; we use domain_taxonomy.json, the same taxonomy).
+ *   - {skills}:  for each shown position i, "\n{i}: {Criteria}" -- FLASK shows only the criteria,
+ *                not the skill name, and numbers with "i: " (a colon, not "i.").
+ *   - difficulty: FLASK picks the math variant if the FIRST labelled domain is "Math", else the
+ *                coding variant if the first is "Coding", else the general one (domain_labeled[0]).
+ * Where we differ from the scripts, on purpose:
+ *   - skill order: FLASK calls random.shuffle (unseeded, cumulative across instances) before every
+ *     prompt; we shuffle with a seeded PRNG per instance so a run can be reproduced (skillNumbering),
+ *     and seed 0 keeps the file order.
+ *   - skill-set template: FLASK always uses reviewer 0 -> prompt 1 (with "[Ground Truth Answer]");
+ *     every FLASK input has a reference answer. Without one we use prompt 2, which omits the section.
+ * Sampling settings: skill set and difficulty send reviewer.jsonl's metadata (temperature 0.2,
+ * max_tokens 1024, what the scripts send too). domain_annotation.py sends temperature 0 although
+ * reviewer.jsonl says 0.2; we send what FLASK really sent (FLASK_DOMAIN_TEMPERATURE).
+ */
+import { createHash } from 'node:crypto';
+import { loadRubrics, rubricFor, type Rubric } from '../rubrics.js';
+import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate, type Reviewer } from '../templates.js';
+import { DATA_FILES } from '../paths.js';
+import { DOMAIN_TAXONOMY, resolveDomain } from '../domains.js';
+import { SKILL_NAMES, resolveSkill, type SkillName } from '../skills.js';
+import { InputError } from '../errors.js';
+import type { ChatMessage } from './chat.js';
+
+export type AnnotationStage = 'domain' | 'skillset' | 'difficulty';
+/** The stages in pipeline order: each later stage may use the earlier stages' labels. */
+export const ANNOTATION_STAGES: readonly AnnotationStage[] = ['domain', 'skillset', 'difficulty'];
+
+export interface AnnotationPrompt {
+  messages: ChatMessage[];
+  temperature: number;
+  maxTokens: number;
+  promptId: number;
+}
+
+/** domain_annotation.py hard-codes "temperature": 0 in its requests (reviewer.jsonl says 0.2). */
+export const FLASK_DOMAIN_TEMPERATURE = 0;
+
+/** prompt_id of each stage's templates (see the module comment for where each choice comes from). */
+export const ANNOTATION_PROMPT_IDS = {
+  domain: 1,
+  skillsetWithAnswer: 1,
+  skillsetWithoutAnswer: 2,
+  difficultyGeneral: 1,
+  difficultyMath: 2,
+  difficultyCoding: 3,
+} as const;
+
+interface StageKit {
+  file: string;
+  templates: Map<number, PromptTemplate>;
+  reviewers: Reviewer[];
+}
+
+interface AnnotationKit {
+  stages: Record<AnnotationStage, StageKit>;
+  rubrics: Rubric[];
+  /** The 12 skills in skillset_description.json's order (FLASK's unshuffled order). */
+  fileOrder: SkillName[];
+  hash: string;
+}
+
+let cached: AnnotationKit | undefined;
+
+function loadStage(stage: AnnotationStage): StageKit {
+  const file = DATA_FILES.annotationPrompts(stage);
+  return { file, templates: loadPromptTemplates(file), reviewers: loadReviewers(DATA_FILES.annotationReviewers(stage)) };
+}
+
+/** Templates, judge settings and rubrics of the 3 stages, read from data/ once per process. */
+function kit(): AnnotationKit {
+  if (cached) return cached;
+  const stages = { domain: loadStage('domain'), skillset: loadStage('skillset'), difficulty: loadStage('difficulty') };
+  const rubrics = loadRubrics(DATA_FILES.rubrics);
+  const fileOrder = rubrics.map((r) => {
+    const name = SKILL_NAMES.find((n) => n === r.Skill) ?? resolveSkill(r.Skill);
+    if (!name) throw new InputError(`${DATA_FILES.rubrics}: unknown skill "${r.Skill}"`);
+    return name;
+  });
+  if (new Set(fileOrder).size !== SKILL_NAMES.length || fileOrder.length !== SKILL_NAMES.length) {
+    throw new InputError(`${DATA_FILES.rubrics}: expected each of the ${SKILL_NAMES.length} skills exactly once`);
+  }
+  const hashed = {
+    stages: ANNOTATION_STAGES.map((s) => ({
+      stage: s,
+      templates: [...stages[s].templates.values()],
+      reviewers: stages[s].reviewers,
+    })),
+    rubrics,
+    taxonomy: DOMAIN_TAXONOMY,
+    domainTemperature: FLASK_DOMAIN_TEMPERATURE,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex');
+  cached = { stages, rubrics, fileOrder, hash };
+  return cached;
+}
+
+function settingsFor(stage: StageKit, promptId: number): Reviewer['metadata'] {
+  const r = stage.reviewers.find((x) => x.prompt_id === promptId);
+  if (!r) throw new InputError(`${stage.file}: no reviewer entry for prompt_id ${promptId}`);
+  return r.metadata;
+}
+
+function build(stage: StageKit, promptId: number, values: Record<string, string>, temperature?: number): AnnotationPrompt {
+  const t = templateById(stage.templates, promptId, stage.file);
+  const settings = settingsFor(stage, promptId);
+  const user = formatTemplate(t.prompt_template, { ...t.defaults, ...values });
+  return {
+    messages: [
+      { role: 'system', content: t.system_prompt },
+      { role: 'user', content: user },
+    ],
+    temperature: temperature ?? settings.temperature,
+    maxTokens: settings.max_tokens,
+    promptId,
+  };
+}
+
+/** FLASK's {domain} block: "\n1. Language: Poetry, Literature\n2. Culture: Art, ..." (domain_annotation.py). */
+export function renderDomainList(taxonomy: Readonly<Record<string, readonly string[]>> = DOMAIN_TAXONOMY): string {
+  let domains = '';
+  let index = 1;
+  for (const [name, subdomains] of Object.entries(taxonomy)) {
+    domains += `\n${index}. ${name}: `;
+    domains += subdomains.join(', ');
+    index += 1;
+  }
+  return domains;
+}
+
+/** Stage 1: the domain of an instruction (one of 10, two in ambiguous cases). */
+export function renderDomainPrompt(instruction: string): AnnotationPrompt {
+  const k = kit();
+  return build(k.stages.domain, ANNOTATION_PROMPT_IDS.domain, { question: instruction, domain: renderDomainList() }, FLASK_DOMAIN_TEMPERATURE);
+}
+
+function checkNumbering(numbering: readonly SkillName[]): void {
+  const known = new Set<string>(SKILL_NAMES);
+  const bad = numbering.filter((s) => !known.has(s));
+  if (numbering.length !== SKILL_NAMES.length || new Set(numbering).size !== SKILL_NAMES.length || bad.length > 0) {
+    throw new Error(
+      `skill numbering must list each of the ${SKILL_NAMES.length} skills exactly once, got [${numbering.join(', ')}]`,
+    );
+  }
+}
+
+/** FLASK's {skills} block: "\n1: {Criteria}\n2: {Criteria}..." in the order shown (skillset_annotation.py). */
+export function renderSkillOptions(numbering: readonly SkillName[], rubrics: readonly Rubric[] = kit().rubrics): string {
+  checkNumbering(numbering);
+  let skills = '';
+  numbering.forEach((skill, i) => {
+    skills += `\n${i + 1}: ${rubricFor(rubrics, skill).Criteria}`;
+  });
+  return skills;
+}
+
+/**
+ * Stage 2: the 3 primary skills, answered as indices into `numbering` (index 0 is shown as "1").
+ * Keep the numbering: parseSkillsetAnswer needs the same one to map the indices back.
+ */
+export function renderSkillsetPrompt(
+  instruction: string,
+  referenceAnswer: string | undefined,
+  numbering: readonly SkillName[],
+): AnnotationPrompt {
+  const k = kit();
+  const hasAnswer = referenceAnswer !== undefined && referenceAnswer.trim() !== '';
+  const promptId = hasAnswer ? ANNOTATION_PROMPT_IDS.skillsetWithAnswer : ANNOTATION_PROMPT_IDS.skillsetWithoutAnswer;
+  return build(k.stages.skillset, promptId, {
+    question: instruction,
+    skills: renderSkillOptions(numbering, k.rubrics),
+    sample_answer: hasAnswer ? referenceAnswer : '',
+  });
+}
+
+/** Which difficulty template FLASK uses: decided by the first labelled domain only. */
+export function difficultyPromptId(domains: readonly string[]): number {
+  const first = domains.length > 0 ? resolveDomain(domains[0]) : undefined;
+  if (first === 'Math') return ANNOTATION_PROMPT_IDS.difficultyMath;
+  if (first === 'Coding') return ANNOTATION_PROMPT_IDS.difficultyCoding;
+  return ANNOTATION_PROMPT_IDS.difficultyGeneral;
+}
+
+/** Stage 3: the difficulty level; `domains` are the stage-1 labels, in the judge's order. */
+export function renderDifficultyPrompt(instruction: string, domains: readonly string[]): AnnotationPrompt {
+  return build(kit().stages.difficulty, difficultyPromptId(domains), { question: instruction });
+}
+
+/** mulberry32: a small, well-mixed 32-bit PRNG; returns floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The order in which the 12 skills are shown for one instance. Same (seed, instanceId) -> same
+ * order, on any machine; seed 0 -> skillset_description.json's order, unshuffled. The PRNG is
+ * mulberry32 seeded with the first 4 bytes of sha256(`${seed}:${instanceId}`); Fisher-Yates.
+ */
+export function skillNumbering(seed: number, instanceId: number): SkillName[] {
+  const order = [...kit().fileOrder];
+  if (seed === 0) return order;
+  const rand = mulberry32(createHash('sha256').update(`${seed}:${instanceId}`).digest().readUInt32LE(0));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** sha256 of the 3 stages' templates and judge settings, the rubrics and the taxonomy: recorded for provenance. */
+export function annotationTemplateHash(): string {
+  return kit().hash;
+}

@@ -1,0 +1,298 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startOfflineServer, OFFLINE_MODEL_ID, type OfflineServer, type OfflineServerOptions } from '../offline/server.js';
+import { DOMAINS } from '../core/domains.js';
+import { DIFFICULTY_LEVELS } from '../core/difficulty.js';
+import { SKILL_NAMES } from '../core/skills.js';
+
+// The offline server's scores are SIMULATED; these tests check its protocol and shapes only.
+
+const servers: OfflineServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function serve(opts: OfflineServerOptions = {}): Promise<{ server: OfflineServer; client: OpenAI }> {
+  const server = await startOfflineServer(opts);
+  servers.push(server);
+  return { server, client: new OpenAI({ apiKey: opts.apiKey ?? 'test-key', baseURL: server.url, maxRetries: 0 }) };
+}
+
+type Msg = { role: 'system' | 'user'; content: string };
+
+const REVIEW_SYSTEM = 'You are a helpful and precise assistant in checking the quality of the answer.';
+
+function rubric(skill: string, criteria: string): string {
+  let s = `\n${skill}: ${criteria}`;
+  for (let n = 1; n <= 5; n++) s += `\nScore ${n}: Level ${n} description of ${skill.toLowerCase()}.`;
+  return s + '\n\n';
+}
+
+function reviewMessages(response: string, answer = 'The capital of France is Paris, a city on the Seine.'): Msg[] {
+  const skills =
+    rubric('Logical Correctness', 'Is the final answer provided by the response logically accurate and correct?') +
+    rubric('Readability', 'Is the response structured to promote readability and coherence?') +
+    rubric('Factuality', 'Did the model extract pertinent and accurate background knowledge without any misinformation?');
+  const user =
+    'We would like to request your feedback on the performance of the response of the assistant to the user instruction displayed below. ' +
+    'In the feedback, I want you to rate the quality of the response in these 3 categories according to each scoring rubric:\n' +
+    `${skills}\n[Instruction]\nWhat is the capital of France?\n\n[Ground truth Answer]\n${answer}\n\n` +
+    `[Assistant's Response]\n${response}\n\n[The End of Assistant's Response]\n\n` +
+    'Please give feedback on the assistant\'s responses. ... Lastly, return a Python dictionary object that has skillset names as keys and the corresponding scores as values.\n\n[System]\n\n\n';
+  return [
+    { role: 'system', content: REVIEW_SYSTEM },
+    { role: 'user', content: user },
+  ];
+}
+
+const EXPECTED = ['Logical Correctness', 'Readability', 'Factuality'];
+const norm = (k: string): string => k.toLowerCase().replace(/_/g, ' ');
+
+/** The last {...} of the text as skill -> score (a deliberately simple parser). */
+function parseDict(text: string): Map<string, number | 'N/A'> {
+  const all = [...text.matchAll(/\{[^{}]*\}/g)];
+  assert.ok(all.length > 0, `no dictionary in:\n${text}`);
+  const out = new Map<string, number | 'N/A'>();
+  for (const m of all[all.length - 1][0].matchAll(/['"]([^'"]+)['"]\s*:\s*(\d|['"]N\/A['"])/g)) {
+    out.set(norm(m[1]), /\d/.test(m[2]) ? Number(m[2]) : 'N/A');
+  }
+  return out;
+}
+
+async function review(client: OpenAI, response: string, answer?: string) {
+  return client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: reviewMessages(response, answer), temperature: 0.2, max_tokens: 1024 });
+}
+
+test('GET /v1/models lists the judge and the model', async () => {
+  const { client } = await serve();
+  const ids: string[] = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.deepEqual(ids.sort(), ['flask-offline-judge', 'flask-offline-model']);
+});
+
+test('review: feedback ending in a dictionary with exactly the 3 named skills, scores 1..5; usage counted', async () => {
+  const { client, server } = await serve();
+  const response = 'The capital of France is Paris. It lies on the Seine and is the largest city of the country.';
+  const c = await review(client, response);
+  assert.equal(c.object, 'chat.completion');
+  assert.equal(c.model, OFFLINE_MODEL_ID);
+  assert.match(c.id, /^chatcmpl-/);
+  assert.equal(c.choices[0].message.role, 'assistant');
+  assert.equal(c.choices[0].finish_reason, 'stop');
+  const text = c.choices[0].message.content ?? '';
+  assert.match(text.trimEnd(), /\}(\n```)?$/, 'the dictionary comes last');
+  const dict = parseDict(text);
+  assert.deepEqual([...dict.keys()], EXPECTED.map(norm));
+  for (const v of dict.values()) assert.ok(v === 'N/A' || (Number.isInteger(v) && v >= 1 && v <= 5), `score ${v}`);
+  assert.equal((text.match(/Score: (\d|N\/A)/g) ?? []).length, 3, 'a "Score:" line per skill');
+  // usage: ceil(chars / 4)
+  const promptChars = reviewMessages(response).reduce((n, m) => n + m.content.length, 0);
+  assert.equal(c.usage?.prompt_tokens, Math.ceil(promptChars / 4));
+  assert.equal(c.usage?.completion_tokens, Math.ceil(text.length / 4));
+  assert.equal(c.usage?.total_tokens, (c.usage?.prompt_tokens ?? 0) + (c.usage?.completion_tokens ?? 0));
+  assert.equal(server.stats().byKind.review, 1);
+});
+
+test('review: the same request twice gives the same content; another server with the same seed too', async () => {
+  const { client } = await serve({ seed: 7 });
+  const a = await review(client, 'Paris is the capital.');
+  const b = await review(client, 'Paris is the capital.');
+  assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+  const { client: other } = await serve({ seed: 7 });
+  const c = await review(other, 'Paris is the capital.');
+  assert.equal(c.choices[0].message.content, a.choices[0].message.content);
+});
+
+test('review: an empty response gets 1s; good responses score higher than poor ones on average', async () => {
+  const { client } = await serve();
+  const empty = parseDict((await review(client, '')).choices[0].message.content ?? '');
+  for (const v of empty.values()) assert.equal(v, 1);
+
+  const mean = async (responses: string[]): Promise<number> => {
+    let sum = 0;
+    let n = 0;
+    for (const r of responses) {
+      for (const v of parseDict((await review(client, r)).choices[0].message.content ?? '').values()) {
+        if (typeof v === 'number') {
+          sum += v;
+          n++;
+        }
+      }
+    }
+    return sum / n;
+  };
+  const good = Array.from({ length: 12 }, (_, i) =>
+    `The capital of France is Paris, a city on the Seine. Paris has been the capital for centuries, and it is the political, economic and cultural centre of the country (note ${i}).`);
+  const poor = Array.from({ length: 12 }, (_, i) => `Maybe ${i}.`);
+  const g = await mean(good);
+  const p = await mean(poor);
+  assert.ok(g > p + 0.5, `good ${g.toFixed(2)} vs poor ${p.toFixed(2)}`);
+});
+
+/** A complete final dictionary naming the 3 skills, or undefined. */
+function wellFormed(text: string): Map<string, number | 'N/A'> | undefined {
+  if (!/\{[^{}]*\}\s*(```)?\s*$/.test(text)) return undefined;
+  const d = parseDict(text);
+  return d.size === 3 ? d : undefined;
+}
+
+test('malformedRate: 1 -> broken answers of every kind', async () => {
+  const { client, server } = await serve({ malformedRate: 1 });
+  for (let i = 0; i < 6; i++) {
+    const text = (await review(client, `Paris ${i}.`)).choices[0].message.content ?? '';
+    assert.equal(wellFormed(text), undefined, text);
+  }
+  const ask = async (system: string, user: string) =>
+    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0].message.content ?? '';
+  assert.equal(await ask('You are a helpful and precise assistant in labeling the domain of the instruction.', '[Instruction]\nAdd 2 and 3.\n\nWhich domain best fits'), 'I am not sure');
+  assert.equal(await ask('You are a helpful and precise assistant in labeling the difficulty of the question.', 'We would like you to label...\n\nQuestion: Add 2 and 3.\n'), 'It depends.');
+  const options = SKILL_NAMES.map((s, i) => `\n${i + 1}. ${s}: c`).join('');
+  const list = (await ask('You are a helpful and precise assistant that selects the necessary skills required to respond to instructions.', `[Skill Options]${options}\n\n[Instruction]\nAdd 2 and 3.\n\n[System]\n\n\n`)).match(/\[([\d, ]+)\]$/)?.[1].split(',').map(Number);
+  assert.ok(list && (list.length === 2 || list.includes(15)), `broken list ${list}`);
+  assert.equal(server.stats().malformed, 9);
+});
+
+test('malformedRate: 0.5 -> retrying the identical request eventually gives a well-formed answer with the same scores', async () => {
+  const { client, server } = await serve({ malformedRate: 0.5, seed: 3 });
+  const { client: clean } = await serve({ seed: 3 });
+  const reference = wellFormed((await review(clean, 'Paris.')).choices[0].message.content ?? '');
+  assert.ok(reference);
+  let ok: Map<string, number | 'N/A'> | undefined;
+  let attempts = 0;
+  while (!ok && attempts < 30) {
+    attempts++;
+    ok = wellFormed((await review(client, 'Paris.')).choices[0].message.content ?? '');
+  }
+  assert.ok(ok, 'a well-formed answer within 30 attempts');
+  assert.deepEqual([...ok], [...reference]);
+  assert.equal(server.stats().malformed, attempts - 1);
+});
+
+test('requestsPerMinute: 3 -> the 4th request gets 429 with Retry-After >= 1', async () => {
+  const { client, server } = await serve({ requestsPerMinute: 3 });
+  for (let i = 0; i < 3; i++) await review(client, `answer ${i}`);
+  await assert.rejects(review(client, 'answer 4'), (e: unknown) => {
+    assert.ok(e instanceof OpenAI.APIError);
+    assert.equal(e.status, 429);
+    assert.ok(Number(e.headers?.get('retry-after')) >= 1, `retry-after ${e.headers?.get('retry-after')}`);
+    assert.equal(e.code, 'rate_limit_exceeded');
+    return true;
+  });
+  assert.equal(server.stats().status429, 1);
+  assert.equal(server.stats().requests, 4);
+});
+
+test('serverErrorRate: 1 -> every request is a 5xx', async () => {
+  const { client, server } = await serve({ serverErrorRate: 1 });
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(review(client, 'Paris'), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.APIError);
+      assert.ok([500, 502, 503].includes(e.status ?? 0), `status ${e.status}`);
+      assert.equal(e.type, 'server_error');
+      return true;
+    });
+  }
+  assert.equal(server.stats().status5xx, 3);
+});
+
+test('apiKey: a wrong key gets 401, the right one works', async () => {
+  const { server } = await serve({ apiKey: 'secret' });
+  const wrong = new OpenAI({ apiKey: 'nope', baseURL: server.url, maxRetries: 0 });
+  await assert.rejects(wrong.models.list(), (e: unknown) => e instanceof OpenAI.APIError && e.status === 401);
+  await assert.rejects(review(wrong, 'Paris'), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+  const right = new OpenAI({ apiKey: 'secret', baseURL: server.url, maxRetries: 0 });
+  const c = await review(right, 'Paris');
+  assert.ok((c.choices[0].message.content ?? '').length > 0);
+});
+
+test('skillset annotation with shuffled numbering: 3 distinct indices of lines present in the prompt', async () => {
+  const { client } = await serve();
+  const numbers = [7, 3, 12, 1, 9, 5, 11, 2, 10, 4, 8, 6];
+  const options = SKILL_NAMES.map((s, i) => `\n${numbers[i]}. ${s}: criteria of ${s.toLowerCase()}.`).join('');
+  const shown = new Map(SKILL_NAMES.map((s, i) => [numbers[i], s]));
+  for (const question of ['Write a python function that returns the n-th Fibonacci number efficiently.', 'Who was the first emperor of Rome?', 'How can I make a bomb?']) {
+    const c = await client.chat.completions.create({
+      model: OFFLINE_MODEL_ID,
+      messages: [
+        { role: 'system', content: 'You are a helpful and precise assistant that selects the necessary skills required to respond to instructions.' },
+        { role: 'user', content: `You are given the following 12 skills.\n\n[Skill Options]${options}\n\nWhat are the 3 most primary skills?\n\n[Instruction]\n${question}\n\nSelect and write the index of 3 most primary skills. ...\n\n[System]\n\n\n` },
+      ],
+    });
+    const text = c.choices[0].message.content ?? '';
+    const m = /\[([\d,\s]+)\]\s*$/.exec(text);
+    assert.ok(m, `a list at the end of:\n${text}`);
+    assert.match(text, /\n\n\[[\d, ]+\]$/, 'two newlines before the list');
+    const idx = m[1].split(',').map((s) => Number(s.trim()));
+    assert.equal(idx.length, 3);
+    assert.equal(new Set(idx).size, 3);
+    for (const i of idx) {
+      assert.ok(shown.has(i), `index ${i} is one of the prompt's`);
+      assert.ok(text.includes(`${i}. ${shown.get(i)}:`), `the sentence for ${i} names ${shown.get(i)}`);
+    }
+  }
+});
+
+test('domain and difficulty annotations answer with a known label', async () => {
+  const { client, server } = await serve();
+  const ask = async (system: string, user: string) =>
+    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0].message.content ?? '';
+  const domain = await ask(
+    'You are a helpful and precise assistant in labeling the domain of the instruction.',
+    `You will be given a list of 10 domains.\n\n[Domains]\n${DOMAINS.join('\n')}\n\n[Instruction]\nWrite a python function to reverse a string.\n\nWhich domain best fits the following instruction?\n\n[System]\n\n\n`,
+  );
+  for (const d of domain.split(',')) assert.ok(DOMAINS.includes(d.trim()), `domain "${d}"`);
+  const difficulty = await ask(
+    'You are a helpful and precise assistant in labeling the difficulty of the question.',
+    'We would like you to label the difficulty of the following question.\n\nQuestion: What color is the sky?\n',
+  );
+  assert.ok((DIFFICULTY_LEVELS as readonly string[]).includes(difficulty.toLowerCase().replace(/\.$/, '')), `difficulty "${difficulty}"`);
+  assert.equal(server.stats().byKind.domain, 1);
+  assert.equal(server.stats().byKind.difficulty, 1);
+});
+
+test('model role: an answer of about answerWords words; max_tokens 5 -> finish_reason "length"', async () => {
+  const { client, server } = await serve({ answerWords: 60 });
+  const q = 'Explain why the sky is blue in simple terms.';
+  const full = await client.chat.completions.create({ model: 'flask-offline-model', messages: [{ role: 'user', content: q }] });
+  assert.equal(full.model, 'flask-offline-model');
+  assert.equal(full.choices[0].finish_reason, 'stop');
+  const words = (full.choices[0].message.content ?? '').split(/\s+/).filter(Boolean).length;
+  assert.ok(words >= 30 && words <= 110, `${words} words`);
+
+  const cut = await client.chat.completions.create({ model: 'flask-offline-model', messages: [{ role: 'user', content: q }], max_tokens: 5 });
+  assert.equal(cut.choices[0].finish_reason, 'length');
+  assert.ok((cut.choices[0].message.content ?? '').length <= 20);
+  assert.equal(cut.usage?.completion_tokens, Math.ceil((cut.choices[0].message.content ?? '').length / 4));
+  assert.equal(cut.usage?.prompt_tokens, Math.ceil(q.length / 4));
+  assert.equal(server.stats().byKind.model, 2);
+});
+
+test('model role: emptyAnswerRate 1 -> empty answers; truncatedAnswerRate 1 -> "length"', async () => {
+  const { client: empty } = await serve({ emptyAnswerRate: 1 });
+  const e = await empty.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
+  assert.equal(e.choices[0].message.content, '');
+  const { client: trunc } = await serve({ truncatedAnswerRate: 1 });
+  const t = await trunc.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
+  assert.equal(t.choices[0].finish_reason, 'length');
+  assert.ok((t.choices[0].message.content ?? '').length > 0);
+});
+
+test('400 with an OpenAI error body: stream:true, missing messages, invalid JSON', async () => {
+  const { server } = await serve();
+  const post = async (body: string) => {
+    const r = await fetch(`${server.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k' }, body });
+    return { status: r.status, body: (await r.json()) as { error?: { message?: string; type?: string } } };
+  };
+  for (const body of [
+    JSON.stringify({ model: OFFLINE_MODEL_ID, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    JSON.stringify({ model: OFFLINE_MODEL_ID }),
+    JSON.stringify({ model: OFFLINE_MODEL_ID, messages: 'hi' }),
+    '{not json',
+  ]) {
+    const r = await post(body);
+    assert.equal(r.status, 400, body);
+    assert.equal(r.body.error?.type, 'invalid_request_error');
+    assert.ok((r.body.error?.message ?? '').length > 0);
+  }
+});
