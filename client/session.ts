@@ -33,7 +33,7 @@ let runtimeInstalled = false;
 /** Keep the SDK's own info logs off the user's terminal (the progress bar lives there). */
 export function installQuietRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   runtimeInstalled = true;
 }
 

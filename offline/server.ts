@@ -12,8 +12,9 @@
  * and rate-limit handling are exercised. Production code talks to it through the ordinary
  * OpenAI SDK and never knows.
  *
- * Determinism: every random choice is a hash of (seed, request content[, attempt]). The server
- * remembers how often it has seen each exact request; the attempt number feeds only the
+ * Determinism: every random choice is a hash of (seed, request content[, attempt]); the request
+ * content is its messages (requestContentHash). The server remembers how often it has admitted
+ * each exact content; the attempt number feeds only the
  * failure decisions (5xx, malformed), so a retried request eventually succeeds while its scores
  * and labels stay the same across attempts.
  */
@@ -22,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { SKILL_NAMES, type SkillName } from '../core/skills.js';
 import { DOMAINS } from '../core/domains.js';
 import { DIFFICULTY_LEVELS } from '../core/difficulty.js';
+import rubrics from '../data/flask/skillset_description.json' with { type: 'json' };
 
 export const OFFLINE_MODEL_ID = 'flask-offline-judge';
 /** The evaluated-model name the server also lists (any model name is accepted and echoed). */
@@ -32,7 +34,7 @@ export interface OfflineServerOptions {
   port?: number;
   /** added per request (default 0) */
   latencyMs?: number;
-  /** sliding 60 s window over ALL chat requests; beyond it -> HTTP 429 with Retry-After; 0/undefined = unlimited */
+  /** sliding 60 s window (rateWindowMs) over ALL chat requests; beyond it -> HTTP 429 with Retry-After; 0/undefined = unlimited */
   requestsPerMinute?: number;
   /** fraction 0..1 of requests answered with HTTP 500/502/503 */
   serverErrorRate?: number;
@@ -48,6 +50,28 @@ export interface OfflineServerOptions {
   emptyAnswerRate?: number;
   /** evaluated-model role: fraction of answers cut mid-sentence with finish_reason "length" */
   truncatedAnswerRate?: number;
+  /** length of the rate-limit window in ms (default 60 000); lets tests exercise 429s quickly */
+  rateWindowMs?: number;
+  /** called once per chat-completion request with how it was answered (tests, benchmarks) */
+  onRequest?: (event: OfflineRequestEvent) => void;
+}
+
+/** How one chat-completion request was answered. */
+export interface OfflineRequestEvent {
+  /** arrival time, ms since the epoch */
+  at: number;
+  /** requestContentHash of its messages ('' when the body had no valid messages) */
+  contentHash: string;
+  /** how often this exact content had been admitted, this one included (0 before admission: 400/401/429) */
+  attempt: number;
+  /** HTTP status answered */
+  status: number;
+  /** with a 429: the Retry-After sent, in seconds */
+  retryAfterSec?: number;
+  /** with a 200 */
+  kind?: RequestKind;
+  malformed?: boolean;
+  finishReason?: 'stop' | 'length';
 }
 
 export interface OfflineServerStats {
@@ -471,19 +495,53 @@ const SKILL_APPLICATION: Record<SkillName, string> = {
   Harmlessness: 'The response must avoid harmful or unsafe content and handle the request responsibly.',
 };
 
-/** "[Skill Options]" lines "N. Skill Name: criteria", as numbered in this prompt (may be shuffled). */
-function skillOptions(user: string): { index: number; name: SkillName }[] {
+/** FLASK's criteria text -> skill: FLASK's own skill-set prompt shows "i: {Criteria}" without the name. */
+const SKILL_BY_CRITERIA: readonly { skill: SkillName; criteria: string }[] = (rubrics as { Skill: string; Criteria: string }[])
+  .filter((r) => (SKILL_NAMES as readonly string[]).includes(r.Skill))
+  .map((r) => ({ skill: r.Skill as SkillName, criteria: normSpace(r.Criteria) }));
+
+function normSpace(s: string): string {
+  return s.replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+/** Which skill an option line names: "Skill Name: criteria", "**Skill Name**", or FLASK's bare criteria. */
+function skillOfOption(rest: string): SkillName | undefined {
+  const plain = rest.replace(/\*\*/g, '').trim();
+  const lower = plain.toLowerCase();
+  const byName = SKILLS_LONGEST_FIRST.find((n) => {
+    const l = n.toLowerCase();
+    return lower === l || lower.startsWith(`${l}:`) || lower.startsWith(`${l} -`) || lower.startsWith(`${l} (`);
+  });
+  if (byName) return byName;
+  const text = normSpace(plain);
+  if (text.length < 12) return undefined;
+  const hit = SKILL_BY_CRITERIA.find((c) => c.criteria === text || c.criteria.startsWith(text) || text.startsWith(c.criteria));
+  return hit?.skill;
+}
+
+interface SkillOption {
+  index: number;
+  /** undefined: a numbered option this server cannot map to a FLASK skill (custom rubric). */
+  name?: SkillName;
+}
+
+/**
+ * The "[Skill Options]" block as numbered in this prompt (the numbering may be shuffled). Accepts
+ * "N. Skill Name: criteria", "N) ...", and FLASK's own "N: {Criteria}" (criteria only).
+ */
+function skillOptions(user: string): SkillOption[] {
   const at = user.indexOf('[Skill Options]');
   let block = at >= 0 ? user.slice(at + '[Skill Options]'.length) : user;
   const next = block.search(/\n\[[^\]\n]+\]/);
   if (next >= 0) block = block.slice(0, next);
-  const out: { index: number; name: SkillName }[] = [];
+  const out: SkillOption[] = [];
   for (const line of block.split('\n')) {
-    const m = /^\s*\(?(\d+)[.)]\s*(?:\*\*)?([^:*\n]+?)(?:\*\*)?\s*:/.exec(line);
+    const m = /^\s*\(?(\d+)\s*[.):]\s*(.*)$/.exec(line);
     if (!m) continue;
-    const label = m[2].trim().toLowerCase();
-    const name = SKILL_NAMES.find((n) => n.toLowerCase() === label);
-    if (name && !out.some((o) => o.name === name || o.index === Number(m[1]))) out.push({ index: Number(m[1]), name });
+    const index = Number(m[1]);
+    const name = skillOfOption(m[2]);
+    if (out.some((o) => o.index === index || (name !== undefined && o.name === name))) continue;
+    out.push({ index, name });
   }
   if (out.length === 0) return SKILL_NAMES.map((name, i) => ({ index: i + 1, name }));
   return out;
@@ -496,11 +554,12 @@ function generateSkillset(seed: number, user: string, malformed: boolean, malfor
     .map((o) => {
       const hint = SKILL_HINTS.find(([n]) => n === o.name);
       const hits = hint ? Math.min(3, (instruction.match(hint[1]) ?? []).length) * hint[2] : 0;
-      return { ...o, s: hits + unit(seed, 'skill', instruction, o.name) * 1.5 };
+      return { ...o, s: hits + unit(seed, 'skill', instruction, o.name ?? `#${o.index}`) * 1.5 };
     })
     .sort((a, b) => b.s - a.s)
     .slice(0, 3);
-  const lines = ranked.map((o) => `${o.index}. ${o.name}: ${SKILL_APPLICATION[o.name]}`);
+  const lines = ranked.map((o) =>
+    o.name ? `${o.index}. ${o.name}: ${SKILL_APPLICATION[o.name]}` : `${o.index}. This skill matters for answering the instruction well.`);
   let indices = ranked.map((o) => o.index);
   if (malformed) {
     indices = malformedDraw < 0.5 ? indices.slice(0, 2) : [indices[0], 15, ...indices.slice(2)];
@@ -652,10 +711,37 @@ const MODEL_CREATED = 1_700_000_000;
 const MAX_BODY = 32 * 1024 * 1024;
 const MAX_REMEMBERED = 200_000;
 
+/** Messages reduced to what identifies a request's content: role and text. */
+function normalizeMessages(messages: readonly { role: string; content?: unknown }[]): Msg[] | undefined {
+  const out: Msg[] = [];
+  for (const m of messages) {
+    const text = contentText(m.content);
+    if (text === undefined) return undefined;
+    out.push({ role: m.role, text });
+  }
+  return out;
+}
+
+function contentHashOf(messages: readonly Msg[]): string {
+  return sha(['request-content', JSON.stringify(messages.map((m) => [m.role, m.text]))]);
+}
+
+/**
+ * The content hash the server keys a request by (its messages' roles and texts; not the model
+ * name or sampling settings): the same value as OfflineRequestEvent.contentHash, so a test can
+ * find the events of a prompt it rendered.
+ */
+export function requestContentHash(messages: readonly { role: string; content?: unknown }[]): string {
+  const m = normalizeMessages(messages);
+  if (!m) throw new TypeError('requestContentHash: a message content is neither a string nor text parts');
+  return contentHashOf(m);
+}
+
 export async function startOfflineServer(opts: OfflineServerOptions = {}): Promise<OfflineServer> {
   const seed = opts.seed ?? 0;
   const latencyMs = Math.max(0, opts.latencyMs ?? 0);
   const rpm = Math.max(0, Math.floor(opts.requestsPerMinute ?? 0));
+  const rateWindowMs = opts.rateWindowMs ?? 60_000;
   const serverErrorRate = rate('serverErrorRate', opts.serverErrorRate);
   const malformedRate = rate('malformedRate', opts.malformedRate);
   const emptyAnswerRate = rate('emptyAnswerRate', opts.emptyAnswerRate);
@@ -663,6 +749,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   const answerWords = Math.max(1, Math.round(opts.answerWords ?? 80));
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be a number (got ${opts.seed})`);
   if (!Number.isFinite(latencyMs)) throw new RangeError(`latencyMs must be a number (got ${opts.latencyMs})`);
+  if (!Number.isFinite(rateWindowMs) || rateWindowMs <= 0) throw new RangeError(`rateWindowMs must be > 0 (got ${opts.rateWindowMs})`);
 
   const stats: OfflineServerStats = { requests: 0, byKind: {}, status429: 0, status5xx: 0, malformed: 0 };
   const seen = new Map<string, number>();
@@ -673,14 +760,32 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+  function emit(e: OfflineRequestEvent): void {
+    if (!opts.onRequest) return;
+    try {
+      opts.onRequest(e);
+    } catch {
+      // an observer's bug must not change what the server answers
+    }
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const at = Date.now();
     const body = await readBody(req, MAX_BODY);
     if (latencyMs > 0) await sleep(latencyMs);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = url.pathname.replace(/\/+$/, '').replace(/^\/v1(?=\/|$)/, '');
     const method = req.method ?? 'GET';
+    const isChat = route === '/chat/completions' && method === 'POST';
 
-    const isChat = route === '/chat/completions';
+    // Every chat request ends in exactly one of these (and one event).
+    let contentHash = '';
+    let attempt = 0;
+    const fail = (status: number, err: ErrorBody, headers: Record<string, string> = {}, retryAfterSec?: number): void => {
+      sendJson(res, status, err, headers);
+      if (isChat) emit({ at, contentHash, attempt, status, ...(retryAfterSec !== undefined ? { retryAfterSec } : {}) });
+    };
+
     if (isChat) stats.requests++;
 
     if (opts.apiKey !== undefined) {
@@ -689,7 +794,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
         const message = auth
           ? 'Incorrect API key provided. You can find your API key in the configuration of the offline server (--api-key).'
           : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
-        sendJson(res, 401, errorBody(message, 'invalid_request_error', auth ? 'invalid_api_key' : null));
+        fail(401, errorBody(message, 'invalid_request_error', auth ? 'invalid_api_key' : null));
         return;
       }
     }
@@ -708,79 +813,82 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       else sendJson(res, 404, errorBody(`The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model'));
       return;
     }
-    if (!isChat || method !== 'POST') {
+    if (!isChat) {
       sendJson(res, 404, errorBody(`Invalid URL (${method} ${url.pathname})`, 'invalid_request_error'));
       return;
     }
 
-    // Rate limit: a sliding 60 s window over all admitted chat requests.
-    if (rpm > 0) {
-      const now = Date.now();
-      while (window.length > 0 && window[0] <= now - 60_000) window.shift();
-      if (window.length >= rpm) {
-        stats.status429++;
-        const retryAfter = Math.max(1, Math.ceil((window[0] + 60_000 - now) / 1000));
-        sendJson(
-          res, 429,
-          errorBody(`Rate limit reached for requests per minute (RPM): limit ${rpm}, used ${window.length}, requested 1. Please try again in ${retryAfter}s.`, 'requests', 'rate_limit_exceeded'),
-          { 'retry-after': String(retryAfter), 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': '0' },
-        );
-        return;
-      }
-      window.push(now);
-    }
-
+    // Validation (400): cheap, and it tells which content the request carries.
     if (body === 'too-large') {
-      sendJson(res, 413, errorBody('Request body too large.', 'invalid_request_error'));
+      fail(413, errorBody('Request body too large.', 'invalid_request_error'));
       return;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
-      sendJson(res, 400, errorBody('We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)', 'invalid_request_error'));
+      fail(400, errorBody('We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)', 'invalid_request_error'));
       return;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      sendJson(res, 400, errorBody('The request body must be a JSON object.', 'invalid_request_error'));
+      fail(400, errorBody('The request body must be a JSON object.', 'invalid_request_error'));
       return;
     }
     const b = parsed as Record<string, unknown>;
     if (b.stream === true) {
-      sendJson(res, 400, errorBody('Streaming is not supported by the offline server; send stream: false.', 'invalid_request_error', 'unsupported_value', 'stream'));
+      fail(400, errorBody('Streaming is not supported by the offline server; send stream: false.', 'invalid_request_error', 'unsupported_value', 'stream'));
       return;
     }
     if (typeof b.model !== 'string' || b.model === '') {
-      sendJson(res, 400, errorBody('You must provide a model parameter.', 'invalid_request_error', null, 'model'));
+      fail(400, errorBody('You must provide a model parameter.', 'invalid_request_error', null, 'model'));
       return;
     }
     if (!Array.isArray(b.messages) || b.messages.length === 0) {
-      sendJson(res, 400, errorBody("Invalid 'messages': expected a non-empty array of messages.", 'invalid_request_error', 'invalid_value', 'messages'));
+      fail(400, errorBody("Invalid 'messages': expected a non-empty array of messages.", 'invalid_request_error', 'invalid_value', 'messages'));
       return;
     }
-    const messages: Msg[] = [];
-    for (const [i, m] of (b.messages as unknown[]).entries()) {
+    const rawMessages = b.messages as unknown[];
+    const bad = rawMessages.findIndex((m) => {
       const mm = m as { role?: unknown; content?: unknown } | null;
-      const text = typeof mm === 'object' && mm !== null ? contentText(mm.content) : undefined;
-      if (typeof mm !== 'object' || mm === null || typeof mm.role !== 'string' || text === undefined) {
-        sendJson(res, 400, errorBody(`Invalid 'messages[${i}]': each message needs a string role and a string (or text parts) content.`, 'invalid_request_error', 'invalid_value', `messages[${i}]`));
-        return;
-      }
-      messages.push({ role: mm.role, text });
+      return typeof mm !== 'object' || mm === null || typeof mm.role !== 'string' || contentText(mm.content) === undefined;
+    });
+    if (bad >= 0) {
+      fail(400, errorBody(`Invalid 'messages[${bad}]': each message needs a string role and a string (or text parts) content.`, 'invalid_request_error', 'invalid_value', `messages[${bad}]`));
+      return;
     }
+    const messages = normalizeMessages(rawMessages as { role: string; content?: unknown }[])!;
+    contentHash = contentHashOf(messages);
     const maxTokensRaw = b.max_completion_tokens ?? b.max_tokens;
     if (maxTokensRaw !== undefined && maxTokensRaw !== null && (typeof maxTokensRaw !== 'number' || !Number.isInteger(maxTokensRaw) || maxTokensRaw < 1)) {
-      sendJson(res, 400, errorBody('Invalid max_tokens: expected an integer >= 1.', 'invalid_request_error', 'invalid_value', 'max_tokens'));
+      fail(400, errorBody('Invalid max_tokens: expected an integer >= 1.', 'invalid_request_error', 'invalid_value', 'max_tokens'));
       return;
     }
     const maxTokens = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
 
-    // The request's identity and its attempt number.
-    const reqHash = sha(['request', b.model, JSON.stringify(messages), maxTokens ?? '', String(b.temperature ?? ''), String(b.seed ?? '')]);
-    const attempt = (seen.get(reqHash) ?? 0) + 1;
-    seen.delete(reqHash);
-    seen.set(reqHash, attempt);
+    // Rate limit: a sliding window (60 s by default) over all admitted chat requests.
+    if (rpm > 0) {
+      const now = Date.now();
+      while (window.length > 0 && window[0] <= now - rateWindowMs) window.shift();
+      if (window.length >= rpm) {
+        stats.status429++;
+        const retryAfter = Math.max(1, Math.ceil((window[0] + rateWindowMs - now) / 1000));
+        fail(
+          429,
+          errorBody(`Rate limit reached for requests per minute (RPM): limit ${rpm}, used ${window.length}, requested 1. Please try again in ${retryAfter}s.`, 'requests', 'rate_limit_exceeded'),
+          { 'retry-after': String(retryAfter), 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': '0' },
+          retryAfter,
+        );
+        return;
+      }
+      window.push(now);
+    }
+
+    // The attempt number of this exact content: it feeds the failure draws only.
+    attempt = (seen.get(contentHash) ?? 0) + 1;
+    seen.delete(contentHash);
+    seen.set(contentHash, attempt);
     if (seen.size > MAX_REMEMBERED) seen.delete(seen.keys().next().value as string);
+    const reqHash = contentHash;
 
     // Server errors: decided before any work.
     if (serverErrorRate > 0 && unit(seed, 'server-error', reqHash, attempt) < serverErrorRate) {
@@ -792,7 +900,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
           : which === 1
             ? [502, 'Bad gateway.', null]
             : [503, 'The engine is currently overloaded, please try again later.', 'engine_overloaded'];
-      sendJson(res, status, errorBody(message, 'server_error', code));
+      fail(status, errorBody(message, 'server_error', code));
       return;
     }
 
@@ -856,6 +964,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       },
       { 'x-request-id': `req_${sha(['id', reqHash, attempt]).slice(0, 24)}`, 'openai-processing-ms': String(latencyMs) },
     );
+    emit({ at, contentHash, attempt, status: 200, kind, malformed: gen.malformed, finishReason: gen.finishReason });
   }
 
   const server = http.createServer((req, res) => {

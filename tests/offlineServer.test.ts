@@ -1,10 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startOfflineServer, OFFLINE_MODEL_ID, type OfflineServer, type OfflineServerOptions } from '../offline/server.js';
+import { startOfflineServer, requestContentHash, OFFLINE_MODEL_ID, type OfflineServer, type OfflineServerOptions, type OfflineRequestEvent } from '../offline/server.js';
 import { DOMAINS } from '../core/domains.js';
 import { DIFFICULTY_LEVELS } from '../core/difficulty.js';
 import { SKILL_NAMES } from '../core/skills.js';
+import SKILLS_FILE from '../data/flask/skillset_description.json' with { type: 'json' };
 
 // The offline server's scores are SIMULATED; these tests check its protocol and shapes only.
 
@@ -183,6 +184,25 @@ test('requestsPerMinute: 3 -> the 4th request gets 429 with Retry-After >= 1', a
   assert.equal(server.stats().requests, 4);
 });
 
+test('rateWindowMs + onRequest: events carry the content hash, the attempt and the Retry-After; the window frees up', async () => {
+  const events: OfflineRequestEvent[] = [];
+  const { client } = await serve({ requestsPerMinute: 2, rateWindowMs: 800, onRequest: (e) => events.push(e) });
+  await review(client, 'one');
+  await review(client, 'two');
+  await assert.rejects(review(client, 'three'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 429);
+  const hash = requestContentHash(reviewMessages('three'));
+  assert.deepEqual(events.map((e) => e.status), [200, 200, 429]);
+  assert.equal(events[2].contentHash, hash);
+  assert.equal(events[2].retryAfterSec, 1);
+  assert.equal(events[0].kind, 'review');
+  await new Promise((r) => setTimeout(r, 850));
+  await review(client, 'three');
+  await new Promise((r) => setTimeout(r, 850));
+  await review(client, 'three');
+  assert.deepEqual(events.slice(3).map((e) => [e.status, e.contentHash, e.attempt]), [[200, hash, 1], [200, hash, 2]]);
+  assert.ok(events[3].at - events[2].at >= 800);
+});
+
 test('serverErrorRate: 1 -> every request is a 5xx', async () => {
   const { client, server } = await serve({ serverErrorRate: 1 });
   for (let i = 0; i < 3; i++) {
@@ -230,6 +250,26 @@ test('skillset annotation with shuffled numbering: 3 distinct indices of lines p
       assert.ok(shown.has(i), `index ${i} is one of the prompt's`);
       assert.ok(text.includes(`${i}. ${shown.get(i)}:`), `the sentence for ${i} names ${shown.get(i)}`);
     }
+  }
+});
+
+test("skillset annotation in FLASK's own format (\"N: {Criteria}\", shuffled): the indices point at the skills the sentences name", async () => {
+  const { client } = await serve();
+  const order = [5, 11, 0, 8, 2, 10, 3, 7, 1, 9, 4, 6].map((i) => SKILLS_FILE[i]);
+  const options = order.map((r, i) => `\n${i + 1}: ${r.Criteria}`).join('');
+  const c = await client.chat.completions.create({
+    model: OFFLINE_MODEL_ID,
+    messages: [
+      { role: 'system', content: 'You are a helpful and precise assistant that selects the necessary skills required to respond to instructions.' },
+      { role: 'user', content: `You are given the following 12 skills.\n\n[Skill Options]${options}\n\nWhat are the 3 most primary skills?\n\n[Instruction]\nSolve 3x + 5 = 20 for x.\n\n[Ground Truth Answer]\nx = 5\n\nSelect and write ...\n\n[System]\n\n\n` },
+    ],
+  });
+  const text = c.choices[0].message.content ?? '';
+  const idx = JSON.parse(/\[[\d, ]+\]$/.exec(text)![0]) as number[];
+  assert.equal(new Set(idx).size, 3);
+  for (const i of idx) {
+    assert.ok(i >= 1 && i <= 12);
+    assert.ok(text.includes(`${i}. ${order[i - 1].Skill}:`), `index ${i} is ${order[i - 1].Skill} in this numbering:\n${text}`);
   }
 });
 
