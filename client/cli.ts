@@ -32,7 +32,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },
   worker: { run: (a) => workerCommand(a, log), help: WORKER_HELP },
   server: { run: (a) => serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' },
-  'offline-judge': { run: (a) => offlineJudgeCommand(a, log), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' },
+  'offline-judge': { run: (a) => offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' },
   demo: { run: (a) => demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' },
 };
 

@@ -4,6 +4,7 @@
  * Its scores and labels are SIMULATED (deterministic hashes), for demos and tests only.
  */
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { startOfflineServer, OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID, type OfflineServerOptions } from './server.js';
 
 const HELP = `usage: tsx offline/serve.ts [options]
@@ -33,9 +34,10 @@ function num(values: Record<string, unknown>, name: string, opts: { int?: boolea
   return v;
 }
 
-async function main(): Promise<void> {
+/** Parse flags, start the server, stop on SIGINT/SIGTERM. Also `flask-eval offline-judge`. */
+export async function serveOffline(argv: string[]): Promise<void> {
   const { values } = parseArgs({
-    args: process.argv.slice(2),
+    args: argv,
     options: {
       port: { type: 'string' },
       'latency-ms': { type: 'string' },
@@ -90,7 +92,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-main().catch((e: unknown) => {
-  console.error(`offline server: ${(e as Error)?.message ?? String(e)}`);
-  process.exitCode = 1;
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  serveOffline(process.argv.slice(2)).catch((e: unknown) => {
+    console.error(`offline server: ${(e as Error)?.message ?? String(e)}`);
+    process.exitCode = 1;
+  });
+}

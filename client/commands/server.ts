@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { stateDir } from '../../core/config.js';
 import { ensureDevServer } from '../temporalServer.js';
-import { startOfflineServer } from '../../offline/server.js';
-import { intFlag, numFlag } from '../flags.js';
+import { serveOffline } from '../../offline/serve.js';
 
 /** `flask-eval server`: the embedded Temporal dev server in the foreground (to browse the UI, or share it). */
 export async function serverCommand(argv: string[], log: (s: string) => void): Promise<void> {
@@ -17,23 +16,11 @@ export async function serverCommand(argv: string[], log: (s: string) => void): P
   await server.stop();
 }
 
-/** `flask-eval offline-judge`: the OpenAI-compatible offline server, for demos and tests against a real HTTP port. */
-export async function offlineJudgeCommand(argv: string[], log: (s: string) => void): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' }, 'latency-ms': { type: 'string' }, rpm: { type: 'string' }, 'error-rate': { type: 'string' },
-      'malformed-rate': { type: 'string' }, seed: { type: 'string' }, 'api-key': { type: 'string' },
-    },
-  });
-  const s = await startOfflineServer({
-    port: intFlag(v, 'port', 8808, 0), latencyMs: numFlag(v, 'latency-ms'), requestsPerMinute: numFlag(v, 'rpm'),
-    serverErrorRate: numFlag(v, 'error-rate'), malformedRate: numFlag(v, 'malformed-rate'), seed: numFlag(v, 'seed'),
-    apiKey: typeof v['api-key'] === 'string' ? v['api-key'] : undefined,
-  });
-  log(`offline OpenAI-compatible server at ${s.url} — its scores and labels are SIMULATED, not a real judge. Ctrl-C stops it.`);
+/** `flask-eval offline-judge`: the offline OpenAI-compatible server (SIMULATED scores), see offline/serve.ts. */
+export async function offlineJudgeCommand(argv: string[]): Promise<void> {
+  await serveOffline(argv); // it closes the server itself on SIGINT / SIGTERM
   await waitForSignal();
-  await s.close();
+  await new Promise((r) => setTimeout(r, 100));
 }
 
 function waitForSignal(): Promise<void> {
