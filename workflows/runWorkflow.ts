@@ -50,7 +50,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
     }
     await waitForOne();
     const info = workflowInfo();
-    if ((info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) && nextOrd < total) {
+    if ((info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) && nextOrd < total) {
       while (running.size > 0) await waitForOne();
       await continueAsNew<typeof runWorkflow>({ ...input, nextOrd, carried: finished });
     }

@@ -75,6 +75,8 @@ export interface RunWorkflowInput {
   maxAttempts: number;
   /** A step activity silent this long is presumed dead (its worker crashed) and retried elsewhere. */
   heartbeatTimeoutMs?: number;
+  /** Continue-as-new once the parent's history passes this many events (default 4,000). */
+  maxHistoryEvents?: number;
   /** Carried over continue-as-new. */
   nextOrd?: number;
   carried?: Progress;
