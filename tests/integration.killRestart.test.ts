@@ -27,7 +27,7 @@ after(async () => {
 });
 
 function startWorkerProcess(db: Database, taskQueue: string, judgeUrl: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'client', 'cli.ts'), 'worker', '--db', db.file, '--judge-concurrency', '4', '--model-concurrency', '4'], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'worker', '--db', db.file, '--judge-concurrency', '4', '--model-concurrency', '4'], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env, TEMPORAL_ADDRESS: env.address, FLASK_TASK_QUEUE: taskQueue,

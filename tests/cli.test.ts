@@ -1,0 +1,99 @@
+// The flask-eval CLI as a user runs it: separate processes, real files, the embedded dev server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT, DATA_FILES } from '../core/paths.js';
+import { renderReviewPrompt } from '../core/prompts/review.js';
+import { prepareReview } from '../core/prepare.js';
+import { publishedAnswersFile } from '../core/paths.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'flask-cli-'));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), ...args], {
+    cwd: dir, encoding: 'utf8', timeout: 180_000,
+    env: { ...process.env, FLASK_STATE_DIR: path.join(dir, 'state'), FLASK_TEMPORAL_PORT: String(7600 + (process.pid % 300)), ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('prompts prints the exact review messages as JSONL without calling a model', () => {
+  const r = cli(['prompts', '--model', 'gpt4', '--limit', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  const p = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 2);
+  assert.deepEqual(lines[0].messages, renderReviewPrompt(p.instances[0], p.responses[0].text));
+  assert.equal(lines[0].temperature, 0.2);
+  assert.equal(lines[0].max_tokens, 1024);
+  assert.ok(lines[0].estimated_prompt_tokens > 100);
+  assert.match(r.stderr, /2 prompts; about \d+ tokens/);
+  const s = cli(['prompts', '--stage', 'skillset', '--limit', '1', '--seed', '3']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(JSON.parse(s.stdout).numbering.length, 12);
+});
+
+test('import-answers: a malformed file is rejected with file:line and nothing is stored', () => {
+  const db = path.join(dir, 'import.duckdb');
+  const good = path.join(dir, 'good.jsonl');
+  writeFileSync(good, [{ question_id: 1, text: 'a' }, { question_id: 1, text: 'dup' }, { question_id: 99999, text: 'x' }, { question_id: 2, text: '' }].map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const ok = cli(['import-answers', good, '--model-id', 'mine', '--run', 'imp', '--db', db]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stderr, /answers: 4 lines, 2 matched an instance/);
+  assert.match(ok.stderr, /instances without an answer \(not reviewed\): 1738/);
+  assert.match(ok.stderr, /answers for unknown ids \(ignored\): 1 \[99999\]/);
+  assert.match(ok.stderr, /duplicate answer ids \(first kept\): 1 \[1\]/);
+  assert.match(ok.stderr, /empty responses \(judged as they are\): 1 \[2\]/);
+
+  const bad = path.join(dir, 'bad.jsonl');
+  writeFileSync(bad, `${JSON.stringify({ question_id: 3, text: 'fine' })}\n{"question_id": 4, "text": oops}\n${JSON.stringify({ text: 'no id' })}\n`);
+  const r = cli(['import-answers', bad, '--model-id', 'other', '--run', 'imp2', '--db', db]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`${bad.replace(/[.]/g, '\\.')}:2: not valid JSON`));
+  assert.match(r.stderr, /bad\.jsonl:3: field question_id/);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace for bad input');
+  const q = cli(['query', "SELECT run_id, (SELECT count(*) FROM responses r WHERE r.run_id = runs.run_id)::INT AS n FROM runs ORDER BY run_id", '--db', db, '--format', 'json']);
+  assert.equal(q.code, 0, q.stderr);
+  assert.deepEqual(JSON.parse(q.stdout), [{ run_id: 'imp', n: 2 }]);
+});
+
+test('query is read-only, report names unknown runs, and a missing command argument is explained', () => {
+  const db = path.join(dir, 'import.duckdb');
+  const w = cli(['query', 'DELETE FROM runs', '--db', db]);
+  assert.equal(w.code, 2);
+  assert.match(w.stderr, /query failed: .*read-only/i);
+  const rep = cli(['report', 'nope', '--db', db]);
+  assert.equal(rep.code, 2);
+  assert.match(rep.stderr, /no run named "nope"/);
+  const none = cli(['report', 'x', '--db', path.join(dir, 'missing.duckdb')]);
+  assert.match(none.stderr, /no results database at .*missing\.duckdb/);
+  assert.ok(!existsSync(path.join(dir, 'missing.duckdb')));
+  const rv = cli(['review']);
+  assert.equal(rv.code, 2);
+  assert.match(rv.stderr, /review needs --model NAME, --answers FILE/);
+  assert.equal(cli(['frobnicate']).code, 2);
+});
+
+test('review on the embedded defaults: starts the dev server, lands, reports; a rerun resumes', () => {
+  const first = cli(['review', '--model', 'davinci_003', '--limit', '6', '--run', 'e2e']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /Temporal: embedded dev server at 127\.0\.0\.1:\d+ .*UI at http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(first.stderr, /Run "e2e" created: 6 instances, 6 responses/);
+  assert.match(first.stderr, /6 scored, 0 failed of 6 instances\s+\[SIMULATED/);
+  assert.ok(existsSync(path.join(dir, 'state', 'temporal.db')), 'the dev server persists to the state folder');
+  const again = cli(['review', '--model', 'davinci_003', '--limit', '6', '--run', 'e2e']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /Run "e2e" exists: resuming/);
+  assert.match(again.stderr, /6 already landed/);
+  const rep = cli(['report', 'e2e', '--format', 'json', '--by', 'skill']);
+  assert.equal(rep.code, 0, rep.stderr);
+  const rows = JSON.parse(rep.stdout) as { key: string; count: number }[];
+  assert.ok(rows.length > 0 && rows.every((r) => r.count >= 0));
+  assert.match(rep.stderr, /SIMULATED/);
+  const other = cli(['review', '--model', 'gpt4', '--limit', '6', '--run', 'e2e']);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /run "e2e" already exists with different answersSha256/);
+});
