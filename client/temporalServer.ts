@@ -20,8 +20,12 @@ export function findTemporalCli(env = process.env): string | undefined {
   return which.status === 0 && found ? found : undefined;
 }
 
+const NO_CLI_HELP =
+  'Run `npm run install-temporal` (needs Go), put `temporal` on PATH, set TEMPORAL_CLI=/path/to/temporal, ' +
+  'or set TEMPORAL_ADDRESS to use an existing Temporal cluster.';
+
 /** Find the CLI, or build it with scripts/install-temporal.sh when Go is there (first run on a fresh machine). */
-export function ensureTemporalCli(log: (s: string) => void): string {
+export function ensureTemporalCli(log: (s: string) => void): string | undefined {
   const found = findTemporalCli();
   if (found) return found;
   if (spawnSync('sh', ['-c', 'command -v go']).status === 0) {
@@ -29,10 +33,24 @@ export function ensureTemporalCli(log: (s: string) => void): string {
     const r = spawnSync('bash', [path.join(PROJECT_ROOT, 'scripts', 'install-temporal.sh')], { stdio: 'inherit' });
     if (r.status === 0 && existsSync(INSTALLED_TEMPORAL_CLI)) return INSTALLED_TEMPORAL_CLI;
   }
-  throw new InputError(
-    'No Temporal CLI found. Run `npm run install-temporal` (needs Go), put `temporal` on PATH, set TEMPORAL_CLI=/path/to/temporal, ' +
-      'or set TEMPORAL_ADDRESS to use an existing Temporal cluster.',
-  );
+  return undefined;
+}
+
+/**
+ * Last resort: the SDK downloads the dev server itself. That needs the internet (offline it
+ * fails with a DNS error), which is why an installed binary is always tried first.
+ */
+async function sdkDownloadedServer(o: { stateDir: string; port: number; uiPort: number; log: (s: string) => void }): Promise<DevServer> {
+  o.log('No Temporal CLI found and none could be built: trying the Temporal SDK\'s download of the dev server...');
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  try {
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { dbFilename: path.join(o.stateDir, 'temporal.db'), ip: '127.0.0.1', port: o.port, uiPort: o.uiPort, ui: true },
+    });
+    return { address: `127.0.0.1:${o.port}`, uiUrl: `http://127.0.0.1:${o.uiPort}`, owned: true, stop: () => env.teardown() };
+  } catch (e) {
+    throw new InputError(`No Temporal CLI found, and the SDK could not download the dev server (${(e as Error).message}). ${NO_CLI_HELP}`);
+  }
 }
 
 export interface DevServer {
@@ -63,8 +81,9 @@ export async function ensureDevServer(opts: { stateDir: string; port?: number; u
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   if (await portOpen(port)) return { address, uiUrl, owned: false, stop: async () => {} };
 
-  const cli = ensureTemporalCli(opts.log);
   mkdirSync(opts.stateDir, { recursive: true });
+  const cli = ensureTemporalCli(opts.log);
+  if (!cli) return sdkDownloadedServer({ stateDir: opts.stateDir, port, uiPort, log: opts.log });
   const logFile = openSync(path.join(opts.stateDir, 'temporal-server.log'), 'a');
   const child: ChildProcess = spawn(
     cli,

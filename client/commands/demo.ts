@@ -14,5 +14,7 @@ export async function demoCommand(argv: string[], log: (s: string) => void): Pro
   const started = Date.now();
   const runName = `demo-${model}${v.full ? '-full' : `-${v.limit}`}${offline ? '-offline' : ''}`;
   await reviewCommand(['--model', model, '--run', runName, ...(v.full ? [] : ['--limit', v.limit as string])], log);
-  log(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Try: npm run flask-eval -- report ${runName} --by domain`);
+  log(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  log(`Next: npm run flask-eval -- report ${runName} --by domain    (or --by difficulty, --format csv)`);
+  log('      npm run flask-eval -- server    keeps the Temporal dev server up to browse the run in its UI (http://127.0.0.1:8233)');
 }
