@@ -10,6 +10,7 @@ import {
 } from '../core/prompts/annotation.js';
 import { parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
 import { SKILL_NAMES, type SkillName } from '../core/skills.js';
+import { SHUFFLED_NUMBERING } from './helpers/numbering.js';
 
 // FLASK's annotation_prompts/*/prompt.jsonl and the rendering of FLASK's annotation scripts
 // (metadata_annotation/*/..._annotation.py), typed out by hand so that a change in rendering
@@ -115,20 +116,7 @@ const FILE_ORDER_BLOCK =
   `\n11: ${CRITERIA.Readability}` +
   `\n12: ${CRITERIA.Harmlessness}`;
 
-const SHUFFLED: SkillName[] = [
-  'Harmlessness',
-  'Readability',
-  'Factuality',
-  'Logical Correctness',
-  'Completeness',
-  'Metacognition',
-  'Logical Robustness',
-  'Conciseness',
-  'Insightfulness',
-  'Comprehension',
-  'Commonsense Understanding',
-  'Logical Efficiency',
-];
+const SHUFFLED: SkillName[] = SHUFFLED_NUMBERING;
 const SHUFFLED_BLOCK =
   `\n1: ${CRITERIA.Harmlessness}` +
   `\n2: ${CRITERIA.Readability}` +

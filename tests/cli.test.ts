@@ -1,8 +1,8 @@
 // The flask-eval CLI as a user runs it: separate processes, real files, the embedded dev server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, DATA_FILES } from '../core/paths.js';
@@ -96,4 +96,35 @@ test('review on the embedded defaults: starts the dev server, lands, reports; a 
   const other = cli(['review', '--model', 'gpt4', '--limit', '6', '--run', 'e2e']);
   assert.equal(other.code, 2);
   assert.match(other.stderr, /run "e2e" already exists with different answersSha256/);
+});
+
+test('an API key is used for calls but lands nowhere: not in DuckDB, Temporal state, history or output', async () => {
+  const { startOfflineServer } = await import('../offline/server.js');
+  const secret = 'sk-test-SECRET-4f1c9e2a';
+  // The server refuses any other key, so a scored run proves the key was really sent.
+  const server = await startOfflineServer({ apiKey: secret });
+  const state = path.join(dir, 'secret-state');
+  const env = { FLASK_STATE_DIR: state, OPENAI_API_KEY: secret, OPENAI_BASE_URL: server.url, FLASK_JUDGE_MODEL: 'flask-offline-judge', FLASK_TEMPORAL_PORT: String(7300 + (process.pid % 200)) };
+  try {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'review', '--model', 'gpt4', '--limit', '4', '--run', 'keyed'], {
+        cwd: dir, env: { ...process.env, ...env },
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /4 scored, 0 failed of 4 instances/);
+    assert.doesNotMatch(r.out, /SIMULATED/, 'a keyed endpoint is not reported as the offline judge');
+    assert.ok(!r.out.includes(secret), 'not in the CLI output');
+    for (const f of readdirSync(state)) {
+      const p = path.join(state, f);
+      if (statSync(p).isFile()) assert.ok(!readFileSync(p).includes(secret), `the key is in ${f}`);
+    }
+    assert.ok(existsSync(path.join(state, 'temporal.db')) && existsSync(path.join(state, 'results.duckdb')));
+  } finally {
+    await server.close();
+  }
 });

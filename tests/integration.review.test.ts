@@ -48,6 +48,11 @@ test('a review run lands every instance exactly once; the same run name again do
   const final = await followRun(env.client, handle, (p) => seen.push(p), 100);
   assert.deepEqual({ total: final.total, done: final.done, failed: final.failed, pending: final.pending, resumed: final.resumed }, { total: 24, done: 24, failed: 0, pending: 0, resumed: 0 });
   assert.ok(final.tokens > 0 && final.calls >= 24);
+  // The progress query moved forward and ended where the run did.
+  assert.ok(seen.length >= 2, `${seen.length} progress reports`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done + seen[i].failed >= seen[i - 1].done + seen[i - 1].failed, 'progress never goes back');
+  assert.deepEqual(seen[seen.length - 1], final);
+  assert.equal(final.tokens, await r.db.run(async (sql) => Number((await sql.one(`SELECT sum(prompt_tokens + completion_tokens)::INT AS t FROM reviews WHERE run_id = 'exactly-once'`))!.t)), 'tokens in progress = tokens landed');
   const c = await counts(r.db, 'exactly-once');
   assert.equal(c.reviews, 24);
   assert.equal(c.distinct_reviews, 24);

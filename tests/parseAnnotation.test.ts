@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
 import type { Difficulty } from '../core/difficulty.js';
 import type { SkillName } from '../core/skills.js';
+import { SHUFFLED_NUMBERING } from './helpers/numbering.js';
 
 // ---- domain ----
 const domainCases: { text: string; expected?: string[]; reason?: RegExp }[] = [
@@ -43,20 +44,7 @@ for (const c of domainCases) {
 }
 
 // ---- skill set ----
-const SHOWN: SkillName[] = [
-  'Harmlessness',
-  'Readability',
-  'Factuality',
-  'Logical Correctness',
-  'Completeness',
-  'Metacognition',
-  'Logical Robustness',
-  'Conciseness',
-  'Insightfulness',
-  'Comprehension',
-  'Commonsense Understanding',
-  'Logical Efficiency',
-];
+const SHOWN: SkillName[] = SHUFFLED_NUMBERING;
 
 const FEEDBACK =
   '4: The instruction has a single correct answer, so the final number must be right.\n' +
