@@ -66,6 +66,10 @@ export async function executeRun(a: {
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/default/workflows/${handle.workflowId})` : ''}`);
     if (!inProcessWorker) log('No worker in this process: `flask-eval worker` processes pick the work up.');
     if (options.detach) return undefined;
+    process.once('SIGINT', () => {
+      log(`\nInterrupted. The run stays in Temporal (${handle.workflowId}); run the same command again to resume it.`);
+      process.exit(130);
+    });
     const bar = progressPrinter(record.runId);
     const final = await followRun(session.client, handle, (p) => bar.update(p));
     bar.end();

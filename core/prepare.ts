@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import { AnswerSchema, datasetQuirks, loadEvalSet, type EvalInstance } from './dataset.js';
 import { readJsonl } from './jsonl.js';
 import type { ResponseRow } from './store/instances.js';
+import { hardToMainIdx } from './flaskHard.js';
+import { DATA_FILES } from './paths.js';
+import path from 'node:path';
 
 export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -19,10 +22,19 @@ export interface AnswerMatch {
   rowsWithExtraKeys: number;
 }
 
-/** Load an answers file (FLASK's model_outputs format) against instances; the first answer of a duplicated id wins. */
-export function matchAnswers(file: string, instances: readonly EvalInstance[], modelId: string): { responses: ResponseRow[]; match: AnswerMatch } {
+/**
+ * Load an answers file (FLASK's model_outputs format) against instances; the first answer of a
+ * duplicated id wins. `answerIdOf` maps an instance to the question_id its answer carries
+ * (the identity, except for FLASK-Hard against FLASK's published answers).
+ */
+export function matchAnswers(
+  file: string,
+  instances: readonly EvalInstance[],
+  modelId: string,
+  answerIdOf: (idx: number) => number | undefined = (idx) => idx,
+): { responses: ResponseRow[]; match: AnswerMatch } {
   const rows = readJsonl(file, AnswerSchema, 'Each line needs question_id (the instance idx) and text (the response; may be empty).');
-  const known = new Set(instances.map((i) => i.idx));
+  const known = new Set(instances.map((i) => answerIdOf(i.idx)).filter((x): x is number => x !== undefined));
   const byId = new Map<number, string>();
   const match: AnswerMatch = { answers: rows.length, matched: 0, emptyResponses: [], withoutAnswer: [], unknownIds: [], duplicateIds: [], rowsWithExtraKeys: 0 };
   for (const { value } of rows) {
@@ -33,7 +45,8 @@ export function matchAnswers(file: string, instances: readonly EvalInstance[], m
   }
   const responses: ResponseRow[] = [];
   for (const inst of instances) {
-    const text = byId.get(inst.idx);
+    const answerId = answerIdOf(inst.idx);
+    const text = answerId === undefined ? undefined : byId.get(answerId);
     if (text === undefined) {
       match.withoutAnswer.push(inst.idx);
       continue;
@@ -55,9 +68,20 @@ export interface PreparedReview {
  * A review run's inputs: the evaluation set and the answers, validated and joined. Only
  * instances with an answer are work items; the others are reported in the summary.
  */
-export function prepareReview(evalSetFile: string, answersFile: string, modelId: string, limit?: number): PreparedReview {
+export function prepareReview(
+  evalSetFile: string,
+  answersFile: string,
+  modelId: string,
+  limit?: number,
+  opts: { answersKeyedByMainSet?: boolean } = {},
+): PreparedReview {
   const all = loadEvalSet(evalSetFile);
-  const { responses, match } = matchAnswers(answersFile, all, modelId);
+  let answerIdOf: ((idx: number) => number | undefined) | undefined;
+  if (opts.answersKeyedByMainSet && path.resolve(evalSetFile) !== path.resolve(DATA_FILES.evalSet)) {
+    const map = hardToMainIdx(all, loadEvalSet(DATA_FILES.evalSet));
+    answerIdOf = (idx) => map.get(idx);
+  }
+  const { responses, match } = matchAnswers(answersFile, all, modelId, answerIdOf);
   const answered = new Set(responses.map((r) => r.idx));
   let instances = all.filter((i) => answered.has(i.idx));
   if (limit !== undefined) instances = instances.slice(0, limit);

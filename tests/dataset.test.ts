@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { datasetQuirks, loadEvalSet } from '../core/dataset.js';
@@ -96,3 +96,18 @@ test('instructions input: instruction or text, optional answer and id; errors na
   ]);
   assert.throws(() => loadInstructions(file('instr-bad.jsonl', [JSON.stringify({ answer: 'x' })])), /instr-bad\.jsonl:1: field instruction: needs "instruction"/);
 });
+
+test('FLASK-Hard against published answers: instances map to the full set by instruction, not by idx', () => {
+  const hard = prepareReview(DATA_FILES.hardSet, publishedAnswersFile('gpt4'), 'gpt4', undefined, { answersKeyedByMainSet: true });
+  const gpt4 = new Map(readJsonlRaw(publishedAnswersFile('gpt4')).map((r) => [r.question_id, r.text]));
+  const byIdx = new Map(hard.responses.map((r) => [r.idx, r.text]));
+  // Hard instance 1 is the full set's instance 40; 67-89 map to full-set ids above 1700 (no published answer).
+  assert.equal(byIdx.get(1), gpt4.get(40));
+  assert.notEqual(byIdx.get(1), gpt4.get(1));
+  assert.equal(hard.instances.length, 89 - (hard.summary.answers as { withoutAnswer: number[] }).withoutAnswer.length);
+  assert.ok((hard.summary.answers as { withoutAnswer: number[] }).withoutAnswer.includes(82));
+});
+
+function readJsonlRaw(f: string): { question_id: number; text: string }[] {
+  return readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}

@@ -34,7 +34,7 @@ export async function promptsCommand(argv: string[]): Promise<void> {
   if (stage === 'review') {
     const answers = strFlag(v, 'answers') ?? (v.model ? publishedAnswersFile(v.model as string) : undefined);
     if (!answers) throw new InputError('prompts --stage review needs --model NAME or --answers FILE (the responses are part of the prompt)');
-    const prepared = prepareReview(evalSetFile(v), answers, 'prompts', limit);
+    const prepared = prepareReview(evalSetFile(v), answers, 'prompts', limit, { answersKeyedByMainSet: v.model !== undefined && !v.answers });
     const kit = loadReviewPromptKit();
     const byIdx = new Map(prepared.responses.map((r) => [r.idx, r.text]));
     lines = prepared.instances.map((i) => ({ idx: i.idx, messages: renderReviewPrompt(i, byIdx.get(i.idx)!, kit), temperature: kit.temperature, max_tokens: kit.maxTokens }));

@@ -51,7 +51,8 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   if (!answersFile) throw new InputError(`review needs --model NAME, --answers FILE, or --run NAME of a stored run\n\n${REVIEW_HELP}`);
   const modelId = strFlag(v, 'model-id') ?? model ?? path.basename(answersFile).replace(/\.jsonl?$/, '');
   const evalSet = evalSetFile(v);
-  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined));
+  // FLASK's published answers are keyed by the full set's idx; FLASK-Hard renumbers its instances.
+  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), { answersKeyedByMainSet: model !== undefined && !v.answers });
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
 
   const judge = judgeFromFlags(v);

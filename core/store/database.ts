@@ -74,7 +74,7 @@ export class Database {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        await sleep(this.opts.gatherMs ?? 15);
+        await sleep(this.opts.gatherMs ?? 25);
         const { instance, conn } = await this.open();
         const started = Date.now();
         try {
@@ -136,7 +136,8 @@ export class Database {
           throw e;
         }
         await sleep(wait + Math.random() * wait);
-        wait = Math.min(wait * 2, 500);
+        // Readers poll often: a writer's session leaves the file free only briefly.
+        wait = Math.min(wait * 2, this.opts.readOnly ? 100 : 500);
       }
     }
   }

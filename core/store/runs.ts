@@ -52,10 +52,14 @@ const IDENTITY_FIELDS = ['kind', 'datasetSha256', 'answersSha256', 'modelId', 'j
 export async function createOrMatchRun(sql: Sql, run: RunRecord): Promise<boolean> {
   const existing = await getRun(sql, run.runId);
   if (existing) {
-    const diffs = IDENTITY_FIELDS.filter((f) => (existing[f] ?? null) !== (run[f] ?? null));
+    const diffs: string[] = IDENTITY_FIELDS.filter((f) => (existing[f] ?? null) !== (run[f] ?? null));
+    for (const f of ['judgeSettings', 'modelSettings'] as const) {
+      if (JSON.stringify(existing[f] ?? null) !== JSON.stringify(run[f] ?? null)) diffs.push(f);
+    }
+    if (existing.summary.skillShuffleSeed !== run.summary.skillShuffleSeed) diffs.push('skillShuffleSeed');
     if (diffs.length > 0) {
       throw new InputError(
-        `run "${run.runId}" already exists with different ${diffs.map((d) => `${d} (stored ${existing[d]}, now ${run[d]})`).join(', ')}. ` +
+        `run "${run.runId}" already exists with different ${diffs.map((d) => `${d} (stored ${show(existing, d)}, now ${show(run, d)})`).join(', ')}. ` +
           'Use another --run name, or the same inputs and settings to resume it.',
       );
     }
@@ -95,6 +99,11 @@ export async function getRun(sql: Sql, runId: string): Promise<RunRecord | undef
     projectVersion: row.project_version as string,
     summary: parseJson(row.summary) ?? {},
   };
+}
+
+function show(r: RunRecord, field: string): string {
+  const v = field === 'skillShuffleSeed' ? r.summary.skillShuffleSeed : (r as unknown as Record<string, unknown>)[field];
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
 
 function json(v: unknown): string | null {
