@@ -10,7 +10,11 @@ import { followRun, startOrAttach } from './runs.js';
 import { progressPrinter } from './progressBar.js';
 
 export interface RunOptions {
+  /** Instances in flight in the workflow. */
   concurrency: number;
+  /** Calls in flight per endpoint in this process's worker (default: concurrency). */
+  judgeConcurrency?: number;
+  modelConcurrency?: number;
   batchSize: number;
   maxAttempts: number;
   retryFailed: boolean;
@@ -55,7 +59,7 @@ export async function executeRun(a: {
   const inProcessWorker = !temporalConfig().address || options.withWorker;
   const session = await openSession({
     db, judge: a.judge, model: a.model, inProcessWorker, log,
-    judgeConcurrency: options.concurrency, modelConcurrency: options.concurrency,
+    judgeConcurrency: options.judgeConcurrency ?? options.concurrency, modelConcurrency: options.modelConcurrency ?? options.concurrency,
     judgeRps: options.judgeRps, modelRps: options.modelRps,
   });
   try {

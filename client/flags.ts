@@ -10,6 +10,8 @@ export const RUN_FLAGS = {
   run: { type: 'string' },
   db: { type: 'string' },
   concurrency: { type: 'string' },
+  'judge-concurrency': { type: 'string' },
+  'model-concurrency': { type: 'string' },
   'batch-size': { type: 'string' },
   'max-attempts': { type: 'string' },
   'retry-failed': { type: 'boolean' },
@@ -50,6 +52,8 @@ export function strFlag(v: Values, name: string): string | undefined {
 export function runOptions(v: Values): RunOptions {
   return {
     concurrency: intFlag(v, 'concurrency', 8),
+    judgeConcurrency: intFlag(v, 'judge-concurrency', undefined),
+    modelConcurrency: intFlag(v, 'model-concurrency', undefined),
     batchSize: intFlag(v, 'batch-size', 200),
     maxAttempts: intFlag(v, 'max-attempts', 12),
     retryFailed: !!v['retry-failed'],

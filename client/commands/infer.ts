@@ -32,7 +32,8 @@ const MODEL_HELP = `  --model-name M      the evaluated model (env FLASK_MODEL_N
   --model-api-key K   (env FLASK_MODEL_API_KEY; never the judge's key). No key and no URL: the offline model (SIMULATED)
   --temperature T (0.7)  --max-tokens N (1024)  --system-prompt S  --seed N   (FLASK's generation defaults)
   --hard (FLASK-Hard) | --input FILE (instances in the evaluation-set format)   --limit N   --run NAME
-  --concurrency N  --model-rps R  --max-attempts N  --detach`;
+  --concurrency N (instances in flight)  --model-concurrency N  --judge-concurrency N (calls in flight per endpoint)
+  --model-rps R  --judge-rps R (requests/s per endpoint, enforced by Temporal across workers)  --max-attempts N  --detach`;
 
 export const INFER_HELP = `flask-eval infer [options]\n  The evaluated model answers FLASK's instructions; responses land in DuckDB (export with \`flask-eval export RUN --format flask\`).\n${MODEL_HELP}`;
 export const EVAL_HELP = `flask-eval eval [options]\n  One durable workflow per evaluation: every instance is answered, then judged (pipelined per instance).\n${MODEL_HELP}\n  plus the judge options of \`flask-eval review\` (--judge-model, --judge-base-url, --judge-rps, ...)`;
