@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
@@ -33,6 +33,8 @@ export interface DatabaseOptions {
   gatherMs?: number;
   /** A session closes after this long even if more work queues, so readers in other processes get in. */
   maxSessionMs?: number;
+  /** When another process waits for the file, it stays free this long between sessions. */
+  yieldMs?: number;
 }
 
 interface Pending {
@@ -74,7 +76,7 @@ export class Database {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        await sleep(this.opts.gatherMs ?? 25);
+        await sleep(this.someoneWaits() ? (this.opts.yieldMs ?? 150) : (this.opts.gatherMs ?? 25));
         const { instance, conn } = await this.open();
         const started = Date.now();
         try {
@@ -121,6 +123,31 @@ export class Database {
     }
   }
 
+  /**
+   * A process that finds the file locked touches `<file>.waiting`; a writer that sees a fresh
+   * one leaves the file free for a while before its next session. Without it, a busy worker
+   * would keep the file nearly always open and a report could wait for many seconds.
+   */
+  private get waitingMarker(): string {
+    return `${this.file}.waiting`;
+  }
+
+  private someoneWaits(): boolean {
+    try {
+      return Date.now() - statSync(this.waitingMarker).mtimeMs < 1000;
+    } catch {
+      return false;
+    }
+  }
+
+  private announceWaiting(): void {
+    try {
+      writeFileSync(this.waitingMarker, String(process.pid));
+    } catch {
+      // A read-only directory: waiting still works, only less fairly.
+    }
+  }
+
   private async open(): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
     if (!this.opts.readOnly) mkdirSync(path.dirname(this.file), { recursive: true });
     const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 120_000);
@@ -135,6 +162,7 @@ export class Database {
           if (LOCK_ERROR.test(msg)) throw new Error(`${this.file} stayed locked by another process for ${(this.opts.lockTimeoutMs ?? 120_000) / 1000}s: ${msg}`);
           throw e;
         }
+        this.announceWaiting();
         await sleep(wait + Math.random() * wait);
         // Readers poll often: a writer's session leaves the file free only briefly.
         wait = Math.min(wait * 2, this.opts.readOnly ? 100 : 500);
