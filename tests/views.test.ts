@@ -84,7 +84,6 @@ test('per domain: every domain of an instance receives all of its scores', async
 });
 
 test('a second process can read the file between write sessions', async () => {
-  const { spawnSync } = await import('node:child_process');
   const script = `import { Database } from './core/store/database.js';
     const db = new Database(${JSON.stringify(file)}, { readOnly: true });
     const r = await db.run((sql) => sql.one('SELECT count(*)::INT AS n FROM reviews'));
@@ -106,5 +105,4 @@ test('a second process can read the file between write sessions', async () => {
   await writer;
   assert.equal(code, 0, err);
   assert.deepEqual(JSON.parse(out.trim()), { n: 4 });
-  void spawnSync;
 });

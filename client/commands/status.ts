@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig, stateDir } from '../../core/config.js';
 import { Client, Connection } from '@temporalio/client';
-import { runProgress } from '../runs.js';
+import { runProgress, type RunHandle } from '../runs.js';
 import { runWorkflowId } from '../../workflows/types.js';
 import { portOpen } from '../temporalServer.js';
 
@@ -18,10 +18,10 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection, namespace: cfg.namespace });
-    const handle = client.workflow.getHandle(runWorkflowId(positionals[0]));
+    const handle: RunHandle = client.workflow.getHandle(runWorkflowId(positionals[0]));
     const d = await handle.describe();
     log(`${handle.workflowId}: ${d.status.name}, history ${d.historyLength} events`);
-    if (d.status.name === 'RUNNING') log(JSON.stringify(await runProgress(client, handle as never)));
+    if (d.status.name === 'RUNNING') log(JSON.stringify(await runProgress(client, handle)));
     else if (d.status.name === 'COMPLETED') log(JSON.stringify(await handle.result()));
   } finally {
     await connection.close();
