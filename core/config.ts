@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from './paths.js';
+// The names the offline server answers to, used when no endpoint is configured.
+import { OFFLINE_MODEL_ID as OFFLINE_JUDGE_MODEL, OFFLINE_ANSWER_MODEL_ID as OFFLINE_MODEL } from '../offline/server.js';
 
 /**
  * Everything configurable through the environment, in one place. Flags override these in the
@@ -14,8 +16,6 @@ export interface EndpointConfig {
 }
 
 export const DEFAULT_JUDGE_MODEL = 'gpt-4-0613'; // FLASK's judge
-export const OFFLINE_JUDGE_MODEL = 'flask-offline-judge';
-export const OFFLINE_MODEL = 'flask-offline-model';
 
 export function stateDir(env = process.env): string {
   return path.resolve(env.FLASK_STATE_DIR ?? path.join(process.cwd(), '.flask-eval'));
