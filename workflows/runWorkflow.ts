@@ -10,9 +10,10 @@ const MAX_HISTORY_EVENTS = 4000;
 
 /**
  * A whole run: its instances are cut into batches of `batchSize` by their ord, and each batch is
- * a child workflow. At most two batches run at once (so one batch's tail does not idle the
- * endpoint), sharing `concurrency`. The parent sees only counts, so a run of 100,000 instances
- * is ~500 children here and ~200 instances per child history.
+ * a child workflow. Two batches run at once, so one batch's tail does not idle the endpoint;
+ * each may have `concurrency` instances in flight, and the workers' per-endpoint slots cap the
+ * calls really in flight (extra tasks wait in Temporal's queue, not in a worker). The parent sees
+ * only counts, so a run of 100,000 instances is ~500 children here and ~200 instances per child.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
   const control = proxyActivities<ControlActivities>({ taskQueue: input.queues.control, startToCloseTimeout: '2 minutes' });
@@ -21,8 +22,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
   const running = new Map<string, ChildWorkflowHandle<typeof batchWorkflow>>();
   setHandler(runStatusQuery, () => ({ progress: finished, runningBatches: [...running.keys()] }));
 
-  const parallel = input.concurrency >= 2 ? 2 : 1;
-  const perBatch = Math.ceil(input.concurrency / parallel);
+  const parallel = 2;
   const parentId = workflowInfo().workflowId;
   let nextOrd = input.nextOrd ?? 0;
 
@@ -43,7 +43,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
         await startChild(batchWorkflow, {
           workflowId: id,
           taskQueue: input.queues.control,
-          args: [{ runId: input.runId, steps: input.steps, queues: input.queues, fromOrd, toOrd, concurrency: perBatch, maxAttempts: input.maxAttempts, heartbeatTimeoutMs: input.heartbeatTimeoutMs }],
+          args: [{ runId: input.runId, steps: input.steps, queues: input.queues, fromOrd, toOrd, concurrency: input.concurrency, maxAttempts: input.maxAttempts, heartbeatTimeoutMs: input.heartbeatTimeoutMs }],
         }),
       );
       nextOrd = toOrd;

@@ -67,7 +67,7 @@ export interface RunWorkflowInput {
   runId: string;
   steps: Step[];
   queues: TaskQueues;
-  /** Instances in flight at once, over all batches. */
+  /** Instances in flight per batch (two batches run at once; worker slots cap the actual calls). */
   concurrency: number;
   /** Instances per child workflow: bounds each child's history. */
   batchSize: number;
