@@ -15,19 +15,31 @@ export interface StoredInstance {
   extra: Record<string, unknown>;
 }
 
-/** Bulk insert through one JSON parameter: one statement, idempotent, fast for 100k rows. */
+/**
+ * Rows go in as JSON parameters, a chunk per statement: one statement per row is slow, and one
+ * huge JSON value makes DuckDB's from_json slow down more than linearly.
+ */
+const CHUNK = 2000;
+
+async function insertJsonRows(sql: Sql, statement: string, runId: string, rows: readonly unknown[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) await sql.exec(statement, [runId, JSON.stringify(rows.slice(i, i + CHUNK))]);
+}
+
+/** Idempotent bulk insert (ON CONFLICT DO NOTHING); returns how many rows were new. */
 export async function landInstances(sql: Sql, runId: string, instances: readonly EvalInstance[]): Promise<number> {
   const rows = instances.map((i, ord) => ({
     idx: i.idx, ord, instruction: i.instruction, answer: i.answer, task: i.task,
     skills: i.skills, domains: i.domains, difficulty: i.difficulty, extra: JSON.stringify(i.extra),
   }));
   const before = await count(sql, 'instances', runId);
-  await sql.exec(
+  await insertJsonRows(
+    sql,
     `INSERT INTO instances
      SELECT ?, r.idx, r.ord, r.instruction, r.answer, r.task, r.skills, r.domains, r.difficulty, r.extra::JSON
      FROM (SELECT unnest(from_json(?::JSON, '[{"idx":"INTEGER","ord":"INTEGER","instruction":"VARCHAR","answer":"VARCHAR","task":"VARCHAR","skills":["VARCHAR"],"domains":["VARCHAR"],"difficulty":"VARCHAR","extra":"VARCHAR"}]'), recursive := true)) r
      ON CONFLICT DO NOTHING`,
-    [runId, JSON.stringify(rows)],
+    runId,
+    rows,
   );
   return (await count(sql, 'instances', runId)) - before;
 }
@@ -44,12 +56,14 @@ export interface ResponseRow {
 
 export async function landResponses(sql: Sql, runId: string, rows: readonly ResponseRow[]): Promise<number> {
   const before = await count(sql, 'responses', runId);
-  await sql.exec(
+  await insertJsonRows(
+    sql,
     `INSERT INTO responses (run_id, idx, model_id, text, source, finish_reason, prompt_tokens, completion_tokens)
      SELECT ?, r.idx, r.modelId, r.text, r.source, r.finishReason, r.promptTokens, r.completionTokens
      FROM (SELECT unnest(from_json(?::JSON, '[{"idx":"INTEGER","modelId":"VARCHAR","text":"VARCHAR","source":"VARCHAR","finishReason":"VARCHAR","promptTokens":"INTEGER","completionTokens":"INTEGER"}]'), recursive := true)) r
      ON CONFLICT DO NOTHING`,
-    [runId, JSON.stringify(rows)],
+    runId,
+    rows,
   );
   return (await count(sql, 'responses', runId)) - before;
 }
