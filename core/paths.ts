@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { readdirSync } from 'node:fs';
+import { InputError } from './errors.js';
 
 /** The project root (where package.json and data/ live), independent of the working directory. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,7 +20,15 @@ export const DATA_FILES = {
   annotationReviewers: (stage: string) => path.join(FLASK_DATA, 'annotation_prompts', stage, 'reviewer.jsonl'),
 };
 
+/** The 15 models whose answers FLASK published (data/flask/model_outputs). */
+export function publishedModels(): string[] {
+  return readdirSync(DATA_FILES.modelOutputs).filter((f) => f.endsWith('.jsonl')).map((f) => f.replace(/\.jsonl$/, '')).sort();
+}
+
 /** A published model's answers file by its short name ("gpt4", "davinci_003", ...). */
 export function publishedAnswersFile(model: string): string {
+  if (!publishedModels().includes(model)) {
+    throw new InputError(`no published answers for "${model}"; the published models are: ${publishedModels().join(', ')} (use --answers FILE for your own)`);
+  }
   return path.join(DATA_FILES.modelOutputs, `${model}.jsonl`);
 }

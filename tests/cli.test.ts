@@ -75,6 +75,9 @@ test('query is read-only, report names unknown runs, and a missing command argum
   assert.equal(rv.code, 2);
   assert.match(rv.stderr, /review needs --model NAME, --answers FILE/);
   assert.equal(cli(['frobnicate']).code, 2);
+  const unknown = cli(['review', '--model', 'gpt5']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no published answers for "gpt5"; the published models are: alpaca_13b, bard, chatgpt/);
 });
 
 test('review on the embedded defaults: starts the dev server, lands, reports; a rerun resumes', () => {
