@@ -1,35 +1,49 @@
 import type { Database } from '../core/store/database.js';
-import { createOrMatchRun, type RunRecord } from '../core/store/runs.js';
-import { landInstances, landResponses, type ResponseRow } from '../core/store/instances.js';
-import { deleteFailedReviews } from '../core/store/reviews.js';
+import type { RunRecord } from '../core/store/runs.js';
+import type { ResponseRow } from '../core/store/instances.js';
 import type { EvalInstance } from '../core/dataset.js';
-import { temporalConfig, type EndpointConfig } from '../core/config.js';
-import { taskQueuesFor, type Progress, type Step } from '../workflows/types.js';
+import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
+import { describeEndpoint } from '../core/endpoint.js';
+import type { RateLimits } from '../core/rate/limiter.js';
+import { roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
 import { followRun, startOrAttach } from './runs.js';
 import { progressPrinter } from './progressBar.js';
+import { preflight, serveEndpoint, type ServedEndpoint } from './endpoints.js';
 
 export interface RunOptions {
-  /** Instances in flight in the workflow. */
+  /** Instances in flight per batch (the endpoint limiter caps the calls really in flight). */
   concurrency: number;
-  /** Calls in flight per endpoint in this process's worker (default: concurrency). */
-  judgeConcurrency?: number;
-  modelConcurrency?: number;
+  /** Instances per endpoint activity. */
+  chunkSize: number;
   batchSize: number;
+  /** Calls per instance that may fail with a transient error (429s spend none). */
   maxAttempts: number;
   retryFailed: boolean;
+  /** Judge an existing run's remaining instances with another judge (recorded per row). */
+  changeJudge: boolean;
   /** Start (or attach) and return without following. */
   detach: boolean;
-  /** Run a worker in this process even with TEMPORAL_ADDRESS set. */
-  withWorker: boolean;
-  judgeRps?: number;
-  modelRps?: number;
+  judgeLimits: RateLimits;
+  modelLimits: RateLimits;
+  /** The --limit given, checked against an existing run. */
+  limit?: number;
+  /** Seconds without a heartbeat before a chunk's worker is presumed dead. */
+  heartbeatTimeoutMs?: number;
+}
+
+/** What a finished run came to: the summary's counts are the progress line's. */
+export interface RunOutcome {
+  progress: Progress;
+  record: RunRecord;
 }
 
 /**
- * The life of every run, whatever its steps: record it (or match it to the stored run of that
- * name), land its inputs idempotently, start or attach to its workflow, follow it with a
- * progress bar. Running the same command again resumes instead of starting over.
+ * The life of every run, whatever its steps: check its endpoints (one cheap call each), record
+ * the run (or match it to the stored run of that name) and land its inputs, start or attach to
+ * its workflow, serve its endpoints from this process, follow it with a progress line. Running
+ * the same command again resumes instead of starting over.
  */
 export async function executeRun(a: {
   db: Database;
@@ -41,44 +55,80 @@ export async function executeRun(a: {
   model: EndpointConfig;
   options: RunOptions;
   log: (s: string) => void;
-}): Promise<Progress | undefined> {
-  const { db, record, options, log } = a;
-  const landed = await db.run(async (sql) => {
-    const existed = await createOrMatchRun(sql, record);
-    const newInstances = await landInstances(sql, record.runId, a.instances);
-    const newResponses = a.responses ? await landResponses(sql, record.runId, a.responses) : 0;
-    const retried = options.retryFailed ? await deleteFailedReviews(sql, record.runId) : 0;
-    return { existed, newInstances, newResponses, retried };
-  });
-  log(
-    landed.existed
-      ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${landed.retried ? `; ${landed.retried} failed reviews will be retried` : ''}).`
-      : `Run "${record.runId}" created: ${landed.newInstances} instances${a.responses ? `, ${landed.newResponses} responses` : ''}.`,
-  );
+}): Promise<RunOutcome | undefined> {
+  const { record, options, log } = a;
+  const queueBase = temporalConfig().taskQueue;
+  const roles = new Set(a.steps.map(roleOf));
+  const served: Partial<Record<'judge' | 'model', ServedEndpoint>> = {};
+  for (const role of roles) {
+    served[role] = await preflight(role, await serveEndpoint(role === 'judge' ? a.judge : a.model, queueBase));
+  }
+  const bound: RunRecord = {
+    ...record,
+    simulated: record.simulated || !!served.judge?.simulated || !!served.model?.simulated,
+    ...(served.judge ? { judgeModel: served.judge.ref.model, judgeEndpoint: endpointHost(a.judge), judgeBaseUrl: served.judge.ref.baseUrl, judgeQueue: served.judge.ref.queue } : {}),
+    ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
+  };
+  for (const [role, ep] of Object.entries(served)) log(`${role}: ${describeEndpoint(ep.ref)}${ep.simulated ? '' : ''} (task queue ${ep.ref.queue})`);
 
-  const inProcessWorker = !temporalConfig().address || options.withWorker;
-  const session = await openSession({
-    db, judge: a.judge, model: a.model, inProcessWorker, log,
-    judgeConcurrency: options.judgeConcurrency ?? options.concurrency, modelConcurrency: options.modelConcurrency ?? options.concurrency,
-    judgeRps: options.judgeRps, modelRps: options.modelRps,
-  });
+  const session = await openSession({ db: a.db, log });
   try {
-    const { handle, attached } = await startOrAttach(session.client, {
-      runId: record.runId, steps: a.steps, queues: taskQueuesFor(session.taskQueue),
-      concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
+    const prepared = await session.prepareRun({
+      record: bound, instances: a.instances, responses: a.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
     });
-    log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/default/workflows/${handle.workflowId})` : ''}`);
-    if (!inProcessWorker) log('No worker in this process: `flask-eval worker` processes pick the work up.');
+    log(
+      prepared.existed
+        ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${prepared.retried ? `; ${prepared.retried} failed results will be retried` : ''}).`
+        : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.responses ? `, ${prepared.newResponses} responses` : ''}.`,
+    );
+    const run = prepared.record;
+    const workers = await session.serve(
+      (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>).map(([role, endpoint]) => ({
+        endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits,
+      })),
+    );
+    const input: RunWorkflowInput = {
+      runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
+      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined } : {}),
+      ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
+      chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
+      shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+    };
+    const { handle, attached } = await startOrAttach(session.client, input);
+    log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
     if (options.detach) return undefined;
     process.once('SIGINT', () => {
       log(`\nInterrupted. The run stays in Temporal (${handle.workflowId}); run the same command again to resume it.`);
       process.exit(130);
     });
-    const bar = progressPrinter(record.runId);
+    const bar = progressPrinter(record.runId, { endpoints: () => endpointLine(workers) });
     const final = await followRun(session.client, handle, (p) => bar.update(p));
     bar.end();
-    return final;
+    log(runSummary(final));
+    return { progress: final, record: run };
   } finally {
     await session.close();
   }
+}
+
+/** The endpoints' side of the progress line: rate, limit in force, 429 share, a sustained failure. */
+function endpointLine(workers: EndpointWorker[]): string {
+  return workers
+    .map((w) => {
+      const s = w.stats;
+      const snap = w.limiter.snapshot();
+      const limit = snap.rpm ? `rpm ${Math.round(snap.rpm * snap.share)}` : snap.tpm ? `tpm ${Math.round(snap.tpm * snap.share)}` : `adaptive, ${snap.concurrency} in flight max`;
+      const share429 = s.calls > 0 ? ((100 * s.rateLimited) / s.calls).toFixed(1) : '0.0';
+      const failing = s.failingStreak >= 3 && s.lastError ? ` | FAILING: ${s.lastError.message.slice(0, 120)}` : '';
+      return `${w.endpoint.model}: ${s.rate().toFixed(1)} calls/s (${limit}), 429 ${share429}%${failing}`;
+    })
+    .join(' | ');
+}
+
+export function runSummary(p: Progress): string {
+  return `Finished: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
+    (p.resumed ? ` (${p.resumed} were already landed)` : '') +
+    `; ${p.calls} calls, ${p.tokens} tokens` +
+    (p.rateLimited ? `, ${p.rateLimited} answered 429 (waited out)` : '') +
+    (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') + '.';
 }

@@ -24,6 +24,11 @@ export const RUN_FLAGS = {
   'judge-temperature': { type: 'string' },
   'judge-max-tokens': { type: 'string' },
   'judge-rps': { type: 'string' },
+  'judge-rpm': { type: 'string' },
+  'judge-tpm': { type: 'string' },
+  'max-concurrency': { type: 'string' },
+  'chunk-size': { type: 'string' },
+  'change-judge': { type: 'boolean' },
 } as const;
 
 export function intFlag(v: Values, name: string, dflt: number, min?: number): number;
@@ -50,17 +55,26 @@ export function strFlag(v: Values, name: string): string | undefined {
 }
 
 export function runOptions(v: Values): RunOptions {
+  const limits = (role: 'judge' | 'model') => {
+    const rps = numFlag(v, `${role}-rps`);
+    const rpm = intFlag(v, `${role}-rpm`, undefined) ?? (rps !== undefined ? Math.round(rps * 60) : undefined);
+    const tpm = intFlag(v, `${role}-tpm`, undefined);
+    const maxConcurrency = intFlag(v, `${role}-concurrency`, undefined) ?? intFlag(v, 'max-concurrency', undefined) ?? intFlag(v, 'concurrency', undefined);
+    return { ...(rpm ? { rpm } : {}), ...(tpm ? { tpm } : {}), ...(maxConcurrency ? { maxConcurrency } : {}) };
+  };
+  const judgeLimits = limits('judge');
+  const modelLimits = limits('model');
   return {
-    concurrency: intFlag(v, 'concurrency', 8),
-    judgeConcurrency: intFlag(v, 'judge-concurrency', undefined),
-    modelConcurrency: intFlag(v, 'model-concurrency', undefined),
+    concurrency: intFlag(v, 'max-concurrency', undefined) ?? intFlag(v, 'concurrency', 64),
+    chunkSize: intFlag(v, 'chunk-size', 25),
     batchSize: intFlag(v, 'batch-size', 200),
-    maxAttempts: intFlag(v, 'max-attempts', 12),
+    maxAttempts: intFlag(v, 'max-attempts', 8),
     retryFailed: !!v['retry-failed'],
+    changeJudge: !!v['change-judge'],
     detach: !!v.detach,
-    withWorker: !!v['with-worker'],
-    judgeRps: numFlag(v, 'judge-rps'),
-    modelRps: numFlag(v, 'model-rps'),
+    judgeLimits,
+    modelLimits,
+    limit: intFlag(v, 'limit', undefined),
   };
 }
 

@@ -1,7 +1,11 @@
 import type { Progress } from '../workflows/types.js';
 
 /** A one-line progress bar on a terminal; a plain line every few seconds elsewhere (CI logs). */
-export function progressPrinter(label: string, out: NodeJS.WriteStream = process.stderr): { update(p: Progress): void; end(): void } {
+export function progressPrinter(
+  label: string,
+  opts: { endpoints?: () => string } = {},
+  out: NodeJS.WriteStream = process.stderr,
+): { update(p: Progress): void; end(): void } {
   const started = Date.now();
   let lastPlain = 0;
   let lastLine = '';
@@ -14,7 +18,10 @@ export function progressPrinter(label: string, out: NodeJS.WriteStream = process
     const rate = secs > 0 ? (finished - p.resumed) / secs : 0;
     return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${p.total} ` +
       `done ${p.done} failed ${p.failed} pending ${p.pending} | tokens ${p.tokens} | calls ${p.calls} | ${rate.toFixed(1)}/s` +
-      (p.resumed > 0 ? ` | ${p.resumed} already landed` : '');
+      (p.resumed > 0 ? ` | ${p.resumed} already landed` : '') +
+      (p.rateLimited > 0 ? ` | 429s ${p.rateLimited}` : '') +
+      (p.resent > 0 ? ` | re-sent ${p.resent}` : '') +
+      (opts.endpoints ? ` | ${opts.endpoints()}` : '');
   };
   return {
     update(p) {

@@ -20,7 +20,7 @@ export async function startOrAttach(client: Client, input: RunWorkflowInput): Pr
   }
   const handle = await client.workflow.start(runWorkflow, {
     workflowId,
-    taskQueue: input.queues.control,
+    taskQueue: input.controlQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
@@ -38,6 +38,8 @@ export async function runProgress(client: Client, handle: RunHandle): Promise<Pr
       p.failed += b.failed;
       p.tokens += b.tokens;
       p.calls += b.calls;
+      p.rateLimited += b.rateLimited ?? 0;
+      p.resent += b.resent ?? 0;
       p.resumed += b.resumed;
     } catch {
       // The batch finished between the two queries; its counts reach the parent shortly.

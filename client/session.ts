@@ -1,30 +1,23 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
-import { Database } from '../core/store/database.js';
-import { OpenAIProvider } from '../core/provider/openaiProvider.js';
-import type { ChatProvider } from '../core/provider/provider.js';
-import { endpointIsOffline, stateDir, temporalConfig, type EndpointConfig } from '../core/config.js';
-import { startOfflineServer, type OfflineServer } from '../offline/server.js';
-import { startWorkers, type RunningWorkers } from '../worker/createWorkers.js';
+import type { Database } from '../core/store/database.js';
+import { prepareRun, type PrepareRunRequest, type PrepareRunResult } from '../core/store/prepareRun.js';
+import { stateDir, temporalConfig } from '../core/config.js';
+import type { RateLimits } from '../core/rate/limiter.js';
+import { startStoreRole, type StoreRole } from '../worker/storeWorker.js';
+import { startEndpointWorker, type EndpointWorker } from '../worker/endpointWorker.js';
+import { closeOfflineServer, type ServedEndpoint } from './endpoints.js';
 import { ensureDevServer, type DevServer } from './temporalServer.js';
-
-export interface SessionOptions {
-  db: Database;
-  judge: EndpointConfig;
-  model: EndpointConfig;
-  /** Run the workers in this process (the embedded default). */
-  inProcessWorker: boolean;
-  judgeConcurrency?: number;
-  modelConcurrency?: number;
-  judgeRps?: number;
-  modelRps?: number;
-  log: (s: string) => void;
-}
 
 export interface Session {
   client: Client;
-  taskQueue: string;
+  namespace: string;
+  controlQueue: string;
   uiUrl?: string;
+  /** Record a run and land its inputs, through the process that owns the results file. */
+  prepareRun(req: PrepareRunRequest): Promise<PrepareRunResult>;
+  /** Serve these endpoints' task queues from this process (the embedded worker). */
+  serve(endpoints: Array<{ endpoint: ServedEndpoint; limits: RateLimits }>): Promise<EndpointWorker[]>;
   close(): Promise<void>;
 }
 
@@ -38,26 +31,10 @@ export function installQuietRuntime(): void {
 }
 
 /**
- * Providers for both roles; an endpoint without key and base URL is the offline server,
- * started once in this process and shared by both roles.
+ * Connect to Temporal (the embedded dev server unless TEMPORAL_ADDRESS is set) with this
+ * process as the store: it owns the results file and runs the workflows and store activities.
  */
-export async function buildProviders(judge: EndpointConfig, model: EndpointConfig): Promise<{
-  judge: ChatProvider; model: ChatProvider; offline?: OfflineServer;
-}> {
-  let offline: OfflineServer | undefined;
-  const make = async (e: EndpointConfig): Promise<ChatProvider> => {
-    if (endpointIsOffline(e)) {
-      offline ??= await startOfflineServer({ seed: Number(process.env.FLASK_OFFLINE_SEED ?? 0), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0) });
-      return new OpenAIProvider({ apiKey: 'offline', baseURL: offline.url });
-    }
-    // A local server (vLLM, Ollama) often needs no key; the SDK insists on one.
-    return new OpenAIProvider({ apiKey: e.apiKey ?? 'no-key', baseURL: e.baseURL });
-  };
-  return { judge: await make(judge), model: await make(model), offline };
-}
-
-/** Connect to Temporal (embedded dev server unless TEMPORAL_ADDRESS is set) and start workers if asked. */
-export async function openSession(o: SessionOptions): Promise<Session> {
+export async function openSession(o: { db: Database; log: (s: string) => void }): Promise<Session> {
   installQuietRuntime();
   const cfg = temporalConfig();
   let server: DevServer | undefined;
@@ -71,30 +48,30 @@ export async function openSession(o: SessionOptions): Promise<Session> {
   }
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: cfg.namespace });
-
-  let workers: RunningWorkers | undefined;
-  let offline: OfflineServer | undefined;
-  let nativeConnection: NativeConnection | undefined;
-  if (o.inProcessWorker) {
-    const providers = await buildProviders(o.judge, o.model);
-    offline = providers.offline;
-    nativeConnection = await NativeConnection.connect({ address });
-    workers = await startWorkers({
-      connection: nativeConnection, namespace: cfg.namespace, taskQueue: cfg.taskQueue,
-      deps: { db: o.db, judge: providers.judge, model: providers.model },
-      judgeConcurrency: o.judgeConcurrency ?? 8, modelConcurrency: o.modelConcurrency ?? 8,
-      judgeRps: o.judgeRps, modelRps: o.modelRps,
-    });
-  }
+  const native = await NativeConnection.connect({ address });
+  const store: StoreRole = await startStoreRole({ connection: native, namespace: cfg.namespace, controlQueue: cfg.taskQueue, db: o.db });
+  const workers: EndpointWorker[] = [];
   return {
     client,
-    taskQueue: cfg.taskQueue,
+    namespace: cfg.namespace,
+    controlQueue: cfg.taskQueue,
     uiUrl: server?.uiUrl,
+    prepareRun: (req) => prepareRun(o.db, req),
+    async serve(endpoints) {
+      const started = await Promise.all(
+        endpoints.map(({ endpoint, limits }) =>
+          startEndpointWorker({ connection: native, namespace: cfg.namespace, endpoint: endpoint.ref, provider: endpoint.provider, limits, client }),
+        ),
+      );
+      workers.push(...started);
+      return started;
+    },
     async close() {
-      await workers?.shutdown();
-      await nativeConnection?.close();
+      await Promise.all(workers.map((w) => w.shutdown()));
+      await store.shutdown();
+      await native.close();
       await connection.close();
-      await offline?.close();
+      await closeOfflineServer();
       if (server?.owned) await server.stop();
     },
   };

@@ -1,29 +1,22 @@
-import type { Step, StepInput, StepResult } from './types.js';
+import type { CallChunkInput, CallChunkResult, ChunkItem, Step, StepOutcome } from './types.js';
+import type { EndpointRef } from '../core/endpoint.js';
 
-/** The activity interface the workflows call (implemented in activities/). */
-export interface ControlActivities {
+/** The store's activities: the only code that touches the results file, run by its one owner. */
+export interface StoreActivities {
   countWorkItems(runId: string): Promise<number>;
-  /** Instances of ords [fromOrd, toOrd) whose pipeline is unfinished, and how many are finished. */
+  /** Unfinished instances of ords [fromOrd, toOrd) with the index of their first unfinished step. */
   listWorkItems(input: { runId: string; steps: Step[]; fromOrd: number; toOrd: number }): Promise<{
-    pending: number[];
+    pending: Array<[idx: number, firstStep: number]>;
     done: number;
     failed: number;
   }>;
-  recordStepFailure(input: StepInput & { step: Step; reason: string }): Promise<void>;
+  /** The texts the calls need, with what earlier steps already landed (responses, domain labels). */
+  loadChunk(input: { runId: string; idxs: number[] }): Promise<ChunkItem[]>;
+  /** Idempotent: an outcome already landed for (run, idx, step) is ignored. */
+  landResults(input: { runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[] }): Promise<{ landed: number; duplicates: number }>;
 }
 
-export interface StepActivities {
-  generateResponse(input: StepInput): Promise<StepResult>;
-  reviewResponse(input: StepInput): Promise<StepResult>;
-  annotateDomain(input: StepInput): Promise<StepResult>;
-  annotateSkillset(input: StepInput): Promise<StepResult>;
-  annotateDifficulty(input: StepInput): Promise<StepResult>;
+/** An endpoint worker's one activity: a chunk of instances through one step. No file I/O. */
+export interface EndpointActivities {
+  callChunk(input: CallChunkInput): Promise<CallChunkResult>;
 }
-
-export const STEP_ACTIVITY: Record<Step, keyof StepActivities> = {
-  generate: 'generateResponse',
-  review: 'reviewResponse',
-  domain: 'annotateDomain',
-  skillset: 'annotateSkillset',
-  difficulty: 'annotateDifficulty',
-};

@@ -1,85 +1,112 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { ControlActivities, StepActivities } from './activityTypes.js';
-import { STEP_ACTIVITY } from './activityTypes.js';
-import { roleOf, type BatchWorkflowInput, type Progress, type Step, type StepResult } from './types.js';
+import type { EndpointActivities, StoreActivities } from './activityTypes.js';
+import {
+  RUN_STOPPING_ERRORS, roleOf, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+} from './types.js';
 
 export const batchProgressQuery = defineQuery<Progress>('batchProgress');
 
-/** Errors that mean every instance would fail the same way: stop the run instead of marking each one failed. */
-const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found'];
-
 /**
- * One batch of a run: every instance in [fromOrd, toOrd) goes through the run's steps in order,
- * `concurrency` instances at a time. Instances are pipelined: one can be at review while
- * another is still being generated. Only ids travel through history, never texts.
+ * One batch of a run: the unfinished instances of ords [fromOrd, toOrd), cut into chunks. Each
+ * chunk is loaded from the store, sent through the run's steps (one endpoint activity per step
+ * and chunk), and each step's outcomes are landed by the store before the next step starts.
+ * Several chunks are in flight, so one chunk's review overlaps another's generation, and the
+ * endpoint's limiter (in the worker) decides how many calls really go out at once.
  */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress> {
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: input.queues.control,
-    startToCloseTimeout: '2 minutes',
+  const store = proxyActivities<StoreActivities>({
+    taskQueue: input.controlQueue,
+    startToCloseTimeout: '5 minutes',
+    // The store may be down for a while (restarting): landing waits for it, it does not fail.
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
-  const stepActivities = {
-    judge: proxyActivities<StepActivities>(stepOptions(input.queues.judge, input.maxAttempts, input.heartbeatTimeoutMs)),
-    model: proxyActivities<StepActivities>(stepOptions(input.queues.model, input.maxAttempts, input.heartbeatTimeoutMs)),
+  const endpoints = {
+    judge: input.judge ? proxyActivities<EndpointActivities>(endpointOptions(input.judge.queue, input.heartbeatTimeoutMs)) : undefined,
+    model: input.model ? proxyActivities<EndpointActivities>(endpointOptions(input.model.queue, input.heartbeatTimeoutMs)) : undefined,
   };
 
-  const items = await control.listWorkItems({ runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd });
-  const total = input.toOrd - input.fromOrd;
+  const work = await store.listWorkItems({ runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd });
   const progress: Progress = {
-    total, done: items.done, failed: items.failed, pending: items.pending.length,
-    tokens: 0, calls: 0, resumed: items.done + items.failed,
+    total: input.toOrd - input.fromOrd, done: work.done, failed: work.failed, pending: work.pending.length,
+    tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
   };
   setHandler(batchProgressQuery, () => progress);
 
-  async function runStep(step: Step, idx: number): Promise<StepResult> {
-    const act = stepActivities[roleOf(step)][STEP_ACTIVITY[step]];
+  async function callStep(step: Step, items: ChunkItem[]): Promise<CallChunkResult> {
+    const role = roleOf(step);
+    const endpoint = input[role];
+    const act = endpoints[role];
+    if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
+    const settings = role === 'judge' ? input.judgeSettings : input.modelSettings;
     try {
-      return await act({ runId: input.runId, idx });
+      return await act.callChunk({
+        runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
+      });
     } catch (err) {
-      const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-      if (type && RUN_STOPPING_ERRORS.includes(type)) throw err;
-      // Retries are exhausted (or the request itself was rejected): record why, move on.
-      const reason = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
-      await control.recordStepFailure({ runId: input.runId, idx, step, reason });
-      return { status: 'failed', tokens: 0, calls: 0, reason };
+      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      if (cause?.type && RUN_STOPPING_ERRORS.includes(cause.type)) throw err;
+      // The chunk's activity itself gave up (not one instance's error, which comes back as an
+      // outcome): record every instance of it as failed with the reason, and move on.
+      const reason = cause?.message ?? (err instanceof Error ? err.message : String(err));
+      const now = new Date().toISOString();
+      return {
+        results: items.map((it) => ({
+          idx: it.idx, status: 'failed', error: reason, attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false,
+          startedAt: now, finishedAt: now, calls: [],
+        })),
+        stats: { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 },
+      };
     }
   }
 
-  async function runInstance(idx: number): Promise<void> {
-    let failed = false;
-    for (const step of input.steps) {
-      const r = await runStep(step, idx);
-      progress.tokens += r.tokens;
-      progress.calls += r.calls;
-      if (r.status === 'failed') {
-        failed = true;
-        break; // a failed step leaves nothing for the next one to work on
-      }
+  async function runChunk(chunk: Array<[number, number]>): Promise<void> {
+    const firstStep = new Map(chunk);
+    let alive = await store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
+    const start = Math.min(...chunk.map(([, k]) => k));
+    for (let k = start; k < input.steps.length && alive.length > 0; k++) {
+      const step = input.steps[k];
+      const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
+      if (todo.length === 0) continue;
+      const out = await callStep(step, todo);
+      await store.landResults({ runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results });
+      progress.calls += out.stats.calls;
+      progress.tokens += out.stats.tokens;
+      progress.rateLimited += out.stats.rateLimited;
+      progress.resent += out.stats.lost;
+      const byIdx = new Map(out.results.map((r) => [r.idx, r]));
+      const failed = new Set(out.results.filter((r) => r.status === 'failed').map((r) => r.idx));
+      progress.failed += failed.size;
+      progress.pending -= failed.size;
+      alive = alive.filter((it) => !failed.has(it.idx)).map((it) => feedForward(step, it, byIdx.get(it.idx)));
     }
-    progress.pending -= 1;
-    if (failed) progress.failed += 1;
-    else progress.done += 1;
+    progress.done += alive.length;
+    progress.pending -= alive.length;
   }
 
-  await pool(items.pending, input.concurrency, runInstance);
+  const chunks: Array<Array<[number, number]>> = [];
+  for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
+  // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus one landing.
+  const inFlight = Math.max(2, Math.ceil(input.concurrency / input.chunkSize) + 1);
+  await pool(chunks, inFlight, runChunk);
   return progress;
 }
 
-function stepOptions(taskQueue: string, maxAttempts: number, heartbeatTimeoutMs = 60_000) {
+/** What a finished step hands to the next one. */
+function feedForward(step: Step, item: ChunkItem, outcome: StepOutcome | undefined): ChunkItem {
+  if (!outcome || outcome.status !== 'done') return item;
+  if (step === 'generate') return { ...item, response: outcome.text ?? '' };
+  if (step === 'domain') return { ...item, domains: outcome.value as string[] };
+  return item;
+}
+
+function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
   return {
     taskQueue,
-    // One model call plus bounded re-asks for unparseable answers.
-    startToCloseTimeout: '10 minutes',
-    // Activities heartbeat while they wait on the model, so a crashed worker's steps are
-    // retried after this, not after the 10 minutes.
+    // A chunk waits out rate limits inside the activity, which can take long; liveness comes
+    // from heartbeats (every second), so a dead worker is noticed after heartbeatTimeout.
+    startToCloseTimeout: '6 hours',
     heartbeatTimeout: heartbeatTimeoutMs,
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '2 minutes',
-      maximumAttempts: maxAttempts,
-    },
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
   } as const;
 }
 

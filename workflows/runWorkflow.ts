@@ -1,7 +1,7 @@
 import { continueAsNew, defineQuery, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
-import type { ControlActivities } from './activityTypes.js';
+import type { StoreActivities } from './activityTypes.js';
 import { batchWorkflow } from './batchWorkflow.js';
-import { addProgress, emptyProgress, type Progress, type RunStatus, type RunWorkflowInput } from './types.js';
+import { addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from './types.js';
 
 export const runStatusQuery = defineQuery<RunStatus>('runStatus');
 
@@ -10,14 +10,14 @@ const MAX_HISTORY_EVENTS = 4000;
 
 /**
  * A whole run: its instances are cut into batches of `batchSize` by their ord, and each batch is
- * a child workflow. Two batches run at once, so one batch's tail does not idle the endpoint;
- * each may have `concurrency` instances in flight, and the workers' per-endpoint slots cap the
- * calls really in flight (extra tasks wait in Temporal's queue, not in a worker). The parent sees
- * only counts, so a run of 100,000 instances is ~500 children here and ~200 instances per child.
+ * a child workflow. Two batches run at once, so one batch's tail does not idle the endpoint. The
+ * parent sees only counts, so a run of 100,000 instances is ~500 children of ~200 instances.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
-  const control = proxyActivities<ControlActivities>({ taskQueue: input.queues.control, startToCloseTimeout: '2 minutes' });
-  const total = await control.countWorkItems(input.runId);
+  const store = proxyActivities<StoreActivities>({
+    taskQueue: input.controlQueue, startToCloseTimeout: '2 minutes', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  });
+  const total = await store.countWorkItems(input.runId);
   let finished: Progress = input.carried ? { ...input.carried, total } : emptyProgress(total);
   const running = new Map<string, ChildWorkflowHandle<typeof batchWorkflow>>();
   setHandler(runStatusQuery, () => ({ progress: finished, runningBatches: [...running.keys()] }));
@@ -42,8 +42,8 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
         id,
         await startChild(batchWorkflow, {
           workflowId: id,
-          taskQueue: input.queues.control,
-          args: [{ runId: input.runId, steps: input.steps, queues: input.queues, fromOrd, toOrd, concurrency: input.concurrency, maxAttempts: input.maxAttempts, heartbeatTimeoutMs: input.heartbeatTimeoutMs }],
+          taskQueue: input.controlQueue,
+          args: [{ ...planOf(input), fromOrd, toOrd }],
         }),
       );
       nextOrd = toOrd;
@@ -57,4 +57,10 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
   }
   while (running.size > 0) await waitForOne();
   return finished;
+}
+
+/** The part of the run's input every batch shares. */
+function planOf(input: RunWorkflowInput): RunPlan {
+  const { batchSize: _b, maxHistoryEvents: _m, nextOrd: _n, carried: _c, ...plan } = input;
+  return plan;
 }

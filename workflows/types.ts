@@ -2,37 +2,102 @@
  * Types shared by workflows, activities and the client. Kept free of Node imports because
  * the workflow bundle (Temporal's deterministic sandbox) includes this file.
  */
+import type { EndpointRef } from '../core/endpoint.js';
 
 /** One unit of work on one instance. A run's pipeline is a list of steps done in order per instance. */
 export type Step = 'generate' | 'review' | 'domain' | 'skillset' | 'difficulty';
 
-/** Which endpoint a step calls: each role has its own task queue, concurrency and rate limit. */
+/** Which endpoint a step calls. */
 export function roleOf(step: Step): 'model' | 'judge' {
   return step === 'generate' ? 'model' : 'judge';
 }
 
-export interface StepInput {
-  runId: string;
+/** Sampling settings sent with every call of one role (mirrors core/store/runs.ts SamplingSettings). */
+export interface StepSettings {
+  temperature: number;
+  maxTokens: number;
+  seed?: number;
+  systemPrompt?: string;
+  /** Annotation runs: the user's temperature / max tokens replace each stage's FLASK settings. */
+  override?: boolean;
+  maxParseAttempts?: number;
+}
+
+/** What a step needs to know about one instance: travels in activity payloads (a few KB). */
+export interface ChunkItem {
   idx: number;
+  instruction: string;
+  /** Reference answer ('' when none). */
+  answer: string;
+  skills: string[];
+  /** The evaluated model's answer (review step). */
+  response?: string;
+  /** Labels of the domain stage (difficulty step). */
+  domains?: string[];
 }
 
-export interface StepResult {
-  /** skipped: already landed by an earlier attempt or run; nothing was called or paid for. */
-  status: 'done' | 'failed' | 'skipped';
-  tokens: number;
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost';
+
+/** One HTTP attempt of a model call: every one is recorded, so re-sent calls are visible and counted. */
+export interface CallRecord {
+  /** 1, 2, ... per (instance, step), across activity retries. */
+  callNo: number;
+  outcome: CallOutcome;
+  httpStatus?: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  /** This call repeats one whose result was lost when a worker died. */
+  resent: boolean;
+  startedAt: string;
+}
+
+/** The result of one step on one instance, as the endpoint worker hands it to the store. */
+export interface StepOutcome {
+  idx: number;
+  status: 'done' | 'failed';
+  /** generate: the answer; other steps: the judge's last answer, verbatim. */
+  text?: string;
+  finishReason?: string;
+  /** review: {skill: 1..5 | 'N/A'}; domain: string[]; skillset: skill names; difficulty: level. */
+  value?: unknown;
+  error?: string;
+  /** skillset: the skill order the annotator was shown. */
+  numbering?: string[];
+  /** Calls that returned text. */
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  servedModel?: string;
+  simulated: boolean;
+  startedAt: string;
+  finishedAt: string;
+  calls: CallRecord[];
+}
+
+export interface CallChunkInput {
+  runId: string;
+  step: Step;
+  endpoint: EndpointRef;
+  settings: StepSettings;
+  /** Attempts per instance for transient errors (5xx, timeouts, connection); 429s spend none. */
+  maxAttempts: number;
+  /** skillset: the seed of the per-instance skill shuffle. */
+  shuffleSeed: number;
+  items: ChunkItem[];
+}
+
+export interface ChunkStats {
   calls: number;
-  reason?: string;
+  rateLimited: number;
+  errors: number;
+  tokens: number;
+  lost: number;
 }
 
-export interface TaskQueues {
-  /** Workflows and bookkeeping activities. */
-  control: string;
-  judge: string;
-  model: string;
-}
-
-export function taskQueuesFor(base: string): TaskQueues {
-  return { control: base, judge: `${base}-judge`, model: `${base}-model` };
+export interface CallChunkResult {
+  results: StepOutcome[];
+  stats: ChunkStats;
 }
 
 export interface Progress {
@@ -42,13 +107,18 @@ export interface Progress {
   failed: number;
   pending: number;
   tokens: number;
+  /** HTTP calls made (all outcomes). */
   calls: number;
+  /** Calls answered 429. */
+  rateLimited: number;
+  /** Calls lost in a worker crash and sent again. */
+  resent: number;
   /** Instances found already finished when a batch started: work not redone on resume. */
   resumed: number;
 }
 
 export function emptyProgress(total = 0): Progress {
-  return { total, done: 0, failed: 0, pending: total, tokens: 0, calls: 0, resumed: 0 };
+  return { total, done: 0, failed: 0, pending: total, tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: 0 };
 }
 
 export function addProgress(a: Progress, b: Progress): Progress {
@@ -59,22 +129,35 @@ export function addProgress(a: Progress, b: Progress): Progress {
     pending: a.pending,
     tokens: a.tokens + b.tokens,
     calls: a.calls + b.calls,
+    rateLimited: a.rateLimited + b.rateLimited,
+    resent: a.resent + b.resent,
     resumed: a.resumed + b.resumed,
   };
 }
 
-export interface RunWorkflowInput {
+/** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */
+export interface RunPlan {
   runId: string;
   steps: Step[];
-  queues: TaskQueues;
-  /** Instances in flight per batch (two batches run at once; worker slots cap the actual calls). */
+  /** Workflows and store activities. */
+  controlQueue: string;
+  judge?: EndpointRef;
+  model?: EndpointRef;
+  judgeSettings?: StepSettings;
+  modelSettings?: StepSettings;
+  /** Instances per endpoint activity. */
+  chunkSize: number;
+  /** Instances in flight per batch (the endpoint's limiter caps the calls really in flight). */
   concurrency: number;
+  maxAttempts: number;
+  shuffleSeed: number;
+  /** An endpoint activity silent this long is presumed dead (its worker crashed) and retried. */
+  heartbeatTimeoutMs?: number;
+}
+
+export interface RunWorkflowInput extends RunPlan {
   /** Instances per child workflow: bounds each child's history. */
   batchSize: number;
-  /** Activity attempts before an instance's step is recorded as failed. */
-  maxAttempts: number;
-  /** A step activity silent this long is presumed dead (its worker crashed) and retried elsewhere. */
-  heartbeatTimeoutMs?: number;
   /** Continue-as-new once the parent's history passes this many events (default 4,000). */
   maxHistoryEvents?: number;
   /** Carried over continue-as-new. */
@@ -82,15 +165,9 @@ export interface RunWorkflowInput {
   carried?: Progress;
 }
 
-export interface BatchWorkflowInput {
-  runId: string;
-  steps: Step[];
-  queues: TaskQueues;
+export interface BatchWorkflowInput extends RunPlan {
   fromOrd: number;
   toOrd: number;
-  concurrency: number;
-  maxAttempts: number;
-  heartbeatTimeoutMs?: number;
 }
 
 export interface RunStatus {
@@ -103,3 +180,6 @@ export interface RunStatus {
 export function runWorkflowId(runId: string): string {
   return `flask-run-${runId}`;
 }
+
+/** Failure types that stop a run: every instance would fail the same way. */
+export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch'];

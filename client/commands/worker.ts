@@ -1,40 +1,64 @@
 import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig } from '../../core/config.js';
-import { startWorkers } from '../../worker/createWorkers.js';
-import { buildProviders, installQuietRuntime } from '../session.js';
-import { intFlag, judgeFromFlags, modelFromFlags, numFlag, openDb } from '../flags.js';
+import { describeEndpoint } from '../../core/endpoint.js';
+import { startEndpointWorker, type EndpointWorker } from '../../worker/endpointWorker.js';
+import { installQuietRuntime } from '../session.js';
+import { closeOfflineServer, preflight, serveEndpoint } from '../endpoints.js';
+import { judgeFromFlags, modelFromFlags, runOptions } from '../flags.js';
 
-export const WORKER_HELP = `flask-eval worker [--judge-concurrency N] [--model-concurrency N] [--judge-rps R] [--model-rps R] [--db FILE]
-  Run workers against TEMPORAL_ADDRESS (scale out by starting more). Endpoints and keys come
-  from this process's environment: OPENAI_API_KEY / OPENAI_BASE_URL for the judge,
-  FLASK_MODEL_API_KEY / FLASK_MODEL_BASE_URL for the evaluated model (none: offline, simulated).`;
+export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N]
+  An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
+  configured with, so it serves exactly the runs bound to them. It needs no results file and no
+  dataset: start as many as you like, on any host. Rate limits are per endpoint and fleet-wide:
+  workers of one endpoint divide them.
+  Judge: --judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY, --judge-model / FLASK_JUDGE_MODEL
+  Model: --model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY, --model-name / FLASK_MODEL_NAME
+  (no key and no URL: the offline server, SIMULATED). A key on the command line is visible to other
+  users in \`ps\`: prefer the environment.`;
 
 export async function workerCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      db: { type: 'string' }, 'judge-concurrency': { type: 'string' }, 'model-concurrency': { type: 'string' },
-      'judge-rps': { type: 'string' }, 'model-rps': { type: 'string' }, 'judge-base-url': { type: 'string' }, 'model-base-url': { type: 'string' },
+      role: { type: 'string' },
+      'judge-base-url': { type: 'string' }, 'judge-api-key': { type: 'string' }, 'judge-model': { type: 'string' },
+      'model-base-url': { type: 'string' }, 'model-api-key': { type: 'string' }, 'model-name': { type: 'string' },
+      'judge-rpm': { type: 'string' }, 'judge-tpm': { type: 'string' }, 'model-rpm': { type: 'string' }, 'model-tpm': { type: 'string' },
+      'judge-rps': { type: 'string' }, 'model-rps': { type: 'string' }, 'max-concurrency': { type: 'string' },
+      'judge-concurrency': { type: 'string' }, 'model-concurrency': { type: 'string' }, db: { type: 'string' },
     },
   });
   const cfg = temporalConfig();
   if (!cfg.address) throw new InputError('flask-eval worker needs TEMPORAL_ADDRESS (host:port of your Temporal cluster); without it, run commands embed their own worker');
+  const role = (v.role as string | undefined) ?? 'both';
+  if (!['judge', 'model', 'both'].includes(role)) throw new InputError(`--role must be judge, model or both (got "${role}")`);
   installQuietRuntime();
-  const db = openDb(v);
-  const providers = await buildProviders(judgeFromFlags(v), modelFromFlags(v));
+  const options = runOptions(v);
+  const wanted: Array<'judge' | 'model'> = [];
+  if (role !== 'model') wanted.push('judge');
+  const model = modelFromFlags(v);
+  if (role !== 'judge' && model.model) wanted.push('model');
   const connection = await NativeConnection.connect({ address: cfg.address });
-  const workers = await startWorkers({
-    connection, namespace: cfg.namespace, taskQueue: cfg.taskQueue, deps: { db, judge: providers.judge, model: providers.model },
-    judgeConcurrency: intFlag(v, 'judge-concurrency', 8), modelConcurrency: intFlag(v, 'model-concurrency', 8),
-    judgeRps: numFlag(v, 'judge-rps'), modelRps: numFlag(v, 'model-rps'),
-  });
-  log(`worker ready: ${cfg.address} namespace ${cfg.namespace} task queue ${cfg.taskQueue}; results in ${db.file}${providers.offline ? `; offline (SIMULATED) endpoint ${providers.offline.url}` : ''}`);
-  const stop = () => void workers.shutdown();
+  const clientConnection = await Connection.connect({ address: cfg.address });
+  const client = new Client({ connection: clientConnection, namespace: cfg.namespace });
+  const workers: EndpointWorker[] = [];
+  for (const r of wanted) {
+    const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v) : model, cfg.taskQueue));
+    workers.push(await startEndpointWorker({
+      connection, namespace: cfg.namespace, endpoint: ep.ref, provider: ep.provider, client,
+      limits: r === 'judge' ? options.judgeLimits : options.modelLimits,
+    }));
+    log(`serving ${r} endpoint ${describeEndpoint(ep.ref)}${ep.simulated ? ' [SIMULATED]' : ''}: task queue ${ep.ref.queue}`);
+  }
+  log(`worker ready: ${cfg.address} namespace ${cfg.namespace}`);
+  const stop = () => void Promise.all(workers.map((w) => w.shutdown()));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await workers.done;
+  await Promise.all(workers.map((w) => w.done));
+  await clientConnection.close();
   await connection.close();
-  await providers.offline?.close();
+  await closeOfflineServer();
 }

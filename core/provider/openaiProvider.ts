@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatRequest } from '../prompts/chat.js';
-import { ProviderError, type ChatProvider, type ChatResult } from './provider.js';
+import { ProviderError, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -20,6 +20,15 @@ export function parseRetryAfter(headers: Headers | undefined, now = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** The x-ratelimit-* headers (OpenAI's names; vLLM and others may send none). */
+export function rateHeadersOf(headers: Headers | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers?.forEach((v, k) => { if (k.startsWith('x-ratelimit-')) out[k] = v; });
+  return out;
+}
+
+export const SIMULATED_HEADER = 'x-flask-simulated';
+
 /** Map the SDK's error classes onto the kinds retries care about. */
 export function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('timeout', `request to ${baseURL} timed out`);
@@ -27,7 +36,7 @@ export function classifyOpenAIError(e: unknown, baseURL: string): ProviderError 
   if (e instanceof OpenAI.APIError) {
     const status = e.status ?? 0;
     const detail = e.message;
-    if (status === 429) return new ProviderError('rate_limit', `rate limited by ${baseURL} (429): ${detail}`, status, parseRetryAfter(e.headers));
+    if (status === 429) return new ProviderError('rate_limit', `rate limited by ${baseURL} (429): ${detail}`, status, parseRetryAfter(e.headers), rateHeadersOf(e.headers));
     if (status === 401 || status === 403)
       return new ProviderError('auth', `${baseURL} rejected the API key (${status}): ${detail}. Check OPENAI_API_KEY / FLASK_MODEL_API_KEY for this endpoint.`, status);
     if (status === 404) return new ProviderError('not_found', `${baseURL} answered 404: ${detail}. Check the model name and base URL (it usually ends in /v1).`, status);
@@ -52,14 +61,19 @@ export class OpenAIProvider implements ChatProvider {
 
   async complete(model: string, request: ChatRequest): Promise<ChatResult> {
     let completion: OpenAI.Chat.Completions.ChatCompletion;
+    let headers: Headers;
     try {
-      completion = await this.client.chat.completions.create({
-        model,
-        messages: request.messages,
-        temperature: request.temperature,
-        max_tokens: request.maxTokens,
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
-      });
+      const { data, response } = await this.client.chat.completions
+        .create({
+          model,
+          messages: request.messages,
+          temperature: request.temperature,
+          max_tokens: request.maxTokens,
+          ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        })
+        .withResponse();
+      completion = data;
+      headers = response.headers;
     } catch (e) {
       throw classifyOpenAIError(e, this.baseURL);
     }
@@ -71,6 +85,22 @@ export class OpenAIProvider implements ChatProvider {
       promptTokens: completion.usage?.prompt_tokens ?? 0,
       completionTokens: completion.usage?.completion_tokens ?? 0,
       model: completion.model ?? model,
+      simulated: headers.get(SIMULATED_HEADER) === 'true',
+      rateHeaders: rateHeadersOf(headers),
     };
+  }
+
+  async probe(timeoutMs = 10_000): Promise<EndpointProbe> {
+    try {
+      const { data, response } = await this.client.models.list({ timeout: timeoutMs }).withResponse();
+      const models = data.data.map((m) => m.id);
+      const simulated = response.headers.get(SIMULATED_HEADER) === 'true' || data.data.some((m) => /SIMULATED/.test(String(m.owned_by)));
+      return { simulated, models };
+    } catch (e) {
+      const err = classifyOpenAIError(e, this.baseURL);
+      // Some servers (llama.cpp builds, proxies) do not list models: a 404 there is no verdict.
+      if (err.kind === 'not_found') return { simulated: false, models: [] };
+      throw err;
+    }
   }
 }

@@ -6,7 +6,19 @@ export interface ChatResult {
   finishReason: string;
   promptTokens: number;
   completionTokens: number;
+  /** The model name the endpoint says answered (may differ from the one asked for). */
   model: string;
+  /** The endpoint identified itself as simulated (the offline server's `x-flask-simulated` header). */
+  simulated: boolean;
+  /** Rate-limit headers (x-ratelimit-*), for the limiter. */
+  rateHeaders: Record<string, string>;
+}
+
+/** What a preflight learned about an endpoint before a run starts. */
+export interface EndpointProbe {
+  simulated: boolean;
+  /** Model ids the endpoint lists (empty when it does not list any). */
+  models: string[];
 }
 
 /**
@@ -16,6 +28,8 @@ export interface ChatResult {
  */
 export interface ChatProvider {
   complete(model: string, request: ChatRequest): Promise<ChatResult>;
+  /** One cheap call that checks the endpoint answers and accepts the key (GET /models). */
+  probe(timeoutMs?: number): Promise<EndpointProbe>;
 }
 
 /** Why a call failed, in the terms retries care about. */
@@ -28,6 +42,8 @@ export class ProviderError extends Error {
     readonly status?: number,
     /** From a 429's Retry-After (or retry-after-ms) header. */
     readonly retryAfterMs?: number,
+    /** Rate-limit headers sent with the error, for the limiter. */
+    readonly rateHeaders: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ProviderError';

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
@@ -7,7 +7,7 @@ export type Row = Record<string, unknown>;
 
 /** A connection as the rest of the code sees it: run SQL with positional parameters, read rows as plain JS. */
 export class Sql {
-  constructor(private readonly conn: DuckDBConnection) {}
+  constructor(readonly conn: DuckDBConnection) {}
 
   async exec(sql: string, params: unknown[] = []): Promise<void> {
     await this.conn.run(sql, params as DuckDBValue[]);
@@ -25,16 +25,17 @@ export class Sql {
 
 const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
 
+/** DuckDB settings of every instance we open: it reads and writes its own file, nothing else. */
+export const LOCKED_DOWN = {
+  enable_external_access: 'false',
+  autoinstall_known_extensions: 'false',
+  autoload_known_extensions: 'false',
+} as const;
+
 export interface DatabaseOptions {
   readOnly?: boolean;
-  /** How long to wait for another process to release the file lock. */
-  lockTimeoutMs?: number;
-  /** How long a write session gathers operations before opening the file (group commit). */
+  /** How long a write waits for others to join its transaction (group commit). */
   gatherMs?: number;
-  /** A session closes after this long even if more work queues, so readers in other processes get in. */
-  maxSessionMs?: number;
-  /** When another process waits for the file, it stays free this long between sessions. */
-  yieldMs?: number;
 }
 
 interface Pending {
@@ -44,58 +45,98 @@ interface Pending {
 }
 
 /**
- * The DuckDB results file, shared by several processes.
+ * The DuckDB results file, owned by this process.
  *
- * DuckDB lets one process write a file, and no other process may even read it meanwhile. So
- * nobody keeps the file open: operations queue here and run in short sessions (open, run every
- * queued operation in its own transaction, close). Concurrent activities of one worker share a
- * session (group commit), and between sessions a report, a query or another worker process can
- * open the file. A caller's promise resolves only after its transaction committed, so an
- * activity never reports success for data that is not on disk.
+ * DuckDB lets one process open a file for writing, and no other process may even read it
+ * meanwhile; so exactly one process (the store) opens it, keeps it open, and everyone else goes
+ * through that process. Writes queue here and land in group commits: every write queued while
+ * the previous commit ran goes into the next transaction, so N concurrent landings cost one
+ * commit. If a group fails, its writes are retried one by one so one bad write cannot sink the
+ * others. A caller's promise resolves only after its transaction committed. Reads use a second
+ * connection and see committed data.
  */
 export class Database {
   private queue: Pending[] = [];
   private draining = false;
-  private schemaReady = false;
+  private opened?: Promise<{ instance: DuckDBInstance; write: DuckDBConnection; read: DuckDBConnection }>;
   readonly file: string;
 
   constructor(file: string, private readonly opts: DatabaseOptions = {}) {
     this.file = path.resolve(file);
   }
 
-  /** Run `fn` in its own transaction inside the next session. */
+  /** Run `fn` in a write transaction (shared with other queued writes). */
   run<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    if (this.opts.readOnly) return this.read(fn);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       void this.drain();
     });
   }
 
+  /** Run `fn` on the read connection (no transaction of its own). */
+  async read<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    const { read } = await this.open();
+    return fn(new Sql(read));
+  }
+
+  /** The open instance's read connection, for streaming readers. */
+  async readConnection(): Promise<DuckDBConnection> {
+    return (await this.open()).read;
+  }
+
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    while (this.draining || this.queue.length > 0) await sleep(5);
+    const o = await this.opened.catch(() => undefined);
+    this.opened = undefined;
+    if (!o) return;
+    o.write.closeSync();
+    o.read.closeSync();
+    o.instance.closeSync();
+  }
+
+  private open() {
+    this.opened ??= this.openOnce();
+    return this.opened;
+  }
+
+  private async openOnce() {
+    if (!this.opts.readOnly) mkdirSync(path.dirname(this.file), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(this.file, { ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKED_DOWN });
+    } catch (e) {
+      this.opened = undefined;
+      const msg = (e as Error).message ?? '';
+      if (LOCK_ERROR.test(msg)) {
+        throw new Error(
+          `${this.file} is open in another process (${msg.match(/PID \d+/)?.[0] ?? 'another process'}). One process owns the results ` +
+            'file: go through it (flask-eval server), or stop it first.',
+        );
+      }
+      throw e;
+    }
+    const write = await instance.connect();
+    if (!this.opts.readOnly) await ensureSchema(new Sql(write));
+    const read = await instance.connect();
+    return { instance, write, read };
+  }
+
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
     try {
+      const { write } = await this.open();
+      const sql = new Sql(write);
       while (this.queue.length > 0) {
-        await sleep(this.someoneWaits() ? (this.opts.yieldMs ?? 150) : (this.opts.gatherMs ?? 25));
-        const { instance, conn } = await this.open();
-        const started = Date.now();
-        try {
-          const sql = new Sql(conn);
-          if (!this.schemaReady && !this.opts.readOnly) {
-            await ensureSchema(sql);
-            this.schemaReady = true;
-          }
-          while (this.queue.length > 0 && Date.now() - started < (this.opts.maxSessionMs ?? 1000)) {
-            const op = this.queue.shift()!;
-            await this.runOne(sql, op);
-          }
-        } finally {
-          conn.closeSync();
-          instance.closeSync();
+        if (this.opts.gatherMs) await sleep(this.opts.gatherMs);
+        const group = this.queue.splice(0);
+        if (group.length === 1 || !(await this.runGroup(sql, group))) {
+          for (const op of group) await this.runOne(sql, op);
         }
       }
     } catch (e) {
-      // Opening failed for good: fail everything queued rather than hang.
       for (const op of this.queue.splice(0)) op.reject(e);
     } finally {
       this.draining = false;
@@ -103,15 +144,22 @@ export class Database {
     }
   }
 
-  private async runOne(sql: Sql, op: Pending): Promise<void> {
-    if (this.opts.readOnly) {
-      try {
-        op.resolve(await op.fn(sql));
-      } catch (e) {
-        op.reject(e);
-      }
-      return;
+  /** All of `group` in one transaction; false (and nothing committed) if any of them failed. */
+  private async runGroup(sql: Sql, group: Pending[]): Promise<boolean> {
+    const values: unknown[] = [];
+    await sql.exec('BEGIN TRANSACTION');
+    try {
+      for (const op of group) values.push(await op.fn(sql));
+      await sql.exec('COMMIT');
+    } catch {
+      await sql.exec('ROLLBACK').catch(() => undefined);
+      return false;
     }
+    group.forEach((op, i) => op.resolve(values[i]));
+    return true;
+  }
+
+  private async runOne(sql: Sql, op: Pending): Promise<void> {
     await sql.exec('BEGIN TRANSACTION');
     try {
       const v = await op.fn(sql);
@@ -120,53 +168,6 @@ export class Database {
     } catch (e) {
       await sql.exec('ROLLBACK').catch(() => undefined);
       op.reject(e);
-    }
-  }
-
-  /**
-   * A process that finds the file locked touches `<file>.waiting`; a writer that sees a fresh
-   * one leaves the file free for a while before its next session. Without it, a busy worker
-   * would keep the file nearly always open and a report could wait for many seconds.
-   */
-  private get waitingMarker(): string {
-    return `${this.file}.waiting`;
-  }
-
-  private someoneWaits(): boolean {
-    try {
-      return Date.now() - statSync(this.waitingMarker).mtimeMs < 1000;
-    } catch {
-      return false;
-    }
-  }
-
-  private announceWaiting(): void {
-    try {
-      writeFileSync(this.waitingMarker, String(process.pid));
-    } catch {
-      // A read-only directory: waiting still works, only less fairly.
-    }
-  }
-
-  private async open(): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
-    if (!this.opts.readOnly) mkdirSync(path.dirname(this.file), { recursive: true });
-    const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 120_000);
-    let wait = 20;
-    for (;;) {
-      try {
-        const instance = await DuckDBInstance.create(this.file, this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
-        return { instance, conn: await instance.connect() };
-      } catch (e) {
-        const msg = (e as Error).message ?? '';
-        if (!LOCK_ERROR.test(msg) || Date.now() > deadline) {
-          if (LOCK_ERROR.test(msg)) throw new Error(`${this.file} stayed locked by another process for ${(this.opts.lockTimeoutMs ?? 120_000) / 1000}s: ${msg}`);
-          throw e;
-        }
-        this.announceWaiting();
-        await sleep(wait + Math.random() * wait);
-        // Readers poll often: a writer's session leaves the file free only briefly.
-        wait = Math.min(wait * 2, this.opts.readOnly ? 100 : 500);
-      }
     }
   }
 }

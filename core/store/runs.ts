@@ -37,22 +37,44 @@ export const RunRecordSchema = z.object({
   judgeEndpoint: z.string().nullable(),
   judgeSettings: SamplingSettings.nullable(),
   promptTemplateSha256: z.string().nullable(),
+  /** The endpoints the run is bound to: base URL (no key) and the task queue named from it. */
+  judgeBaseUrl: z.string().nullable().optional(),
+  judgeQueue: z.string().nullable().optional(),
+  modelBaseUrl: z.string().nullable().optional(),
+  modelQueue: z.string().nullable().optional(),
   projectVersion: z.string(),
   summary: z.record(z.string(), z.unknown()),
 });
 export type RunRecord = z.output<typeof RunRecordSchema>;
 
 /** The settings that define what a run computes: a second invocation must agree on them. */
-const IDENTITY_FIELDS = ['kind', 'datasetSha256', 'answersSha256', 'modelId', 'judgeModel', 'promptTemplateSha256'] as const;
+const IDENTITY_FIELDS = ['kind', 'datasetSha256', 'answersSha256', 'modelId', 'modelBaseUrl', 'promptTemplateSha256'] as const;
+/** The judge may change only when asked (`--change-judge`); each row records its own judge. */
+const JUDGE_FIELDS = ['judgeModel', 'judgeBaseUrl'] as const;
 
 /**
  * Insert the run, or check that an existing run with this name is the same run.
  * Returns true when the run already existed (a resume).
  */
-export async function createOrMatchRun(sql: Sql, run: RunRecord): Promise<boolean> {
+export async function createOrMatchRun(sql: Sql, run: RunRecord, opts: { changeJudge?: boolean } = {}): Promise<boolean> {
   const existing = await getRun(sql, run.runId);
   if (existing) {
-    const diffs: string[] = IDENTITY_FIELDS.filter((f) => (existing[f] ?? null) !== (run[f] ?? null));
+    // Runs written before endpoints were recorded have no base URLs: nothing to compare.
+    const diffs: string[] = IDENTITY_FIELDS.filter((f) => !(f === 'modelBaseUrl' && !existing[f]) && (existing[f] ?? null) !== (run[f] ?? null));
+    const judgeDiffs = JUDGE_FIELDS.filter((f) => !(f === 'judgeBaseUrl' && !existing[f]) && (existing[f] ?? null) !== (run[f] ?? null));
+    if (judgeDiffs.length > 0 && opts.changeJudge) {
+      await sql.exec(
+        `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_base_url = ?, judge_queue = ?, judge_settings = ?::JSON, simulated = simulated OR ? WHERE run_id = ?`,
+        [run.judgeModel, run.judgeEndpoint, run.judgeBaseUrl ?? null, run.judgeQueue ?? null, json(run.judgeSettings), run.simulated, run.runId],
+      );
+      return true;
+    }
+    if (judgeDiffs.length > 0) {
+      throw new InputError(
+        `run "${run.runId}" is judged by ${existing.judgeModel} at ${existing.judgeBaseUrl ?? existing.judgeEndpoint}, not ${run.judgeModel} at ${run.judgeBaseUrl}. ` +
+          'Pass --change-judge to judge its remaining instances with the new judge (each row records its judge), or use the same judge to resume it.',
+      );
+    }
     for (const f of ['judgeSettings', 'modelSettings'] as const) {
       if (JSON.stringify(existing[f] ?? null) !== JSON.stringify(run[f] ?? null)) diffs.push(f);
     }
@@ -67,12 +89,14 @@ export async function createOrMatchRun(sql: Sql, run: RunRecord): Promise<boolea
   }
   await sql.exec(
     `INSERT INTO runs (run_id, kind, simulated, dataset_path, dataset_sha256, answers_path, answers_sha256, model_id, model_endpoint,
-       model_settings, judge_model, judge_endpoint, judge_settings, prompt_template_sha256, project_version, summary)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?::JSON) ON CONFLICT DO NOTHING`,
+       model_settings, judge_model, judge_endpoint, judge_settings, prompt_template_sha256, project_version, summary,
+       judge_base_url, judge_queue, model_base_url, model_queue)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     [
       run.runId, run.kind, run.simulated, run.datasetPath, run.datasetSha256, run.answersPath, run.answersSha256, run.modelId,
       run.modelEndpoint, json(run.modelSettings), run.judgeModel, run.judgeEndpoint, json(run.judgeSettings),
       run.promptTemplateSha256, run.projectVersion, JSON.stringify(run.summary),
+      run.judgeBaseUrl ?? null, run.judgeQueue ?? null, run.modelBaseUrl ?? null, run.modelQueue ?? null,
     ],
   );
   return false;
@@ -96,6 +120,10 @@ export async function getRun(sql: Sql, runId: string): Promise<RunRecord | undef
     judgeEndpoint: row.judge_endpoint as string | null,
     judgeSettings: parseJson(row.judge_settings),
     promptTemplateSha256: row.prompt_template_sha256 as string | null,
+    judgeBaseUrl: (row.judge_base_url as string | null) ?? null,
+    judgeQueue: (row.judge_queue as string | null) ?? null,
+    modelBaseUrl: (row.model_base_url as string | null) ?? null,
+    modelQueue: (row.model_queue as string | null) ?? null,
     projectVersion: row.project_version as string,
     summary: parseJson(row.summary) ?? {},
   };

@@ -86,6 +86,19 @@ CREATE TABLE IF NOT EXISTS annotations (
   started_at TIMESTAMP, finished_at TIMESTAMP,
   PRIMARY KEY (run_id, idx, stage)
 );
+CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, including lost and re-sent ones
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  step VARCHAR NOT NULL,                 -- generate | review | domain | skillset | difficulty
+  call_no INTEGER NOT NULL,              -- 1, 2, ... per instance and step
+  outcome VARCHAR NOT NULL,              -- ok | rate_limited | server_error | timeout | connection | bad_request | lost
+  http_status INTEGER,
+  prompt_tokens INTEGER, completion_tokens INTEGER,  -- lost calls: the tokens of the call that repeated them
+  latency_ms INTEGER,
+  resent BOOLEAN NOT NULL,               -- repeats a call whose answer was lost when a worker died
+  endpoint VARCHAR, model VARCHAR,
+  started_at TIMESTAMP
+);
 CREATE TABLE IF NOT EXISTS skill_catalog (skill VARCHAR PRIMARY KEY, skill_key VARCHAR NOT NULL, skill_order INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, level INTEGER NOT NULL);
 `;
@@ -140,10 +153,44 @@ SELECT r.run_id, r.kind,
        (SELECT count(*) FROM annotations a WHERE a.run_id = r.run_id AND a.status = 'labelled') AS annotations_labelled,
        (SELECT count(*) FROM annotations a WHERE a.run_id = r.run_id AND a.status = 'failed') AS annotations_failed
 FROM runs r;
+
+CREATE OR REPLACE VIEW run_calls AS
+SELECT run_id, step, count(*) FILTER (outcome <> 'lost') AS calls,
+       count(*) FILTER (outcome = 'ok') AS ok,
+       count(*) FILTER (outcome = 'rate_limited') AS rate_limited,
+       count(*) FILTER (outcome IN ('server_error', 'timeout', 'connection', 'bad_request')) AS errors,
+       count(*) FILTER (outcome = 'lost') AS lost,
+       count(*) FILTER (resent) AS resent,
+       coalesce(sum(prompt_tokens) FILTER (outcome = 'lost'), 0) + coalesce(sum(completion_tokens) FILTER (outcome = 'lost'), 0) AS lost_tokens,
+       coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS tokens
+FROM calls GROUP BY run_id, step;
+`;
+
+/**
+ * Columns added after the first release: provenance per row (which endpoint and model produced
+ * it, and whether that endpoint said it is simulated) and the run's endpoint bindings. Added
+ * with IF NOT EXISTS so that files written by the first release open and gain them.
+ */
+const ADDED_COLUMNS = `
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_base_url VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_queue VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS model_base_url VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS model_queue VARCHAR;
+ALTER TABLE responses ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
+ALTER TABLE responses ADD COLUMN IF NOT EXISTS served_model VARCHAR;
+ALTER TABLE responses ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS served_model VARCHAR;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS model VARCHAR;
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS served_model VARCHAR;
+ALTER TABLE annotations ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {
   for (const stmt of splitStatements(TABLES)) await sql.exec(stmt);
+  for (const stmt of splitStatements(ADDED_COLUMNS)) await sql.exec(stmt);
   for (const [i, s] of SKILLS.entries())
     await sql.exec('INSERT INTO skill_catalog VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [s.name, s.key, i + 1]);
   for (const [i, d] of DIFFICULTY_LEVELS.entries())

@@ -1,5 +1,6 @@
 import type { Sql } from './database.js';
-import type { Step } from '../../workflows/types.js';
+import type { ChunkItem, Step } from '../../workflows/types.js';
+import { parseJson } from './runs.js';
 
 /** SQL giving 'done' | 'failed' | NULL for one step of instance i (alias i). */
 function stepStatusSql(step: Step): string {
@@ -17,7 +18,8 @@ function stepStatusSql(step: Step): string {
 
 /**
  * Where each instance of ords [fromOrd, toOrd) stands: finished (its last step landed), failed
- * (a step landed as failed) or pending. Resuming a run asks this, so nothing landed is redone.
+ * (a step landed as failed) or pending, with the first step it still needs. Resuming a run asks
+ * this, so nothing landed is redone.
  */
 export async function workItemsInRange(
   sql: Sql,
@@ -25,17 +27,42 @@ export async function workItemsInRange(
   steps: readonly Step[],
   fromOrd: number,
   toOrd: number,
-): Promise<{ pending: number[]; done: number; failed: number }> {
+): Promise<{ pending: Array<[idx: number, firstStep: number]>; done: number; failed: number }> {
   const cols = steps.map((s, k) => `${stepStatusSql(s)} AS s${k}`).join(', ');
   const rows = await sql.all(`SELECT i.idx, ${cols} FROM instances i WHERE i.run_id = ? AND i.ord >= ? AND i.ord < ? ORDER BY i.ord`, [
     runId, fromOrd, toOrd,
   ]);
-  const out = { pending: [] as number[], done: 0, failed: 0 };
+  const out = { pending: [] as Array<[number, number]>, done: 0, failed: 0 };
   for (const r of rows) {
     const statuses = steps.map((_, k) => r[`s${k}`]);
     if (statuses.includes('failed')) out.failed += 1;
     else if (statuses[statuses.length - 1] === 'done') out.done += 1;
-    else out.pending.push(Number(r.idx));
+    else out.pending.push([Number(r.idx), Math.max(0, statuses.findIndex((x) => x !== 'done'))]);
   }
   return out;
+}
+
+/**
+ * What the endpoint calls of a chunk need: each instance's texts, with the results earlier steps
+ * already landed (the answer to review, the domain label that picks the difficulty template).
+ */
+export async function loadChunkItems(sql: Sql, runId: string, idxs: readonly number[]): Promise<ChunkItem[]> {
+  const list = idxs.map(Number).filter(Number.isInteger);
+  if (list.length === 0) return [];
+  const rows = await sql.all(
+    `SELECT i.idx, i.instruction, coalesce(i.answer, '') AS answer, coalesce(i.skills, []) AS skills, x.text AS response, a.label AS domains
+     FROM instances i
+     LEFT JOIN responses x ON x.run_id = i.run_id AND x.idx = i.idx
+     LEFT JOIN annotations a ON a.run_id = i.run_id AND a.idx = i.idx AND a.stage = 'domain' AND a.status = 'labelled'
+     WHERE i.run_id = ? AND i.idx IN (${list.join(',')}) ORDER BY i.ord`,
+    [runId],
+  );
+  return rows.map((r) => ({
+    idx: Number(r.idx),
+    instruction: r.instruction as string,
+    answer: r.answer as string,
+    skills: r.skills as string[],
+    ...(r.response !== null && r.response !== undefined ? { response: r.response as string } : {}),
+    ...(r.domains !== null && r.domains !== undefined ? { domains: parseJson<string[]>(r.domains) ?? [] } : {}),
+  }));
 }

@@ -1,0 +1,219 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { EndpointRef } from '../core/endpoint.js';
+import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
+import type { EndpointLimiter } from '../core/rate/limiter.js';
+import type { EndpointActivities } from '../workflows/activityTypes.js';
+import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../workflows/types.js';
+import { estimatePromptTokens, stepRequest } from './stepRequests.js';
+import { EndpointStats } from './endpointStats.js';
+
+export interface EndpointDeps {
+  /** The endpoint this worker serves: activities for any other are refused. */
+  endpoint: EndpointRef;
+  provider: ChatProvider;
+  limiter: EndpointLimiter;
+  stats?: EndpointStats;
+  /** Backoff after a transient error (ms, by failed-call count); tests shorten it. */
+  backoffMs?: (failures: number) => number;
+}
+
+const DEFAULT_PARSE_ATTEMPTS = 3;
+const HEARTBEAT_EVERY_MS = 1000;
+
+/** Where one instance of a chunk stands: heartbeated, so a retried chunk carries on from it. */
+interface ItemState {
+  calls: CallRecord[];
+  /** Call numbers sent and not yet answered: if the worker dies now, these are lost. */
+  inFlight: number[];
+  nextCallNo: number;
+  errors: number;
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  lastText?: string;
+  lastReason?: string;
+  lastError?: string;
+  startedAt: string;
+  /** The next call repeats one lost in a crash. */
+  resend: boolean;
+}
+
+interface Checkpoint {
+  done: StepOutcome[];
+  items: Record<number, ItemState>;
+  lastError?: string;
+}
+
+/**
+ * The endpoint worker's activity: every instance of a chunk through one step. It touches no
+ * file: what it needs comes in its input, what it produced goes back to the workflow, which
+ * has the store land it. Rate limits are waited out here (they spend no attempt); transient
+ * errors spend one of `maxAttempts`; an unparseable answer is asked again (bounded). Progress is
+ * heartbeated every second, so when a worker dies the retried chunk skips finished instances
+ * and records the calls that were in flight as lost (they are sent again, and counted).
+ */
+export function createEndpointActivities(deps: EndpointDeps): EndpointActivities {
+  const stats = deps.stats ?? new EndpointStats();
+  const backoffMs = deps.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
+
+  return {
+    async callChunk(input: CallChunkInput): Promise<CallChunkResult> {
+      if (input.endpoint.id !== deps.endpoint.id) {
+        throw ApplicationFailure.nonRetryable(
+          `this worker serves ${deps.endpoint.model} at ${deps.endpoint.baseUrl}, but run ${input.runId} is bound to ` +
+            `${input.endpoint.model} at ${input.endpoint.baseUrl}: start a worker for that endpoint`,
+          'EndpointMismatch',
+        );
+      }
+      const ctx = currentContext();
+      const carried = ctx?.info.heartbeatDetails as Checkpoint | undefined;
+      const cp: Checkpoint = { done: carried?.done ?? [], items: carried?.items ?? {} };
+      let lost = 0;
+      // Calls in flight when the last worker died: paid for, answer lost. Record them; the next
+      // call of that instance is marked as a re-send.
+      for (const st of Object.values(cp.items)) {
+        for (const callNo of st.inFlight) {
+          st.calls.push({ callNo, outcome: 'lost', promptTokens: 0, completionTokens: 0, latencyMs: 0, resent: false, startedAt: st.startedAt });
+          st.resend = true;
+          lost++;
+        }
+        st.inFlight = [];
+      }
+      const doneIdx = new Set(cp.done.map((o) => o.idx));
+      const beat = setInterval(() => ctx?.heartbeat(cp), HEARTBEAT_EVERY_MS);
+      ctx?.heartbeat(cp);
+      let calls = 0, rateLimited = 0, errors = 0;
+      try {
+        await Promise.all(
+          input.items.filter((it) => !doneIdx.has(it.idx)).map(async (item) => {
+            const outcome = await runItem(item);
+            cp.done.push(outcome);
+          }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
+      const byIdx = new Map(cp.done.map((o) => [o.idx, o]));
+      const results = input.items.map((it) => byIdx.get(it.idx)!).filter(Boolean);
+      let tokens = 0;
+      for (const r of results) {
+        tokens += r.promptTokens + r.completionTokens;
+        for (const c of r.calls) {
+          if (c.outcome === 'lost') continue;
+          calls++;
+          if (c.outcome === 'rate_limited') rateLimited++;
+          else if (c.outcome !== 'ok') errors++;
+        }
+      }
+      return { results, stats: { calls, rateLimited, errors, tokens, lost } };
+
+      async function runItem(item: ChunkItem): Promise<StepOutcome> {
+        const st: ItemState = (cp.items[item.idx] ??= {
+          calls: [], inFlight: [], nextCallNo: 1, errors: 0, attempts: 0, promptTokens: 0, completionTokens: 0,
+          startedAt: new Date().toISOString(), resend: false,
+        });
+        const finish = (o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>): StepOutcome => {
+          delete cp.items[item.idx];
+          return {
+            idx: item.idx, attempts: st.attempts, promptTokens: st.promptTokens, completionTokens: st.completionTokens,
+            simulated: false, startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
+          };
+        };
+        const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
+        if ('cannot' in asked) return finish({ status: 'failed', error: asked.cannot });
+        const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
+        const estimate = estimatePromptTokens(asked.request) + asked.request.maxTokens;
+
+        for (;;) {
+          if (st.attempts >= parseAttempts) {
+            return finish({
+              status: 'failed', text: st.lastText, numbering: asked.numbering,
+              error: `unparseable answer after ${st.attempts} attempt(s): ${st.lastReason ?? 'unknown'}`,
+            });
+          }
+          if (st.errors >= input.maxAttempts) {
+            return finish({ status: 'failed', error: `gave up after ${st.errors} failed call(s): ${st.lastError}` });
+          }
+          const permit = await deps.limiter.acquire(estimate);
+          const callNo = st.nextCallNo++;
+          st.inFlight.push(callNo);
+          const startedAt = new Date().toISOString();
+          const t0 = Date.now();
+          const record = (outcome: CallOutcome, extra: Partial<CallRecord> = {}): CallRecord => {
+            const c: CallRecord = {
+              callNo, outcome, promptTokens: 0, completionTokens: 0, latencyMs: Date.now() - t0, resent: st.resend, startedAt, ...extra,
+            };
+            st.resend = false;
+            st.calls.push(c);
+            st.inFlight = st.inFlight.filter((n) => n !== callNo);
+            return c;
+          };
+          try {
+            const res = await deps.provider.complete(input.endpoint.model, asked.request);
+            permit.release({
+              outcome: 'ok', latencyMs: Date.now() - t0, promptTokens: res.promptTokens, completionTokens: res.completionTokens, headers: res.rateHeaders,
+            });
+            stats.record('ok');
+            record('ok', { httpStatus: 200, promptTokens: res.promptTokens, completionTokens: res.completionTokens });
+            // A lost call asked the same thing: its cost is best estimated by this one's.
+            for (const c of st.calls) if (c.outcome === 'lost' && c.promptTokens === 0) Object.assign(c, { promptTokens: res.promptTokens, completionTokens: res.completionTokens });
+            st.attempts++;
+            st.promptTokens += res.promptTokens;
+            st.completionTokens += res.completionTokens;
+            st.lastText = res.text;
+            const parsed = asked.parse(res.text);
+            if (parsed.ok) {
+              return finish({
+                status: 'done', text: res.text, finishReason: res.finishReason, value: parsed.value, numbering: asked.numbering,
+                servedModel: res.model, simulated: res.simulated,
+              });
+            }
+            st.lastReason = parsed.reason;
+          } catch (e) {
+            const pe = e instanceof ProviderError ? e : new ProviderError('connection', (e as Error)?.message ?? String(e));
+            const latencyMs = Date.now() - t0;
+            if (pe.kind === 'rate_limit') {
+              permit.release({ outcome: 'rate_limited', latencyMs, retryAfterMs: pe.retryAfterMs, headers: pe.rateHeaders });
+              stats.record('rate_limited');
+              record('rate_limited', { httpStatus: 429 });
+              continue; // the limiter holds new calls until the endpoint's Retry-After
+            }
+            permit.release({ outcome: 'error', latencyMs, headers: pe.rateHeaders });
+            stats.record('error', pe.message);
+            cp.lastError = pe.message;
+            record(outcomeOf(pe.kind), pe.status !== undefined ? { httpStatus: pe.status } : {});
+            if (pe.kind === 'auth' || pe.kind === 'not_found') {
+              throw ApplicationFailure.nonRetryable(pe.message, `ProviderError.${pe.kind}`);
+            }
+            if (pe.kind === 'bad_request') return finish({ status: 'failed', error: pe.message });
+            st.errors++;
+            st.lastError = pe.message;
+            if (st.errors < input.maxAttempts) await sleep(backoffMs(st.errors));
+          }
+        }
+      }
+    },
+  };
+}
+
+function outcomeOf(kind: ProviderError['kind']): CallOutcome {
+  switch (kind) {
+    case 'rate_limit': return 'rate_limited';
+    case 'timeout': return 'timeout';
+    case 'connection': return 'connection';
+    case 'server': return 'server_error';
+    default: return 'bad_request';
+  }
+}
+
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // called outside an activity (unit tests)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

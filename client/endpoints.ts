@@ -1,0 +1,82 @@
+import { endpointRef, offlineBaseUrl, type EndpointRef } from '../core/endpoint.js';
+import { endpointIsOffline, type EndpointConfig } from '../core/config.js';
+import { InputError } from '../core/errors.js';
+import { OpenAIProvider } from '../core/provider/openaiProvider.js';
+import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
+import { startOfflineServer, type OfflineServer } from '../offline/server.js';
+
+const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+/** An endpoint as a process serves it: its identity (no key), a provider holding the key. */
+export interface ServedEndpoint {
+  ref: EndpointRef;
+  provider: ChatProvider;
+  /** Learned from the endpoint by the preflight (the offline server says so). */
+  simulated: boolean;
+}
+
+let offline: Promise<OfflineServer> | undefined;
+
+/** The in-process offline server (one per process, shared by every role). */
+function offlineServer(): Promise<OfflineServer> {
+  offline ??= startOfflineServer({ seed: offlineSeed(), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0) });
+  return offline;
+}
+
+function offlineSeed(): number {
+  return Number(process.env.FLASK_OFFLINE_SEED ?? 0);
+}
+
+export async function closeOfflineServer(): Promise<void> {
+  const o = offline;
+  offline = undefined;
+  if (o) await (await o).close();
+}
+
+/**
+ * Build the provider for an endpoint config. No key and no base URL: the in-process offline
+ * server, identified as `offline:seed=N` so that any process with that seed serves the same
+ * simulated endpoint. Keys stay in the provider (this process's memory).
+ */
+export async function serveEndpoint(e: EndpointConfig, queueBase: string): Promise<ServedEndpoint> {
+  if (endpointIsOffline(e)) {
+    const server = await offlineServer();
+    return {
+      ref: endpointRef(offlineBaseUrl(offlineSeed()), e.model, queueBase),
+      provider: new OpenAIProvider({ apiKey: 'offline', baseURL: server.url }),
+      simulated: true,
+    };
+  }
+  const baseURL = e.baseURL ?? OPENAI_BASE_URL;
+  let ref: EndpointRef;
+  try {
+    ref = endpointRef(baseURL, e.model, queueBase);
+  } catch (err) {
+    throw new InputError(`${(err as Error).message}: check --judge-base-url / --model-base-url (or OPENAI_BASE_URL / FLASK_MODEL_BASE_URL)`);
+  }
+  // A local server (vLLM, Ollama) often needs no key; the SDK insists on one.
+  return { ref, provider: new OpenAIProvider({ apiKey: e.apiKey ?? 'no-key', baseURL }), simulated: false };
+}
+
+/**
+ * One cheap call per endpoint before a run starts: does it answer, does it take the key, does
+ * it say it is simulated? A wrong key or a dead address fails here in seconds, not after minutes
+ * of retries.
+ */
+export async function preflight(role: 'judge' | 'model', ep: ServedEndpoint, timeoutMs = 10_000): Promise<ServedEndpoint> {
+  try {
+    const probe = await ep.provider.probe(timeoutMs);
+    return { ...ep, simulated: ep.simulated || probe.simulated };
+  } catch (e) {
+    const flag = role === 'judge' ? '--judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY' : '--model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY';
+    if (e instanceof ProviderError) {
+      if (e.kind === 'auth') throw new InputError(`the ${role} endpoint ${ep.ref.baseUrl} rejected the key: ${e.message}`);
+      if (e.kind === 'connection' || e.kind === 'timeout') {
+        throw new InputError(`the ${role} endpoint ${ep.ref.baseUrl} did not answer within ${timeoutMs / 1000}s (${e.message}). Is the server running? Check ${flag}.`);
+      }
+      // 5xx or 429 at preflight: the endpoint is there; the run's own retries deal with it.
+      return ep;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,89 @@
+import type { Client } from '@temporalio/client';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createEndpointActivities } from '../activities/callChunk.js';
+import { EndpointStats } from '../activities/endpointStats.js';
+import type { EndpointRef } from '../core/endpoint.js';
+import type { ChatProvider } from '../core/provider/provider.js';
+import { createEndpointLimiter, type EndpointLimiter, type RateLimits } from '../core/rate/limiter.js';
+
+export interface EndpointWorker {
+  endpoint: EndpointRef;
+  limiter: EndpointLimiter;
+  stats: EndpointStats;
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** How often a worker counts the workers of its endpoint (to take its share of the limit). */
+const FLEET_REFRESH_MS = 10_000;
+
+/**
+ * A worker for one endpoint: polls only that endpoint's task queue, so it never runs another
+ * endpoint's calls. Chunk activities are many (each waits on the limiter per call); the limiter
+ * decides how many calls are really in flight, and divides the endpoint's fleet-wide limits by
+ * the number of workers polling the queue.
+ */
+export async function startEndpointWorker(o: {
+  connection: NativeConnection;
+  namespace: string;
+  endpoint: EndpointRef;
+  provider: ChatProvider;
+  limits: RateLimits;
+  /** For counting the endpoint's workers (fleet-wide limits); none: this worker takes all of it. */
+  client?: Client;
+  backoffMs?: (failures: number) => number;
+}): Promise<EndpointWorker> {
+  const limiter = createEndpointLimiter(o.limits);
+  const stats = new EndpointStats();
+  const worker = await Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.endpoint.queue,
+    activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs }),
+    maxConcurrentActivityTaskExecutions: 256,
+    // Heartbeats carry each chunk's finished results: send them every second, so a crash loses
+    // at most the calls in flight and those answered in the last second.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  });
+  const done = worker.run();
+  let fleetTimer: NodeJS.Timeout | undefined;
+  if (o.client && (o.limits.rpm || o.limits.tpm)) {
+    const client = o.client;
+    const refresh = async () => {
+      try {
+        limiter.setFleetSize(await countEndpointWorkers(client, o.namespace, o.endpoint.queue));
+      } catch {
+        // Temporal briefly unreachable: keep the last share.
+      }
+    };
+    void refresh();
+    fleetTimer = setInterval(() => void refresh(), FLEET_REFRESH_MS);
+    fleetTimer.unref();
+  }
+  return {
+    endpoint: o.endpoint, limiter, stats, done,
+    async shutdown() {
+      if (fleetTimer) clearInterval(fleetTimer);
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+/** Workers that polled the queue in the last 70 s (a long poll lasts up to 60 s). */
+export async function countEndpointWorkers(client: Client, namespace: string, queue: string): Promise<number> {
+  const res = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: queue, kind: 1 },
+    taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
+  });
+  const cutoff = Date.now() - 70_000;
+  const live = new Set<string>();
+  for (const p of res.pollers ?? []) {
+    const t = p.lastAccessTime;
+    const ms = t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+    if (ms >= cutoff) live.add(p.identity ?? '');
+  }
+  return Math.max(1, live.size);
+}
