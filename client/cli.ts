@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { InputError } from '../core/errors.js';
+import { Database } from '../core/store/database.js';
 import { reviewCommand, REVIEW_HELP } from './commands/review.js';
 import { reportCommand, REPORT_HELP } from './commands/report.js';
 import { queryCommand, QUERY_HELP } from './commands/query.js';
@@ -71,5 +72,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+// The results file is checkpointed and released before the process ends.
+await Database.closeAll().catch((e: Error) => log(`warning: closing the results file: ${e.message}`));
 // Temporal's native runtime keeps the event loop alive after shutdown.
 setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

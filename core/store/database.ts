@@ -56,6 +56,7 @@ interface Pending {
  * connection and see committed data.
  */
 export class Database {
+  private static readonly open = new Set<Database>();
   private queue: Pending[] = [];
   private draining = false;
   private opened?: Promise<{ instance: DuckDBInstance; write: DuckDBConnection; read: DuckDBConnection }>;
@@ -85,7 +86,13 @@ export class Database {
     return (await this.open()).read;
   }
 
+  /** Close every database this process opened (checkpointing them): the CLI calls it on exit. */
+  static async closeAll(): Promise<void> {
+    await Promise.all([...Database.open].map((d) => d.close()));
+  }
+
   async close(): Promise<void> {
+    Database.open.delete(this);
     if (!this.opened) return;
     while (this.draining || this.queue.length > 0) await sleep(5);
     const o = await this.opened.catch(() => undefined);
@@ -97,6 +104,7 @@ export class Database {
   }
 
   private open() {
+    Database.open.add(this);
     this.opened ??= this.openOnce();
     return this.opened;
   }
@@ -118,7 +126,12 @@ export class Database {
       throw e;
     }
     const write = await instance.connect();
-    if (!this.opts.readOnly) await ensureSchema(new Sql(write));
+    if (!this.opts.readOnly) {
+      await ensureSchema(new Sql(write));
+      // Schema changes must not stay in the WAL: a read-only open replays it and DuckDB cannot
+      // replay ALTER TABLE there. Checkpointing also keeps the file readable after a crash.
+      await write.run('CHECKPOINT');
+    }
     const read = await instance.connect();
     return { instance, write, read };
   }

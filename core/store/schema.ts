@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS runs (
   judge_model VARCHAR, judge_endpoint VARCHAR, judge_settings JSON,
   prompt_template_sha256 VARCHAR,
   project_version VARCHAR,
-  summary JSON                           -- data quirks found when the run was created
+  summary JSON,                          -- data quirks found when the run was created
+  judge_base_url VARCHAR, judge_queue VARCHAR,  -- the endpoints the run is bound to (base URL, never a key)
+  model_base_url VARCHAR, model_queue VARCHAR
 );
 CREATE TABLE IF NOT EXISTS instances (
   run_id VARCHAR NOT NULL,
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS responses (
   finish_reason VARCHAR,
   prompt_tokens INTEGER, completion_tokens INTEGER,
   created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,  -- which endpoint produced it; simulated: it said so
   PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS generation_failures (
@@ -62,6 +65,7 @@ CREATE TABLE IF NOT EXISTS reviews (
   prompt_tokens INTEGER, completion_tokens INTEGER,
   attempts INTEGER NOT NULL,             -- judge calls that returned text
   started_at TIMESTAMP, finished_at TIMESTAMP,
+  endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,
   PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS review_scores (
@@ -84,6 +88,7 @@ CREATE TABLE IF NOT EXISTS annotations (
   prompt_tokens INTEGER, completion_tokens INTEGER,
   attempts INTEGER NOT NULL,
   started_at TIMESTAMP, finished_at TIMESTAMP,
+  model VARCHAR, endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,
   PRIMARY KEY (run_id, idx, stage)
 );
 CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, including lost and re-sent ones
