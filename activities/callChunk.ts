@@ -80,14 +80,27 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         st.inFlight = [];
       }
       const doneIdx = new Set(cp.done.map((o) => o.idx));
+      // Heartbeat whenever a call starts or ends (coalesced per tick; the SDK sends the first at
+      // once and then at most one a second), and every second while calls wait: the server then
+      // knows which calls were in flight if this worker dies.
+      let pending = false;
+      const changed = () => {
+        if (pending || !ctx) return;
+        pending = true;
+        setImmediate(() => {
+          pending = false;
+          ctx.heartbeat(cp);
+        });
+      };
       const beat = setInterval(() => ctx?.heartbeat(cp), HEARTBEAT_EVERY_MS);
-      ctx?.heartbeat(cp);
+      if (lost > 0) changed();
       let calls = 0, rateLimited = 0, errors = 0;
       try {
         await Promise.all(
           input.items.filter((it) => !doneIdx.has(it.idx)).map(async (item) => {
             const outcome = await runItem(item);
             cp.done.push(outcome);
+            changed();
           }),
         );
       } finally {
@@ -137,6 +150,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
           const permit = await deps.limiter.acquire(estimate);
           const callNo = st.nextCallNo++;
           st.inFlight.push(callNo);
+          changed();
           const startedAt = new Date().toISOString();
           const t0 = Date.now();
           const record = (outcome: CallOutcome, extra: Partial<CallRecord> = {}): CallRecord => {

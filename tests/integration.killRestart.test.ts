@@ -14,9 +14,9 @@ import { startOrAttach } from '../client/runs.js';
 import { prepareReview } from '../core/prepare.js';
 import { loadEvalSet } from '../core/dataset.js';
 import { DATA_FILES, PROJECT_ROOT, publishedAnswersFile } from '../core/paths.js';
-import { taskQueuesFor, type Step } from '../workflows/types.js';
+import type { Step } from '../workflows/types.js';
 import type { Database } from '../core/store/database.js';
-import { baseRun, counts, landRun, startTemporal, tempDb, uniqueQueue, waitFor } from './helpers/harness.js';
+import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb, waitFor } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -26,12 +26,14 @@ after(async () => {
   await env?.teardown();
 });
 
-function startWorkerProcess(db: Database, taskQueue: string, judgeUrl: string): ChildProcess {
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'worker', '--db', db.file, '--judge-concurrency', '4', '--model-concurrency', '4'], {
+/** An endpoint worker process (`flask-eval worker`): no results file, only Temporal and the endpoint. */
+function startWorkerProcess(taskQueue: string, judgeUrl: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'worker', '--max-concurrency', '4'], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env, TEMPORAL_ADDRESS: env.address, FLASK_TASK_QUEUE: taskQueue,
-      OPENAI_BASE_URL: judgeUrl, OPENAI_API_KEY: 'test-key', FLASK_MODEL_BASE_URL: judgeUrl, FLASK_MODEL_API_KEY: 'test-key',
+      OPENAI_BASE_URL: judgeUrl, OPENAI_API_KEY: 'test-key', FLASK_JUDGE_MODEL: 'flask-offline-judge',
+      FLASK_MODEL_BASE_URL: judgeUrl, FLASK_MODEL_API_KEY: 'test-key', FLASK_MODEL_NAME: 'flask-offline-model',
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -72,11 +74,10 @@ async function scenario(name: string, steps: Step[], landedBeforeKill: number, e
   } else {
     await landRun(db, baseRun(name, steps[0] === 'generate' ? 'eval' : 'annotate'), loadEvalSet(DATA_FILES.evalSet).slice(0, n));
   }
-  const taskQueue = uniqueQueue(name);
-  let worker = startWorkerProcess(db, taskQueue, server.url);
-  const { handle } = await startOrAttach(env.client, {
-    runId: name, steps, queues: taskQueuesFor(taskQueue), concurrency: 4, batchSize: 10, maxAttempts: 12, heartbeatTimeoutMs: 2000,
-  });
+  // The store (results file, workflows) stays in this process; endpoint workers are processes.
+  const pipeline = await startTestPipeline(env, db, name, server.url, { endpointWorkers: false });
+  let worker = startWorkerProcess(pipeline.controlQueue, server.url);
+  const { handle } = await startOrAttach(env.client, pipeline.plan(name, steps, { concurrency: 4, batchSize: 10, maxAttempts: 12, heartbeatTimeoutMs: 3000 }));
   await waitFor('results to land before the kill', async () => (await landedKeys(db, name, steps)).size >= landedBeforeKill, 90_000);
   worker.kill('SIGKILL');
   await new Promise((r) => worker.once('exit', r));
@@ -85,16 +86,21 @@ async function scenario(name: string, steps: Step[], landedBeforeKill: number, e
   // Content hashes of requests whose results had landed: none may be sent again.
   const answeredBeforeKill = new Set(events.filter((e) => e.status === 200).map((e) => e.contentHash));
 
-  worker = startWorkerProcess(db, taskQueue, server.url);
+  worker = startWorkerProcess(pipeline.controlQueue, server.url);
   try {
     const final = await handle.result();
     assert.equal(final.done + final.failed, n, 'every instance finished');
     await expect(db);
     const after = events.slice(eventsAtKill).filter((e) => e.status === 200);
     const repeated = after.filter((e) => answeredBeforeKill.has(e.contentHash));
-    // At most the calls that were in flight in the killed worker (answered, but not yet landed)
-    // are repeated: 4 per endpoint. Anything landed is never asked again.
-    assert.ok(repeated.length <= 8, `${repeated.length} requests repeated after the restart`);
+    // Repeated: the calls in flight in the killed worker and those answered after its last
+    // heartbeat (one second). They are recorded as lost calls, and their repeats as re-sent.
+    const lost = await db.run((sql) => sql.one<{ lost: number; resent: number }>(
+      `SELECT count(*) FILTER (outcome = 'lost')::INT AS lost, count(*) FILTER (resent)::INT AS resent FROM calls WHERE run_id = ?`, [name]));
+    assert.ok(repeated.length <= 4 * 2 + 4 * 2 * 7, `${repeated.length} requests repeated after the restart`);
+    assert.ok(lost!.lost <= repeated.length + 8, `recorded ${lost!.lost} lost calls for ${repeated.length} repeats`);
+    assert.ok(lost!.resent <= lost!.lost, 're-sent calls are repeats of lost ones');
+    if (repeated.length > 0) assert.ok(lost!.lost > 0, `${repeated.length} calls were repeated, and some are recorded as lost`);
     assert.ok(landed.size >= landedBeforeKill);
     // The strict check: the exact request of every result landed before the kill was not sent again.
     const sentAfter = new Set(after.map((e) => e.contentHash));
@@ -110,6 +116,7 @@ async function scenario(name: string, steps: Step[], landedBeforeKill: number, e
     return { landed, repeated: repeated.length, events };
   } finally {
     worker.kill('SIGTERM');
+    await pipeline.shutdown();
     await server.close();
   }
 }

@@ -7,8 +7,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer, type OfflineRequestEvent, type OfflineServerOptions } from '../offline/server.js';
-import { OpenAIProvider } from '../core/provider/openaiProvider.js';
-import { startWorkers } from '../worker/createWorkers.js';
 import { startOrAttach } from '../client/runs.js';
 import { loadEvalSet } from '../core/dataset.js';
 import { DATA_FILES } from '../core/paths.js';
@@ -16,8 +14,8 @@ import { exportAnswers, exportEvalSet } from '../core/store/exports.js';
 import { skillNumbering } from '../core/prompts/annotation.js';
 import { SKILL_NAMES } from '../core/skills.js';
 import { annotationAgreement } from '../core/report/agreement.js';
-import { taskQueuesFor, type Step } from '../workflows/types.js';
-import { baseRun, counts, landRun, startTemporal, tempDb, uniqueQueue } from './helpers/harness.js';
+import type { Step } from '../workflows/types.js';
+import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -33,14 +31,9 @@ async function runPipeline(name: string, kind: 'eval' | 'annotate', steps: Step[
   const db = tempDb(name);
   const instances = loadEvalSet(DATA_FILES.evalSet).slice(0, n);
   await landRun(db, baseRun(name, kind), instances);
-  const provider = new OpenAIProvider({ apiKey: 'k', baseURL: server.url });
-  const taskQueue = uniqueQueue(name);
-  const workers = await startWorkers({ connection: env.nativeConnection, namespace: 'default', taskQueue, deps: { db, judge: provider, model: provider }, judgeConcurrency: 6, modelConcurrency: 6 });
+  const workers = await startTestPipeline(env, db, name, server.url, { limits: { maxConcurrency: 6 } });
   try {
-    const { handle } = await startOrAttach(env.client, {
-      runId: name, steps, queues: taskQueuesFor(taskQueue), concurrency: 6, batchSize: extra.batchSize ?? 12, maxAttempts: 8, heartbeatTimeoutMs: 10_000,
-      maxHistoryEvents: extra.maxHistoryEvents,
-    });
+    const { handle } = await startOrAttach(env.client, workers.plan(name, steps, { batchSize: extra.batchSize ?? 12, maxHistoryEvents: extra.maxHistoryEvents }));
     const final = await handle.result();
     const description = await handle.describe();
     return { db, final, events, server, instances, description };

@@ -3,14 +3,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer, requestContentHash, type OfflineRequestEvent } from '../offline/server.js';
-import { OpenAIProvider } from '../core/provider/openaiProvider.js';
-import { startWorkers } from '../worker/createWorkers.js';
 import { startOrAttach, followRun } from '../client/runs.js';
 import { prepareReview } from '../core/prepare.js';
 import { renderReviewPrompt } from '../core/prompts/review.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
-import { taskQueuesFor, type Progress } from '../workflows/types.js';
-import { baseRun, counts, landRun, startTemporal, tempDb, uniqueQueue } from './helpers/harness.js';
+import type { Progress } from '../workflows/types.js';
+import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -25,16 +23,8 @@ async function reviewRun(name: string, n: number, server: Awaited<ReturnType<typ
   const db = tempDb(name);
   const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('davinci_003'), 'davinci_003', n);
   await landRun(db, baseRun(name), prepared.instances, prepared.responses);
-  const provider = new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url });
-  const taskQueue = uniqueQueue(name);
-  const workers = await startWorkers({
-    connection: env.nativeConnection, namespace: 'default', taskQueue, deps: { db, judge: provider, model: provider },
-    judgeConcurrency: opts.concurrency ?? 4, modelConcurrency: 4,
-  });
-  const input = {
-    runId: name, steps: ['review' as const], queues: taskQueuesFor(taskQueue), concurrency: opts.concurrency ?? 4, batchSize: 7,
-    maxAttempts: opts.maxAttempts ?? 12, heartbeatTimeoutMs: 10_000,
-  };
+  const workers = await startTestPipeline(env, db, name, server.url, { limits: { maxConcurrency: opts.concurrency ?? 4 } });
+  const input = workers.plan(name, ['review'], { batchSize: 7, maxAttempts: opts.maxAttempts ?? 12 });
   const start = () => startOrAttach(env.client, input);
   return { db, prepared, workers, start, input };
 }
@@ -130,8 +120,8 @@ test('a wrong API key fails the run fast with a clear message, and nothing is re
   const c = await counts(r.db, 'wrong-key');
   assert.equal(c.scored, 0);
   assert.equal(c.failed, 0, 'a run-wide error is not blamed on instances');
-  // Non-retryable: one call per instance in flight, no retries.
-  assert.ok(server.stats().requests <= 4, `${server.stats().requests} requests`);
+  // Non-retryable: one call per instance in flight (two chunks of 4), no retries.
+  assert.ok(server.stats().requests <= 8, `${server.stats().requests} requests`);
   await r.workers.shutdown();
   await server.close();
 });

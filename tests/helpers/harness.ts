@@ -7,6 +7,12 @@ import { createOrMatchRun, type RunRecord } from '../../core/store/runs.js';
 import { landInstances, landResponses, type ResponseRow } from '../../core/store/instances.js';
 import type { EvalInstance } from '../../core/dataset.js';
 import { installQuietRuntime } from '../../client/session.js';
+import { OpenAIProvider } from '../../core/provider/openaiProvider.js';
+import { endpointRef } from '../../core/endpoint.js';
+import type { RateLimits } from '../../core/rate/limiter.js';
+import { startStoreRole } from '../../worker/storeWorker.js';
+import { startEndpointWorker } from '../../worker/endpointWorker.js';
+import type { RunWorkflowInput, Step } from '../../workflows/types.js';
 
 /** The real Temporal dev server (the official CLI), started by the SDK's testing package. */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
@@ -75,4 +81,46 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/**
+ * The pipeline's workers for one test: the store role (workflows + store activities, owning
+ * `db`) and one endpoint worker each for the offline judge and model at `url`, on queues of
+ * the test's own.
+ */
+export async function startTestPipeline(
+  env: TestWorkflowEnvironment,
+  db: Database,
+  name: string,
+  url: string,
+  opts: { limits?: RateLimits; endpointWorkers?: boolean; backoffMs?: (n: number) => number } = {},
+) {
+  const controlQueue = uniqueQueue(name);
+  const judge = endpointRef(url, 'flask-offline-judge', controlQueue);
+  const model = endpointRef(url, 'flask-offline-model', controlQueue);
+  const provider = new OpenAIProvider({ apiKey: 'test-key', baseURL: url });
+  const store = await startStoreRole({ connection: env.nativeConnection, namespace: 'default', controlQueue, db });
+  const endpointWorkers =
+    opts.endpointWorkers === false
+      ? []
+      : await Promise.all(
+          [judge, model].map((ref) =>
+            startEndpointWorker({
+              connection: env.nativeConnection, namespace: 'default', endpoint: ref, provider, limits: opts.limits ?? { maxConcurrency: 4 },
+              backoffMs: opts.backoffMs ?? ((n) => 100 * n),
+            }),
+          ),
+        );
+  const plan = (runId: string, steps: Step[], extra: Partial<RunWorkflowInput> = {}): RunWorkflowInput => ({
+    runId, steps, controlQueue, judge, model,
+    judgeSettings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 }, modelSettings: { temperature: 0.7, maxTokens: 1024 },
+    chunkSize: 4, concurrency: 8, batchSize: 12, maxAttempts: 8, shuffleSeed: 7, heartbeatTimeoutMs: 10_000, ...extra,
+  });
+  return {
+    controlQueue, judge, model, plan, endpointWorkers,
+    async shutdown() {
+      await Promise.all(endpointWorkers.map((w) => w.shutdown()));
+      await store.shutdown();
+    },
+  };
 }
