@@ -4,7 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OpenAIProvider, parseRetryAfter } from '../core/provider/openaiProvider.js';
 import { ProviderError } from '../core/provider/provider.js';
-import { callModel } from '../activities/callModel.js';
+import { createEndpointActivities } from '../activities/callChunk.js';
+import { createEndpointLimiter } from '../core/rate/limiter.js';
+import { endpointRef } from '../core/endpoint.js';
 import { ApplicationFailure } from '@temporalio/common';
 
 /** A server answering each request with the next scripted status; it records what it received. */
@@ -33,7 +35,7 @@ test('sends the settings it is given (temperature, max_tokens), once, with the k
   const s = await scripted([{ status: 200, body: ok }]);
   const p = new OpenAIProvider({ apiKey: 'sk-test', baseURL: s.url });
   const r = await p.complete('judge-1', request);
-  assert.deepEqual(r, { text: 'fine', finishReason: 'stop', promptTokens: 3, completionTokens: 1, model: 'judge-1' });
+  assert.deepEqual(r, { text: 'fine', finishReason: 'stop', promptTokens: 3, completionTokens: 1, model: 'judge-1', simulated: false, rateHeaders: {} });
   assert.equal(s.seen.length, 1);
   assert.equal(s.seen[0].body.temperature, 0.2);
   assert.equal(s.seen[0].body.max_tokens, 1024);
@@ -55,35 +57,54 @@ test('a 429 is retryable, carries Retry-After, and the SDK does not retry on its
   await s.close();
 });
 
-test('callModel turns provider errors into Temporal failures: 429 -> next retry delay, 401/400 -> non-retryable', async () => {
-  const s = await scripted([{ status: 429, headers: { 'retry-after-ms': '1500' } }, { status: 401 }, { status: 400 }, { status: 503 }]);
-  const p = new OpenAIProvider({ apiKey: 'k', baseURL: s.url });
-  const failure = async () => {
-    try {
-      await callModel(p, 'm', request);
-    } catch (e) {
-      assert.ok(e instanceof ApplicationFailure);
-      return e;
-    }
-    throw new Error('expected a failure');
-  };
-  const rate = await failure();
-  assert.equal(rate.type, 'ProviderError.rate_limit');
-  assert.equal(rate.nonRetryable, false);
-  assert.equal(rate.nextRetryDelay, 1500);
-  const auth = await failure();
-  assert.equal(auth.type, 'ProviderError.auth');
-  assert.equal(auth.nonRetryable, true);
-  assert.match(auth.message, /rejected the API key \(401\).*OPENAI_API_KEY/);
-  const bad = await failure();
-  assert.equal(bad.type, 'ProviderError.bad_request');
-  assert.equal(bad.nonRetryable, true);
-  const server = await failure();
-  assert.equal(server.type, 'ProviderError.server');
-  assert.equal(server.nonRetryable, false);
+test('callChunk: 429 waits and spends no attempt, 5xx spends one, every call is recorded; 401 stops the run; 400 fails the instance', async () => {
+  const s = await scripted([{ status: 429, headers: { 'retry-after-ms': '300' } }, { status: 503 }, { status: 200, body: ok }, { status: 401 }, { status: 400 }]);
+  const endpoint = endpointRef(s.url, 'm', 'q');
+  const acts = createEndpointActivities({
+    endpoint, provider: new OpenAIProvider({ apiKey: 'k', baseURL: s.url }), limiter: createEndpointLimiter({ maxConcurrency: 1 }), backoffMs: () => 10,
+  });
+  const input = (idx: number) => ({
+    runId: 'r', step: 'generate' as const, endpoint, settings: { temperature: 0.7, maxTokens: 16 }, maxAttempts: 2, shuffleSeed: 0,
+    items: [{ idx, instruction: 'hi', answer: '', skills: [] }],
+  });
+  const started = Date.now();
+  const first = await acts.callChunk(input(1));
+  assert.ok(Date.now() - started >= 300, 'the Retry-After was waited out');
+  const r = first.results[0];
+  assert.equal(r.status, 'done');
+  assert.equal(r.text, 'fine');
+  assert.deepEqual(r.calls.map((c) => [c.callNo, c.outcome, c.httpStatus]), [[1, 'rate_limited', 429], [2, 'server_error', 503], [3, 'ok', 200]]);
+  assert.deepEqual(first.stats, { calls: 3, rateLimited: 1, errors: 1, tokens: 4, lost: 0 });
+
+  await assert.rejects(acts.callChunk(input(2)), (e: unknown) => {
+    assert.ok(e instanceof ApplicationFailure);
+    assert.equal(e.type, 'ProviderError.auth');
+    assert.equal(e.nonRetryable, true);
+    assert.match(e.message, /rejected the API key \(401\).*OPENAI_API_KEY/);
+    return true;
+  });
+  const bad = await acts.callChunk(input(3));
+  assert.equal(bad.results[0].status, 'failed');
+  assert.match(bad.results[0].error!, /rejected the request \(400\)/);
+
+  const other = endpointRef(s.url, 'another-model', 'q');
+  await assert.rejects(acts.callChunk({ ...input(4), endpoint: other }), (e: unknown) => {
+    assert.ok(e instanceof ApplicationFailure);
+    assert.equal(e.type, 'EndpointMismatch');
+    assert.equal(e.nonRetryable, true);
+    return true;
+  });
   await s.close();
 });
 
+test('endpoint identity: base URL and model, never the key; credentials and query are dropped', () => {
+  const a = endpointRef('https://user:sk-secret@api.example.com/v1/?key=sk-secret#x', 'gpt-4', 'flask');
+  assert.equal(a.baseUrl, 'https://api.example.com/v1');
+  assert.ok(!JSON.stringify(a).includes('secret'));
+  assert.equal(a.id, endpointRef('https://api.example.com/v1', 'gpt-4', 'other').id);
+  assert.notEqual(a.id, endpointRef('https://api.example.com/v1', 'gpt-4o', 'flask').id);
+  assert.match(a.queue, /^flask-ep-[0-9a-f]{16}$/);
+});
 test('connection refused is a retryable connection error', async () => {
   const s = await scripted([{ status: 200, body: ok }]);
   await s.close();
