@@ -8,16 +8,18 @@
  *   npx tsx bench/history-limits.ts [--instances 20000] [--batch-size 200] [--concurrency 64] [--max-history-events N] [--keep]
  */
 import { parseArgs } from 'node:util';
-import type { ChatProvider, ChatResult } from '../core/provider/provider.js';
+import type { ChatProvider, ChatResult, EndpointProbe } from '../core/provider/provider.js';
 import type { ChatRequest } from '../core/prompts/chat.js';
 import { SKILL_NAMES } from '../core/skills.js';
 import { loadEvalSet, type EvalInstance } from '../core/dataset.js';
 import { DATA_FILES } from '../core/paths.js';
 import { createOrMatchRun } from '../core/store/runs.js';
 import { landInstances, landResponses, type ResponseRow } from '../core/store/instances.js';
-import { startWorkers } from '../worker/createWorkers.js';
+import { startStoreRole } from '../worker/storeWorker.js';
+import { startEndpointWorker } from '../worker/endpointWorker.js';
+import { endpointRef } from '../core/endpoint.js';
 import { startOrAttach } from '../client/runs.js';
-import { taskQueuesFor, type RunWorkflowInput } from '../workflows/types.js';
+import type { RunWorkflowInput } from '../workflows/types.js';
 import {
   childPeakRss, describeHistory, dirBytes, executionsOf, fmtBytes, fmtInt, followWithTicks, historyFigures, peakRssBytes, runBench, startTemporal, tempDb,
   type HistoryFigures,
@@ -28,6 +30,7 @@ const { values: v } = parseArgs({
     instances: { type: 'string', default: '20000' },
     'batch-size': { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '64' },
+    'chunk-size': { type: 'string', default: '25' },
     'max-history-events': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -63,7 +66,14 @@ class InstantJudge implements ChatProvider {
     }
     const text = `The response is adequate for each skill.\n\n{${skills.map((s) => `'${s}': 4`).join(', ')}}`;
     const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
-    return { text, finishReason: 'stop', promptTokens: Math.ceil(promptChars / 4), completionTokens: Math.ceil(text.length / 4), model };
+    return {
+      text, finishReason: 'stop', promptTokens: Math.ceil(promptChars / 4), completionTokens: Math.ceil(text.length / 4), model,
+      simulated: true, rateHeaders: {},
+    };
+  }
+
+  async probe(): Promise<EndpointProbe> {
+    return { simulated: true, models: ['bench-instant-judge'] };
   }
 }
 
@@ -98,15 +108,16 @@ runBench(async (cleanups) => {
 
   const judge = new InstantJudge();
   const taskQueue = `bench-limits-${process.pid}`;
-  // startWorkers runs createActivities({ db, judge, model }) in the production worker layout.
-  const workers = await startWorkers({
-    connection: env.nativeConnection, namespace: 'default', taskQueue, deps: { db, judge, model: judge },
-    judgeConcurrency: C, modelConcurrency: C,
-  });
-  cleanups.push(() => workers.shutdown());
+  // The production layout: the store role owns the file and runs the workflows; one endpoint
+  // worker serves the (fake, instant) judge.
+  const endpoint = endpointRef('offline:instant-judge', 'bench-instant-judge', taskQueue);
+  const store = await startStoreRole({ connection: env.nativeConnection, namespace: 'default', controlQueue: taskQueue, db });
+  const worker = await startEndpointWorker({ connection: env.nativeConnection, namespace: 'default', endpoint, provider: judge, limits: { maxConcurrency: C } });
+  cleanups.push(async () => { await worker.shutdown(); await store.shutdown(); });
 
   const input: RunWorkflowInput = {
-    runId, steps: ['review'], queues: taskQueuesFor(taskQueue), concurrency: C, batchSize: B, maxAttempts: 12,
+    runId, steps: ['review'], controlQueue: taskQueue, judge: endpoint, judgeSettings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
+    chunkSize: Number(v['chunk-size']), concurrency: C, batchSize: B, maxAttempts: 12, shuffleSeed: 0,
     ...(maxHistoryEvents ? { maxHistoryEvents } : {}),
   };
   const t0 = Date.now();
