@@ -1,10 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { InputError } from './errors.js';
 
-/** The project root (where package.json and data/ live), independent of the working directory. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The project root (where package.json and data/ live), independent of the working directory
+ * and of whether this file runs from its TypeScript source or from the compiled dist/.
+ */
+export const PROJECT_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'data'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
+}
 export const FLASK_DATA = path.join(PROJECT_ROOT, 'data', 'flask');
 
 export const DATA_FILES = {
