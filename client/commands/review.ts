@@ -75,27 +75,24 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
 }
 
 /**
- * `review --run NAME` on a run whose responses are already stored (import-answers, infer):
- * the judge settings are recorded on first review, then the review step runs over it.
+ * `review --run NAME` on a run whose responses are already stored (import-answers, infer): the
+ * judge is bound on first review; another judge later needs --change-judge (each review row
+ * records the judge that wrote it).
  */
 async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<void> {
   const db = openDb(v);
   const judge = judgeFromFlags(v);
-  const settings = judgeSettings(v);
-  const run = await db.run(async (sql) => {
-    const run = await getRun(sql, runId);
-    if (!run) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
-    if (run.judgeModel === null) {
-      await sql.exec(
-        `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_settings = ?::JSON, prompt_template_sha256 = ?, simulated = simulated OR ? WHERE run_id = ?`,
-        [judge.model, endpointHost(judge), JSON.stringify(settings), loadReviewPromptKit().hash, endpointIsOffline(judge), runId],
-      );
-      return (await getRun(sql, runId))!;
-    }
-    if (run.judgeModel !== judge.model) throw new InputError(`run "${runId}" is judged by ${run.judgeModel}, not ${judge.model}: use --judge-model ${run.judgeModel} to resume it`);
-    return run;
+  const stored = await db.read((sql) => getRun(sql, runId));
+  if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
+  const firstReview = stored.judgeModel === null;
+  const final = await executeRun({
+    db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v), changeJudge: firstReview || !!v['change-judge'] }, log,
+    record: {
+      ...stored,
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
+      promptTemplateSha256: loadReviewPromptKit().hash, simulated: stored.simulated || endpointIsOffline(judge),
+    },
   });
-  const final = await executeRun({ db, record: run, instances: [], steps: ['review'], judge, model: judge, options: runOptions(v), log });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
   log(`Results: ${db.file}`);
 }

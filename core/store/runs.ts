@@ -59,21 +59,28 @@ const JUDGE_FIELDS = ['judgeModel', 'judgeBaseUrl'] as const;
 export async function createOrMatchRun(sql: Sql, run: RunRecord, opts: { changeJudge?: boolean } = {}): Promise<boolean> {
   const existing = await getRun(sql, run.runId);
   if (existing) {
-    // Runs written before endpoints were recorded have no base URLs: nothing to compare.
-    const diffs: string[] = IDENTITY_FIELDS.filter((f) => !(f === 'modelBaseUrl' && !existing[f]) && (existing[f] ?? null) !== (run[f] ?? null));
+    // Runs written before endpoints were recorded have no base URLs, and a run imported without
+    // a judge has no prompt template yet: nothing to compare there.
+    const unset = (f: (typeof IDENTITY_FIELDS)[number]) => (f === 'modelBaseUrl' || f === 'promptTemplateSha256') && !existing[f];
+    const diffs: string[] = IDENTITY_FIELDS.filter((f) => !unset(f) && (existing[f] ?? null) !== (run[f] ?? null));
     const judgeDiffs = JUDGE_FIELDS.filter((f) => !(f === 'judgeBaseUrl' && !existing[f]) && (existing[f] ?? null) !== (run[f] ?? null));
-    if (judgeDiffs.length > 0 && opts.changeJudge) {
+    if (diffs.length === 0 && (judgeDiffs.length > 0 || !existing.promptTemplateSha256) && opts.changeJudge) {
       await sql.exec(
-        `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_base_url = ?, judge_queue = ?, judge_settings = ?::JSON, simulated = simulated OR ? WHERE run_id = ?`,
-        [run.judgeModel, run.judgeEndpoint, run.judgeBaseUrl ?? null, run.judgeQueue ?? null, json(run.judgeSettings), run.simulated, run.runId],
+        `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_base_url = ?, judge_queue = ?, judge_settings = ?::JSON,
+           prompt_template_sha256 = coalesce(prompt_template_sha256, ?), simulated = simulated OR ? WHERE run_id = ?`,
+        [run.judgeModel, run.judgeEndpoint, run.judgeBaseUrl ?? null, run.judgeQueue ?? null, json(run.judgeSettings), run.promptTemplateSha256, run.simulated, run.runId],
       );
       return true;
     }
-    if (judgeDiffs.length > 0) {
+    if (judgeDiffs.length > 0 && !opts.changeJudge) {
       throw new InputError(
         `run "${run.runId}" is judged by ${existing.judgeModel} at ${existing.judgeBaseUrl ?? existing.judgeEndpoint}, not ${run.judgeModel} at ${run.judgeBaseUrl}. ` +
           'Pass --change-judge to judge its remaining instances with the new judge (each row records its judge), or use the same judge to resume it.',
       );
+    }
+    if (!existing.judgeBaseUrl && run.judgeBaseUrl && judgeDiffs.length === 0) {
+      // A run from before endpoints were recorded: bind it now.
+      await sql.exec(`UPDATE runs SET judge_base_url = ?, judge_queue = ? WHERE run_id = ?`, [run.judgeBaseUrl, run.judgeQueue ?? null, run.runId]);
     }
     for (const f of ['judgeSettings', 'modelSettings'] as const) {
       if (JSON.stringify(existing[f] ?? null) !== JSON.stringify(run[f] ?? null)) diffs.push(f);
