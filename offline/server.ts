@@ -26,6 +26,7 @@ import { generateReview } from './judge.js';
 import { generateDomain, generateSkillset, generateDifficulty } from './annotator.js';
 import { generateAnswer } from './model.js';
 import { createOfflineBatches, type OfflineBatchOptions } from './batches.js';
+import { generatePrometheusGrade } from './prometheusJudge.js';
 
 export type { RequestKind } from './classify.js';
 
@@ -360,6 +361,9 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     switch (kind) {
       case 'review':
         gen = generateReview(seed, reqHash, user, malformed, malformedDraw);
+        break;
+      case 'prometheus':
+        gen = generatePrometheusGrade(seed, reqHash, user, malformed, malformedDraw);
         break;
       case 'domain':
         gen = generateDomain(seed, user, malformed);
