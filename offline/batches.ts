@@ -17,9 +17,10 @@
  * lineFailureRate makes lines fail with a 500 in the error file, drawn from (seed, line body,
  * how often this exact body was batched): a failed line sent again in a new batch may succeed.
  *
- * State is in memory: a restart of the offline server forgets its files and batches.
+ * State is in memory, or also in `stateFile` (a restart then keeps the files and batches).
  */
 import type http from 'node:http';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { sha, unit } from './random.js';
 
@@ -36,6 +37,12 @@ export interface OfflineBatchOptions {
   concurrency?: number;
   /** lines a batch may have (default 50 000, OpenAI's limit) */
   maxLines?: number;
+  /**
+   * Keep files and batches in this JSON file, so that a restarted offline server (same file)
+   * still knows them: a batch in progress picks up where its timeline is (its lines are answered
+   * again, with the same deterministic answers). Default: memory only.
+   */
+  stateFile?: string;
 }
 
 export interface OfflineBatchContext {
@@ -179,6 +186,40 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
   let stopped = false;
   const nextId = (prefix: string): string => `${prefix}${sha([ctx.seed, prefix, ++counter, Date.now()]).slice(0, 24)}`;
 
+  /** Saved after every change of a file or of a batch's settled state (not per line: lines are re-answered). */
+  function persist(): void {
+    if (!options.stateFile) return;
+    const state = {
+      version: 1,
+      counter,
+      batchedTimes: [...batchedTimes],
+      files: [...files.values()].map((f) => ({ ...f, bytes: f.bytes.toString('base64') })),
+      batches: [...batches.values()].map(({ results: _r, answered: _a, ...b }) => b),
+    };
+    const tmp = `${options.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, options.stateFile);
+  }
+
+  /** Restored batches in progress: answered from the first request on (the server is listening by then). */
+  const toResume: StoredBatch[] = [];
+
+  function restore(): void {
+    if (!options.stateFile || !existsSync(options.stateFile)) return;
+    const state = JSON.parse(readFileSync(options.stateFile, 'utf8')) as {
+      counter: number; batchedTimes: [string, number][];
+      files: (Omit<StoredFile, 'bytes'> & { bytes: string })[]; batches: Omit<StoredBatch, 'results' | 'answered'>[];
+    };
+    counter = state.counter;
+    for (const [k, v] of state.batchedTimes) batchedTimes.set(k, v);
+    for (const f of state.files) files.set(f.id, { ...f, bytes: Buffer.from(f.bytes, 'base64') });
+    for (const b of state.batches) {
+      const full: StoredBatch = { ...b, results: new Array(b.lines.length), answered: 0 };
+      batches.set(full.id, full);
+      if (!full.final && full.validationErrors.length === 0 && full.cancelledMs === undefined) toResume.push(full);
+    }
+  }
+
   function fileObject(f: StoredFile) {
     return { id: f.id, object: 'file', bytes: f.bytes.length, created_at: seconds(f.createdAt), filename: f.filename, purpose: f.purpose, status: 'processed', status_details: null };
   }
@@ -186,6 +227,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
   function storeFile(bytes: Buffer, filename: string, purpose: string): StoredFile {
     const f: StoredFile = { id: nextId('file-'), bytes, filename, purpose, createdAt: Date.now() };
     files.set(f.id, f);
+    persist();
     return f;
   }
 
@@ -324,6 +366,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
     const outputFileId = out.length > 0 ? storeFile(Buffer.from(out.join('\n') + '\n'), `${b.id}_output.jsonl`, 'batch_output').id : undefined;
     const errorFileId = err.length > 0 ? storeFile(Buffer.from(err.join('\n') + '\n'), `${b.id}_error.jsonl`, 'batch_output').id : undefined;
     b.final = { status, atMs, outputFileId, errorFileId, counts: { total: b.lines.length, completed, failed }, usage };
+    persist();
   }
 
   /** The batch's state now (end states are settled once, creating the output and error files). */
@@ -333,7 +376,10 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
     if (!b.final) {
       const all = b.answered >= b.lines.length;
       if (b.validationErrors.length > 0) {
-        if (age >= validatingMs) b.final = { status: 'failed', atMs: b.createdMs + validatingMs, counts: { total: 0, completed: 0, failed: 0 }, usage: emptyUsage() };
+        if (age >= validatingMs) {
+          b.final = { status: 'failed', atMs: b.createdMs + validatingMs, counts: { total: 0, completed: 0, failed: 0 }, usage: emptyUsage() };
+          persist();
+        }
       } else if (b.cancelledMs !== undefined) {
         finish(b, 'cancelled', now, b.cancelledMs - b.createdMs);
       } else if (expireAfterMs !== undefined && age >= expireAfterMs && !(all && completionDelayMs <= expireAfterMs)) {
@@ -386,6 +432,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
   async function handle(method: string, route: string, req: http.IncomingMessage, body: Buffer | 'too-large', res: http.ServerResponse): Promise<boolean> {
     const seg = route.split('/').filter(Boolean);
     if (seg[0] !== 'files' && seg[0] !== 'batches') return false;
+    for (const b of toResume.splice(0)) start(b);
     if (body === 'too-large') {
       sendJson(res, 413, apiError('Request body too large.'));
       return true;
@@ -417,6 +464,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       }
       if (method === 'DELETE' && seg.length === 2) {
         files.delete(f.id);
+        persist();
         return void sendJson(res, 200, { id: f.id, object: 'file', deleted: true }), true;
       }
       sendJson(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
@@ -444,6 +492,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
         createdMs: Date.now(), lines, validationErrors: errors, results: new Array(lines.length), answered: 0,
       };
       batches.set(b.id, b);
+      persist();
       if (errors.length === 0) start(b);
       sendJson(res, 200, view(b));
       return true;
@@ -459,12 +508,14 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       const v = view(b);
       if (v.status !== 'validating' && v.status !== 'in_progress') return void sendJson(res, 409, apiError(`Cannot cancel a batch with status '${v.status}'.`)), true;
       b.cancelledMs = Date.now();
+      persist();
       return void sendJson(res, 200, { ...view(b), status: 'cancelling' as BatchStatus }), true;
     }
     sendJson(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
     return true;
   }
 
+  restore();
   return {
     handle,
     stop: () => {

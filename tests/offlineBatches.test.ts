@@ -194,3 +194,27 @@ test('parseMultipart reads the fields of a form-data body', () => {
   assert.equal(p.get('file')!.data.toString(), '{"a":1}\r\n');
   assert.equal(parseMultipart(body, 'application/json'), undefined);
 });
+
+test('stateFile: a restarted offline server still knows its files and batches; a batch in progress completes', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const stateFile = path.join(mkdtempSync(path.join(tmpdir(), 'flask-batches-')), 'batches.json');
+  const opts = { batches: { completionDelayMs: 1200, validatingMs: 50, stateFile }, seed: 9 };
+  const first = await serve(opts);
+  const reqs = reviewBodies(6, 80);
+  const done = await waitFor(first.client, (await submit(first.client, jsonl(reqs.slice(0, 2)))).id, (s) => s === 'completed');
+  const running = await submit(first.client, jsonl(reqs));
+  await sleep(200);
+  await first.server.close();
+
+  const second = await serve(opts); // same state file, new port
+  const again = await second.client.batches.retrieve(done.id);
+  assert.equal(again.status, 'completed');
+  assert.deepEqual((await lines(second.client, again.output_file_id)).map((l) => l.custom_id).sort(), reqs.slice(0, 2).map((r) => r.custom_id).sort());
+  const b = await waitFor(second.client, running.id, (s) => s === 'completed');
+  assert.deepEqual(b.request_counts, { total: 6, completed: 6, failed: 0 });
+  assert.equal(b.created_at, running.created_at, 'the same batch, not a new one');
+  const out = await lines(second.client, b.output_file_id);
+  assert.deepEqual(out.map((l) => l.custom_id).sort(), reqs.map((r) => r.custom_id).sort());
+});
