@@ -150,3 +150,15 @@ test('prometheus parse keeps the feedback and names the skill in a failure', () 
   assert.ok(!bad.ok && /^Readability: score 9 is out of range/.test(bad.reason));
   assert.throws(() => p.parse('x [RESULT] 3', ['Readability', 'Conciseness']), /one skill a call/);
 });
+
+test('combineParses: per-skill calls make one verdict; the first failure wins', async () => {
+  const { combineParses } = await import('../core/judges/index.js');
+  const p = prometheusProfile();
+  const parses = [p.parse('clear. [RESULT] 5', 'Readability'), p.parse('right. [RESULT] 4', 'Logical Correctness'), p.parse('short. [RESULT] 3', 'Conciseness')];
+  assert.deepEqual(combineParses(parses), { ok: true, scores: { Readability: 5, 'Logical Correctness': 4, Conciseness: 3 }, feedback: 'clear.\n\nright.\n\nshort.' });
+  const bad = combineParses([parses[0], p.parse('no score', 'Logical Correctness'), p.parse('x [RESULT] 9', 'Conciseness')]);
+  assert.ok(!bad.ok && bad.reason.startsWith('Logical Correctness: no "[RESULT] n"'));
+  const one = flaskProfile().parse('{"Readability": 5, "Logical Correctness": 4, "Conciseness": 3}', first.skills);
+  assert.equal(combineParses([one]), one);
+  assert.equal(combineParses([]).ok, false);
+});

@@ -45,3 +45,18 @@ export interface JudgeProfile {
   /** The scores of one call's output: `skills` (flask) or the one `skill` (prometheus). */
   parse(text: string, skills: readonly SkillName[] | SkillName): JudgeParse;
 }
+
+/**
+ * One instance's verdict from its calls' parses, in call order: all the scores when every call
+ * parsed (feedback joined, one paragraph a call), else the first failure (its reason names the
+ * skill for per-skill profiles). For flask, the single parse as it is.
+ */
+export function combineParses(parses: readonly JudgeParse[]): JudgeParse {
+  if (parses.length === 0) return { ok: false, reason: 'no judge call was made' };
+  if (parses.length === 1) return parses[0];
+  const failed = parses.find((p): p is Extract<JudgeParse, { ok: false }> => !p.ok);
+  if (failed) return failed;
+  const ok = parses as Extract<JudgeParse, { ok: true }>[];
+  const feedback = ok.map((p) => p.feedback ?? '').filter((f) => f !== '').join('\n\n');
+  return { ok: true, scores: Object.assign({}, ...ok.map((p) => p.scores)), ...(feedback ? { feedback } : {}) };
+}
