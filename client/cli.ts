@@ -15,6 +15,7 @@ import { exportCommand, EXPORT_HELP } from './commands/export.js';
 import { compareCommand, COMPARE_HELP } from './commands/compare.js';
 import { annotateCommand, ANNOTATE_HELP } from './commands/annotate.js';
 import { agreementCommand, AGREEMENT_HELP } from './commands/agreement.js';
+import { estimateCommand, ESTIMATE_HELP } from './commands/estimate.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   'import-answers': { run: (a) => importAnswersCommand(a, log), help: IMPORT_HELP },
   annotate: { run: (a) => annotateCommand(a, log), help: ANNOTATE_HELP },
   prompts: { run: (a) => promptsCommand(a), help: PROMPTS_HELP },
+  estimate: { run: (a) => estimateCommand(a), help: ESTIMATE_HELP },
   report: { run: (a) => reportCommand(a, log), help: REPORT_HELP },
   compare: { run: (a) => compareCommand(a, log), help: COMPARE_HELP },
   agreement: { run: (a) => agreementCommand(a, log), help: AGREEMENT_HELP },

@@ -1,7 +1,8 @@
 /** Request classification: which role (judge, annotator, evaluated model) a request asks for. */
 import { findReviewSkills } from './judge.js';
+import { isPrometheusRequest } from './prometheusJudge.js';
 
-export type RequestKind = 'review' | 'domain' | 'skillset' | 'difficulty' | 'model';
+export type RequestKind = 'review' | 'prometheus' | 'domain' | 'skillset' | 'difficulty' | 'model';
 
 /** A message reduced to what identifies a request's content: role and text. */
 export interface Msg {
@@ -12,6 +13,7 @@ export interface Msg {
 export function classify(messages: readonly Msg[]): RequestKind {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.text).join('\n');
   const user = messages.filter((m) => m.role === 'user').map((m) => m.text).join('\n');
+  if (isPrometheusRequest(messages)) return 'prometheus';
   if (/labeling the domain/i.test(system)) return 'domain';
   if (/selects the necessary skills/i.test(system)) return 'skillset';
   if (/labeling the difficulty/i.test(system)) return 'difficulty';

@@ -25,6 +25,8 @@ import type { Generated } from './generated.js';
 import { generateReview } from './judge.js';
 import { generateDomain, generateSkillset, generateDifficulty } from './annotator.js';
 import { generateAnswer } from './model.js';
+import { createOfflineBatches, type OfflineBatchOptions } from './batches.js';
+import { generatePrometheusGrade } from './prometheusJudge.js';
 
 export type { RequestKind } from './classify.js';
 
@@ -57,6 +59,8 @@ export interface OfflineServerOptions {
   rateWindowMs?: number;
   /** called once per chat-completion request with how it was answered (tests, benchmarks) */
   onRequest?: (event: OfflineRequestEvent) => void;
+  /** the Files + Batch API (offline/batches.ts): completion delay, per-line failures, expiry */
+  batches?: OfflineBatchOptions;
 }
 
 /** How one chat-completion request was answered. */
@@ -195,6 +199,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
 
   const stats: OfflineServerStats = { requests: 0, byKind: {}, status429: 0, status5xx: 0, malformed: 0 };
   const seen = new Map<string, number>();
+  const batches = createOfflineBatches(opts.batches ?? {}, { seed, apiKey: opts.apiKey, baseUrl: () => url });
   const window: number[] = [];
   let inFlight = 0;
   let closing = false;
@@ -255,6 +260,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       else sendJson(res, 404, errorBody(`The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model'));
       return;
     }
+    if (!isChat && (await batches.handle(method, route, req, body, res))) return;
     if (!isChat) {
       sendJson(res, 404, errorBody(`Invalid URL (${method} ${url.pathname})`, 'invalid_request_error'));
       return;
@@ -356,6 +362,9 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       case 'review':
         gen = generateReview(seed, reqHash, user, malformed, malformedDraw);
         break;
+      case 'prometheus':
+        gen = generatePrometheusGrade(seed, reqHash, user, malformed, malformedDraw);
+        break;
       case 'domain':
         gen = generateDomain(seed, user, malformed);
         break;
@@ -427,6 +436,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
         closing = true;
+        batches.stop();
         server.close(() => resolve());
         server.closeIdleConnections();
         // Requests still being answered finish; then keep-alive sockets are dropped.
