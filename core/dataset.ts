@@ -217,8 +217,7 @@ export function loadAnnotationInput(file: string, opts: { ignoreLabels?: boolean
     if (!opts.ignoreLabels) {
       throw new InputError(
         `${labelProblems.length} malformed reference label(s) in ${file}; nothing was started or stored:\n  ${list}\n` +
-          `Fix them (skills: ${SKILL_NAMES.join(', ')}; domains: ${DOMAINS.join(', ')}; difficulty: ${DIFFICULTY_LEVELS.join(', ')}), ` +
-          'or pass --ignore-labels to annotate those lines without their labels (they are left out of flask-eval agreement).',
+          'Fix them, or pass --ignore-labels to annotate those lines without their labels (they are left out of flask-eval agreement).',
       );
     }
     opts.warn?.(`--ignore-labels: the reference labels of ${dropped.length} line(s) are malformed and dropped (left out of agreement):\n  ${list}`);
