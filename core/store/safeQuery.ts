@@ -19,7 +19,9 @@ import { InputError } from '../errors.js';
  *     query): no file is read or written but the database itself, no INSTALL/LOAD/ATTACH, no SET;
  *  2. exactly one statement, and only a reading one (SELECT-like or EXPLAIN), judged by DuckDB's
  *     own parse of it, not by a regex;
- *  3. it runs in a transaction that is always rolled back (a SELECT can still move a sequence);
+ *  3. it runs in its own transaction, always rolled back: whatever the statement did or failed to do,
+ *     the (daemon's long-lived) connection is left as it was (DuckDB sequences are not
+ *     transactional: a nextval() moves one, harmlessly);
  *  4. a direct open is READ_ONLY.
  * Rows are streamed chunk by chunk (DuckDB's streaming result), never materialised.
  */
@@ -165,6 +167,8 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
   try {
     extracted = await conn.extractStatements(sql);
   } catch (e) {
+    // The bindings fail without a message when the text holds no statement at all.
+    if (/Error in native callback/.test((e as Error).message)) throw new InputError('query runs exactly one statement; got 0 (the SQL holds only comments or semicolons)');
     throw new InputError(`query: ${(e as Error).message}`);
   }
   if (extracted.count !== 1) {
@@ -218,7 +222,7 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
       prepared.destroySync();
     }
   } finally {
-    // Always rolled back: nothing a statement did (a sequence's nextval) outlives it.
+    // Always rolled back, also after an error or an early stop: the connection is left clean.
     await conn.run('ROLLBACK').catch(() => undefined);
   }
 }
