@@ -44,13 +44,14 @@ const COMMANDS: Record<string, Command> = {
 function usage(): string {
   return `flask-eval: FLASK fine-grained evaluation (Ye et al., arXiv 2307.10928) on Temporal + DuckDB\n\n` +
     Object.values(COMMANDS).map((c) => c.help.split('\n')[0]).join('\n') +
-    `\n\nflask-eval COMMAND --help for details.\n\n${EXIT_CODES_HELP}`;
+    `\n\nflask-eval COMMAND --help for details; flask-eval help --all for every command's.\n\n${EXIT_CODES_HELP}`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    const all = rest.includes('--all') ? `\n\n${Object.values(COMMANDS).map((c) => c.help).join('\n\n')}` : '';
+    process.stdout.write(`${usage()}${all}\n`);
     return EXIT.ok;
   }
   const cmd = COMMANDS[name];
