@@ -80,6 +80,13 @@ export function numFlag(v: Values, name: string): number | undefined {
   return n;
 }
 
+/** A sampling temperature: 0 to 2, the range OpenAI-compatible APIs accept. */
+export function temperatureFlag(v: Values, name: string): number | undefined {
+  const n = numFlag(v, name);
+  if (n !== undefined && (n < 0 || n > 2)) throw new InputError(`--${name} must be between 0 and 2 (got "${v[name]}")`);
+  return n;
+}
+
 /** A rate: a finite number > 0. */
 export function positiveFlag(v: Values, name: string): number | undefined {
   const n = numFlag(v, name);

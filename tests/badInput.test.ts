@@ -160,6 +160,7 @@ test('every rate, limit and count flag must be > 0 (integers where they must be)
     [['--limit', '0'], /--limit must be a positive integer/],
     [['--limit', '1e400'], /--limit must be a positive integer/],
     [['--parse-attempts', '0'], /--parse-attempts must be a positive integer/],
+    [['--judge-temperature', '5'], /--judge-temperature must be between 0 and 2/],
     [['--judge-max-tokens', '-5'], /--judge-max-tokens must be a positive integer|ambiguous/],
     [['--judge-rps', '1', '--judge-rpm', '60'], /give --judge-rpm or the deprecated --judge-rps, not both/],
     [['--judge-api-key-file', path.join(dir, 'no-such-key')], /--judge-api-key-file .*no-such-key: cannot read the key file \(ENOENT\)/],
@@ -170,6 +171,7 @@ test('every rate, limit and count flag must be > 0 (integers where they must be)
   assert.match(await refused(() => reviewCommand(['--run', 'X', '--limit', '0', '--db', db], log)), /--limit must be a positive integer/);
   assert.match(await refused(() => evalCommand(['--model-name', 'm', '--model-rpm=-1e-9', '--db', db], log)), /--model-rpm must be greater than 0/);
   assert.match(await refused(() => inferCommand(['--model-name', 'm', '--model-tpm', '0', '--db', db], log)), /--model-tpm must be greater than 0/);
+  assert.match(await refused(() => inferCommand(['--model-name', 'm', '--temperature', 'hot', '--db', db], log)), /--temperature must be a number/);
   assert.match(await refused(() => annotateCommand([DATA_FILES.hardSet, '--seed=-1', '--db', db], log)), /--seed must be an integer >= 0/);
   assert.match(await refused(() => importAnswersCommand([answers, '--model-id', 'm', '--run', 'bad name', '--db', db], log)), /a run name starts with a letter or digit/);
   assertNothingStored(db);

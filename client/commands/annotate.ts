@@ -6,7 +6,7 @@ import { sha256File } from '../../core/prepare.js';
 import { annotationTemplateHash } from '../../core/prompts/annotation.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, numFlag, openDb, runNameFlag, runOptions } from '../flags.js';
+import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions } from '../flags.js';
 
 export const ANNOTATE_HELP = `flask-eval annotate INPUT [--run NAME] [--seed N] [options of review for the judge]
   Label every instruction with FLASK's three annotation stages (domain -> skill set -> difficulty),
@@ -44,7 +44,7 @@ export async function annotateCommand(argv: string[], log: (s: string) => void):
   const judge = judgeFromFlags(v, warn);
   const seed = intFlag(v, 'seed', 0, 0);
   const judgeSettings = {
-    temperature: numFlag(v, 'judge-temperature') ?? 0.2, maxTokens: intFlag(v, 'judge-max-tokens', 1024),
+    temperature: temperatureFlag(v, 'judge-temperature') ?? 0.2, maxTokens: intFlag(v, 'judge-max-tokens', 1024),
     override: v['judge-temperature'] !== undefined || v['judge-max-tokens'] !== undefined, maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
   const file = positionals[0];

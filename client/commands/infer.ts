@@ -8,7 +8,7 @@ import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, numFlag, openDb, runNameFlag, runOptions, strFlag } from '../flags.js';
+import { KEY_HELP, LIMITS_HELP, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
 import { evalSetFile, judgeSettings } from './review.js';
 import { printRunReport } from './report.js';
 
@@ -45,7 +45,7 @@ export const EVAL_HELP = `flask-eval eval [options]\n  One durable workflow per 
 /** FLASK's generation settings (temperature 0.7, at most 1024 new tokens), overridable. */
 function modelSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
   return {
-    temperature: numFlag(v, 'temperature') ?? 0.7,
+    temperature: temperatureFlag(v, 'temperature') ?? 0.7,
     maxTokens: intFlag(v, 'max-tokens', 1024),
     ...(intFlag(v, 'seed', undefined, 0) !== undefined ? { seed: intFlag(v, 'seed', undefined, 0) } : {}),
     ...(strFlag(v, 'system-prompt') ? { systemPrompt: strFlag(v, 'system-prompt') } : {}),

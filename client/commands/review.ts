@@ -6,7 +6,7 @@ import { describeSummary, prepareReview, sha256File } from '../../core/prepare.j
 import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, numFlag, openDb, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
+import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { printRunReport } from './report.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 
@@ -39,7 +39,7 @@ export function evalSetFile(v: Record<string, unknown>): string {
 export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
   const kit = loadReviewPromptKit();
   return {
-    temperature: numFlag(v, 'judge-temperature') ?? kit.temperature,
+    temperature: temperatureFlag(v, 'judge-temperature') ?? kit.temperature,
     maxTokens: intFlag(v, 'judge-max-tokens', kit.maxTokens),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
