@@ -43,19 +43,29 @@ export const MODEL_RUN_FLAGS = {
 } as const;
 
 /** For every run command's --help: keys on the command line are visible to other users. */
-export const KEY_HELP = `  Keys: a key given on the command line (--judge-api-key, --model-api-key) is visible to other
+export function keyHelp(withModel: boolean): string {
+  return withModel
+    ? `  Keys: a key given on the command line (--judge-api-key, --model-api-key) is visible to other
   users of this machine in \`ps\`; prefer --judge-api-key-file F / --model-api-key-file F (the file's
-  first line, trimmed; keep it chmod 600) or the variables OPENAI_API_KEY / FLASK_MODEL_API_KEY.`;
+  first line, trimmed; keep it chmod 600) or the variables OPENAI_API_KEY / FLASK_MODEL_API_KEY.`
+    : `  Keys: a key given on the command line (--judge-api-key) is visible to other users of this
+  machine in \`ps\`; prefer --judge-api-key-file F (the file's first line, trimmed; keep it
+  chmod 600) or the variable OPENAI_API_KEY.`;
+}
 
-/** For every run command's --help: the per-endpoint limits. */
-export const LIMITS_HELP = `  --judge-rpm N  --judge-tpm N   requests / tokens per minute for the judge endpoint, across all workers
-  --model-rpm N  --model-tpm N   the same for the evaluated model's endpoint (infer, eval)
-  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without
-                                 limits the concurrency adapts to the endpoint (429s halve it)
-  --judge-concurrency N / --model-concurrency N   the same, one role only
-  --chunk-size N (25)            instances per activity      --batch-size N (200)  --max-attempts N (12)
-  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)
-  --judge-rps R / --model-rps R  deprecated: R requests per second, read as --judge-rpm 60*R`;
+/** For every run command's --help: the per-endpoint limits (`withModel`: infer and eval, which call a model). */
+export function limitsHelp(withModel: boolean): string {
+  return [
+    '  --judge-rpm N  --judge-tpm N   requests / tokens per minute for the judge endpoint, across all workers',
+    ...(withModel ? ["  --model-rpm N  --model-tpm N   the same for the evaluated model's endpoint"] : []),
+    '  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without',
+    '                                 limits the concurrency adapts to the endpoint (429s halve it)',
+    `  --judge-concurrency N${withModel ? ' / --model-concurrency N' : ''}   the same, ${withModel ? 'one role' : 'the judge'} only`,
+    '  --chunk-size N (25)            instances per activity      --batch-size N (200)  --max-attempts N (12)',
+    '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
+    `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
+  ].join('\n');
+}
 
 /** A positive integer flag (counts, sizes, limits); `min` 0 where zero means something (a seed). */
 export function intFlag(v: Values, name: string, dflt: number, min?: number): number;

@@ -150,7 +150,7 @@ test('every flag the README mentions appears in some command\'s --help', () => {
   assert.match(help.stdout, /Exit status:\n\s+0 +every instance[\s\S]*\n\s+4 +the run finished but some instances failed/);
   for (const cmd of ['review', 'infer', 'eval', 'annotate']) {
     const h = cli([cmd, '--help']).stdout;
-    assert.match(h, /visible to other\s+users of this machine in `ps`/, cmd);
+    assert.match(h, /visible to other\s+users of this\s+machine in `ps`/, cmd);
     assert.match(h, /--judge-rpm N/, cmd);
   }
 });

@@ -6,7 +6,7 @@ import { sha256File } from '../../core/prepare.js';
 import { annotationTemplateHash } from '../../core/prompts/annotation.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions } from '../flags.js';
+import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions } from '../flags.js';
 
 export const ANNOTATE_HELP = `flask-eval annotate INPUT [--run NAME] [--seed N] [options of review for the judge]
   Label every instruction with FLASK's three annotation stages (domain -> skill set -> difficulty),
@@ -20,8 +20,8 @@ export const ANNOTATE_HELP = `flask-eval annotate INPUT [--run NAME] [--seed N] 
   --keep-first-duplicate   a repeated idx keeps its first line (default: an error naming both lines)
   --judge-model M  --judge-base-url U  --judge-api-key-file F  --judge-temperature T  --judge-max-tokens N
   --parse-attempts N (3)  --detach  --with-worker  --db FILE
-${LIMITS_HELP}
-${KEY_HELP}
+${limitsHelp(false)}
+${keyHelp(false)}
   Export: flask-eval export RUN --format evalset --out my_evalset.jsonl`;
 
 /**

@@ -8,7 +8,7 @@ import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
+import { keyHelp, limitsHelp, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
 import { evalSetFile, judgeSettings } from './review.js';
 import { printRunReport } from './report.js';
 
@@ -36,8 +36,8 @@ const MODEL_HELP = `  --model-name M      the evaluated model (env FLASK_MODEL_N
   --limit N           only the first N instances
   --run NAME          run name (letters, digits, . _ -, at most 100); the same name resumes the run
   --parse-attempts N (3)  --retry-failed  --detach  --with-worker  --db FILE
-${LIMITS_HELP}
-${KEY_HELP}`;
+${limitsHelp(true)}
+${keyHelp(true)}`;
 
 export const INFER_HELP = `flask-eval infer [options]\n  The evaluated model answers FLASK's instructions; responses land in DuckDB (export with \`flask-eval export RUN --format flask\`).\n${MODEL_HELP}`;
 export const EVAL_HELP = `flask-eval eval [options]\n  One durable workflow per evaluation: every instance is answered, then judged (pipelined per instance).\n${MODEL_HELP}\n  plus the judge options of \`flask-eval review\` (--judge-model, --judge-base-url, --judge-api-key-file, --judge-temperature, --judge-max-tokens, ...)`;

@@ -6,7 +6,7 @@ import { describeSummary, prepareReview, sha256File } from '../../core/prepare.j
 import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { KEY_HELP, LIMITS_HELP, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
+import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { printRunReport } from './report.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 
@@ -27,8 +27,8 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --detach            start the workflow and return (with external workers)
   --with-worker       run a worker in this process even with TEMPORAL_ADDRESS set
   --db FILE           results file (env FLASK_DB)
-${LIMITS_HELP}
-${KEY_HELP}`;
+${limitsHelp(false)}
+${keyHelp(false)}`;
 
 export function evalSetFile(v: Record<string, unknown>): string {
   if (v.hard) return DATA_FILES.hardSet;
