@@ -111,6 +111,12 @@ test('on a read-write locked instance (the daemon), writes are refused and the c
     await assert.rejects(runUserQuery(conn, `UPDATE t SET a = 2`, collect().sink), /UPDATE statements are refused/);
     await assert.rejects(runUserQuery(conn, `DROP TABLE t`, collect().sink), /DROP statements are refused/);
     await assert.rejects(runUserQuery(conn, `BEGIN TRANSACTION`, collect().sink), /TRANSACTION statements are refused/);
+    // EXPLAIN ANALYZE executes what it explains: only a SELECT may be explained.
+    await assert.rejects(runUserQuery(conn, `EXPLAIN ANALYZE DELETE FROM t`, collect().sink), /EXPLAIN of a DELETE statement is refused/);
+    await assert.rejects(runUserQuery(conn, `/* plan */ EXPLAIN ANALYZE COPY (SELECT 1) TO '${file}'`, collect().sink), /COPY statement is refused|Permission Error/);
+    const plan = collect();
+    await runUserQuery(conn, `-- the plan\nEXPLAIN ANALYZE SELECT a FROM t`, plan.sink);
+    assert.equal(plan.rows.length, 1);
     // A sink that stops early, and a statement failing mid-stream, both end their transaction.
     assert.deepEqual(await runUserQuery(conn, 'SELECT range FROM range(10000)', { columns: () => undefined, rows: () => false }), { delivered: 2048, total: undefined });
     await assert.rejects(runUserQuery(conn, `SELECT CASE WHEN range < 5000 THEN range ELSE error('boom') END FROM range(10000)`, collect().sink), /boom/);

@@ -152,6 +152,29 @@ const jsonValue: DuckDBValueConverter<Json> = (value, type, self) => {
   }
   return JsonDuckDBValueConverter(value, type, self);
 };
+/**
+ * EXPLAIN ANALYZE runs the statement it explains: that statement must be a read too (the
+ * rollback would undo a DELETE, but a read has nothing to undo).
+ */
+async function assertExplainsARead(conn: DuckDBConnection, sql: string): Promise<void> {
+  const m = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*EXPLAIN\b\s*(?:\([^)]*\)\s*)?(?:ANALY[SZ]E\b)?/i.exec(sql);
+  if (!m) throw new InputError('query: write EXPLAIN at the start of the statement');
+  let type: StatementType | undefined;
+  try {
+    const inner = await conn.extractStatements(sql.slice(m[0].length));
+    if (inner.count === 1) {
+      const p = await inner.prepare(0);
+      type = p.statementType;
+      p.destroySync();
+    }
+  } catch (e) {
+    throw new InputError(`query: ${(e as Error).message}`);
+  }
+  if (type !== StatementType.SELECT) {
+    throw new InputError(`query only reads: EXPLAIN of a ${type === undefined ? 'non-' : `${statementName(type)} `}statement is refused; EXPLAIN a SELECT`);
+  }
+}
+
 function typeName(t: DuckDBType): string {
   return t.toString();
 }
@@ -160,6 +183,11 @@ function typeName(t: DuckDBType): string {
  * Run one user statement read-only and stream its rows into `sink`. Throws InputError (the
  * user's to fix, printed without a stack) for several statements, a writing statement, or any
  * DuckDB error (syntax, unknown table, permission).
+ *
+ * The statement runs in its own transaction on `conn`: give each concurrent query its own
+ * connection (`instance.connect()`), never the connection writes go through. The instance must
+ * have LOCKED_CONFIG (checked; a daemon opens its one instance with it, which its own writes,
+ * schema and checkpoints do not need to relax).
  */
 export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: UserQuerySink, opts: UserQueryOptions = {}): Promise<UserQueryResult> {
   await assertLocked(conn);
@@ -189,6 +217,7 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
             `query runs SELECT (and EXPLAIN, DESCRIBE, SHOW, SUMMARIZE, PRAGMA table_info); writing files is \`flask-eval export\`'s job`,
         );
       }
+      if (prepared.statementType === StatementType.EXPLAIN) await assertExplainsARead(conn, sql);
       if (opts.params?.length) prepared.bind(opts.params);
       let result;
       try {
