@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { InputError } from '../core/errors.js';
 import { Database } from '../core/store/database.js';
 import { reviewCommand, REVIEW_HELP } from './commands/review.js';
 import { reportCommand, REPORT_HELP } from './commands/report.js';
@@ -16,10 +15,16 @@ import { compareCommand, COMPARE_HELP } from './commands/compare.js';
 import { annotateCommand, ANNOTATE_HELP } from './commands/annotate.js';
 import { agreementCommand, AGREEMENT_HELP } from './commands/agreement.js';
 import { estimateCommand, ESTIMATE_HELP } from './commands/estimate.js';
+import { explainError } from './errorReport.js';
+import { EXIT, EXIT_CODES_HELP } from './exitCodes.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+/** A command returns its exit status (a run: exitCodeForProgress), or nothing for 0. */
+type Command = { run: (argv: string[]) => Promise<number | void>; help: string };
+
+// One command a line, in the order `flask-eval --help` lists them (keeps merges of new commands simple).
+const COMMANDS: Record<string, Command> = {
   review: { run: (a) => reviewCommand(a, log), help: REVIEW_HELP },
   infer: { run: (a) => inferCommand(a, log), help: INFER_HELP },
   eval: { run: (a) => evalCommand(a, log), help: EVAL_HELP },
@@ -41,35 +46,33 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
 
 function usage(): string {
   return `flask-eval: FLASK fine-grained evaluation (Ye et al., arXiv 2307.10928) on Temporal + DuckDB\n\n` +
-    Object.values(COMMANDS).map((c) => c.help.split('\n')[0]).join('\n') + `\n\nflask-eval COMMAND --help for details.`;
+    Object.values(COMMANDS).map((c) => c.help.split('\n')[0]).join('\n') +
+    `\n\nflask-eval COMMAND --help for details; flask-eval help --all for every command's.\n\n${EXIT_CODES_HELP}`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return 0;
+    const all = rest.includes('--all') ? `\n\n${Object.values(COMMANDS).map((c) => c.help).join('\n\n')}` : '';
+    process.stdout.write(`${usage()}${all}\n`);
+    return EXIT.ok;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
     log(`unknown command "${name}"\n\n${usage()}`);
-    return 2;
+    return EXIT.badInput;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${cmd.help}\n`);
-    return 0;
+    return EXIT.ok;
   }
   try {
-    await cmd.run(rest);
-    return 0;
+    return (await cmd.run(rest)) ?? EXIT.ok;
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (e instanceof InputError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      log(`error: ${err.message}`);
-      return 2;
-    }
-    log(`error: ${err.stack ?? String(e)}`);
-    return 1;
+    // Expected failures (bad input, a stopped run, an unreachable server) print a message, no stack.
+    const { code, message } = explainError(e);
+    log(message);
+    return code;
   }
 }
 

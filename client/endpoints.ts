@@ -1,6 +1,6 @@
 import { endpointRef, offlineBaseUrl, type EndpointRef } from '../core/endpoint.js';
 import { endpointIsOffline, type EndpointConfig } from '../core/config.js';
-import { InputError } from '../core/errors.js';
+import { InputError, RunStoppedError } from '../core/errors.js';
 import { OpenAIProvider } from '../core/provider/openaiProvider.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
 import { startOfflineServer, type OfflineServer } from '../offline/server.js';
@@ -70,9 +70,9 @@ export async function preflight(role: 'judge' | 'model', ep: ServedEndpoint, tim
   } catch (e) {
     const flag = role === 'judge' ? '--judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY' : '--model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY';
     if (e instanceof ProviderError) {
-      if (e.kind === 'auth') throw new InputError(`the ${role} endpoint ${ep.ref.baseUrl} rejected the key: ${e.message}`);
+      if (e.kind === 'auth') throw new RunStoppedError(`the ${role} endpoint ${ep.ref.baseUrl} rejected the key: ${e.message}`);
       if (e.kind === 'connection' || e.kind === 'timeout') {
-        throw new InputError(`the ${role} endpoint ${ep.ref.baseUrl} did not answer within ${timeoutMs / 1000}s (${e.message}). Is the server running? Check ${flag}.`);
+        throw new RunStoppedError(`the ${role} endpoint ${ep.ref.baseUrl} did not answer within ${timeoutMs / 1000}s (${e.message}). Is the server running? Check ${flag}.`);
       }
       // 5xx or 429 at preflight: the endpoint is there; the run's own retries deal with it.
       return ep;

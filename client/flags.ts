@@ -1,51 +1,105 @@
+import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { Database } from '../core/store/database.js';
 import { dbPath, judgeEndpoint, modelEndpoint, type EndpointConfig } from '../core/config.js';
-import type { RunOptions } from './execute.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
+type Warn = (s: string) => void;
+const stderrWarn: Warn = (s) => process.stderr.write(`warning: ${s}\n`);
 
-/** Flags every run command shares, in node:util parseArgs form. */
+/** Flags every run command shares (review, infer, eval, annotate), in node:util parseArgs form. */
 export const RUN_FLAGS = {
   run: { type: 'string' },
   db: { type: 'string' },
+  'max-concurrency': { type: 'string' },
   concurrency: { type: 'string' },
   'judge-concurrency': { type: 'string' },
   'model-concurrency': { type: 'string' },
+  'chunk-size': { type: 'string' },
   'batch-size': { type: 'string' },
   'max-attempts': { type: 'string' },
   'retry-failed': { type: 'boolean' },
+  'change-judge': { type: 'boolean' },
   detach: { type: 'boolean' },
-  'with-worker': { type: 'boolean' },
   limit: { type: 'string' },
   'judge-model': { type: 'string' },
   'judge-base-url': { type: 'string' },
   'judge-api-key': { type: 'string' },
+  'judge-api-key-file': { type: 'string' },
   'judge-temperature': { type: 'string' },
   'judge-max-tokens': { type: 'string' },
-  'judge-rps': { type: 'string' },
   'judge-rpm': { type: 'string' },
   'judge-tpm': { type: 'string' },
-  'max-concurrency': { type: 'string' },
-  'chunk-size': { type: 'string' },
-  'change-judge': { type: 'boolean' },
+  'judge-rps': { type: 'string' },
 } as const;
 
+/** The evaluated model's endpoint limits and key file (infer, eval). */
+export const MODEL_RUN_FLAGS = {
+  'model-rpm': { type: 'string' },
+  'model-tpm': { type: 'string' },
+  'model-rps': { type: 'string' },
+  'model-api-key-file': { type: 'string' },
+} as const;
+
+/** For every run command's --help: keys on the command line are visible to other users. */
+export function keyHelp(withModel: boolean): string {
+  return withModel
+    ? `  Keys: a key given on the command line (--judge-api-key, --model-api-key) is visible to other
+  users of this machine in \`ps\`; prefer --judge-api-key-file F / --model-api-key-file F (the file's
+  first line, trimmed; keep it chmod 600) or the variables OPENAI_API_KEY / FLASK_MODEL_API_KEY.`
+    : `  Keys: a key given on the command line (--judge-api-key) is visible to other users of this
+  machine in \`ps\`; prefer --judge-api-key-file F (the file's first line, trimmed; keep it
+  chmod 600) or the variable OPENAI_API_KEY.`;
+}
+
+/** For every run command's --help: the per-endpoint limits (`withModel`: infer and eval, which call a model). */
+export function limitsHelp(withModel: boolean): string {
+  return [
+    '  --judge-rpm N  --judge-tpm N   requests / tokens per minute for the judge endpoint, across all workers',
+    ...(withModel ? ["  --model-rpm N  --model-tpm N   the same for the evaluated model's endpoint"] : []),
+    '  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without',
+    '                                 limits the concurrency adapts to the endpoint (429s halve it)',
+    `  --judge-concurrency N${withModel ? ' / --model-concurrency N' : ''}   the same, ${withModel ? 'one role' : 'the judge'} only`,
+    '  --chunk-size N (25)            instances per activity      --batch-size N (200)  --max-attempts N (12)',
+    '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
+    `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
+  ].join('\n');
+}
+
+/** A positive integer flag (counts, sizes, limits); `min` 0 where zero means something (a seed). */
 export function intFlag(v: Values, name: string, dflt: number, min?: number): number;
 export function intFlag(v: Values, name: string, dflt: undefined, min?: number): number | undefined;
 export function intFlag(v: Values, name: string, dflt: number | undefined, min = 1): number | undefined {
   const raw = v[name];
   if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new InputError(`--${name} must be an integer >= ${min} (got "${raw}")`);
+  const s = String(raw).trim();
+  const n = Number(s);
+  if (s === '' || !/^[+-]?\d+$/.test(s) || !Number.isSafeInteger(n) || n < min) {
+    throw new InputError(`--${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`} (got "${raw}")`);
+  }
   return n;
 }
 
+/** Any finite number (a temperature). */
 export function numFlag(v: Values, name: string): number | undefined {
   const raw = v[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n)) throw new InputError(`--${name} must be a number (got "${raw}")`);
+  if (String(raw).trim() === '' || !Number.isFinite(n)) throw new InputError(`--${name} must be a number (got "${raw}")`);
+  return n;
+}
+
+/** A sampling temperature: 0 to 2, the range OpenAI-compatible APIs accept. */
+export function temperatureFlag(v: Values, name: string): number | undefined {
+  const n = numFlag(v, name);
+  if (n !== undefined && (n < 0 || n > 2)) throw new InputError(`--${name} must be between 0 and 2 (got "${v[name]}")`);
+  return n;
+}
+
+/** A rate: a finite number > 0. */
+export function positiveFlag(v: Values, name: string): number | undefined {
+  const n = numFlag(v, name);
+  if (n !== undefined && !(n > 0)) throw new InputError(`--${name} must be greater than 0 (got "${v[name]}"); leave it out for no limit`);
   return n;
 }
 
@@ -54,27 +108,99 @@ export function strFlag(v: Values, name: string): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 
-export function runOptions(v: Values): RunOptions {
-  const limits = (role: 'judge' | 'model') => {
-    const rps = numFlag(v, `${role}-rps`);
-    const rpm = intFlag(v, `${role}-rpm`, undefined) ?? (rps !== undefined ? Math.round(rps * 60) : undefined);
-    const tpm = intFlag(v, `${role}-tpm`, undefined);
-    const maxConcurrency = intFlag(v, `${role}-concurrency`, undefined) ?? intFlag(v, 'max-concurrency', undefined) ?? intFlag(v, 'concurrency', undefined);
-    return { ...(rpm ? { rpm } : {}), ...(tpm ? { tpm } : {}), ...(maxConcurrency ? { maxConcurrency } : {}) };
-  };
-  const judgeLimits = limits('judge');
-  const modelLimits = limits('model');
+export const MAX_RUN_NAME = 100;
+const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** A run name is a workflow id, a DuckDB key and part of file names: letters, digits, . _ - only. */
+export function validateRunName(name: string, from = '--run'): string {
+  if (name.trim() === '') throw new InputError(`${from}: a run name must not be empty`);
+  if (name.length > MAX_RUN_NAME) throw new InputError(`${from}: run name is ${name.length} characters; at most ${MAX_RUN_NAME}`);
+  if (!RUN_NAME.test(name)) {
+    throw new InputError(`${from} "${name}": a run name starts with a letter or digit and holds only letters, digits, ".", "_" and "-"`);
+  }
+  return name;
+}
+
+/** A default run name from a model or file name: unsafe characters become "_", and it is bounded. */
+export function defaultRunName(prefix: string, from: string): string {
+  const safe = `${prefix}-${from}`.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return validateRunName(safe.slice(0, MAX_RUN_NAME) || prefix, 'run name');
+}
+
+/** `--run NAME` validated, or the default. */
+export function runNameFlag(v: Values, dflt: () => string): string {
+  const raw = strFlag(v, 'run');
+  return raw === undefined ? dflt() : validateRunName(raw);
+}
+
+/** Limits of one endpoint (one role), fleet-wide: every worker serving it takes its share. */
+export interface EndpointLimits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens (prompt + completion) per minute. */
+  tpm?: number;
+  /** Calls in flight at most; undefined: adaptive. */
+  maxConcurrency?: number;
+}
+
+/** What the run commands' flags say about a run's execution; execute.ts's RunOptions is built from it. */
+export interface RunOptionsFromFlags {
+  judgeLimits: EndpointLimits;
+  modelLimits: EndpointLimits;
+  /** Instances per callChunk activity. */
+  chunkSize: number;
+  /** Instances per child workflow. */
+  batchSize: number;
+  /** Attempts of a call before its instance is recorded as failed. */
+  maxAttempts: number;
+  retryFailed: boolean;
+  /** Allow a different judge endpoint/model on an existing run. */
+  changeJudge: boolean;
+  detach: boolean;
+  /** --limit N: the first N instances (checked against an existing run). */
+  limit?: number;
+  /** Instances in flight per batch (the endpoint limiter caps the calls really in flight). */
+  concurrency: number;
+}
+
+/** One role's limits: --ROLE-rpm/--ROLE-tpm, --ROLE-concurrency or --max-concurrency (alias --concurrency), deprecated --ROLE-rps. */
+export function endpointLimitsFromFlags(v: Values, role: 'judge' | 'model', warn: Warn = stderrWarn): EndpointLimits {
+  const maxConcurrency = intFlag(v, `${role}-concurrency`, undefined) ?? sharedConcurrency(v);
+  let rpm = positiveFlag(v, `${role}-rpm`);
+  const rps = positiveFlag(v, `${role}-rps`);
+  if (rps !== undefined) {
+    if (rpm !== undefined) throw new InputError(`give --${role}-rpm or the deprecated --${role}-rps, not both`);
+    rpm = 60 * rps;
+    warn(`--${role}-rps is deprecated: read as --${role}-rpm ${rpm}`);
+  }
+  const tpm = positiveFlag(v, `${role}-tpm`);
+  if (tpm !== undefined && !Number.isInteger(tpm)) throw new InputError(`--${role}-tpm must be a positive integer (got "${v[`${role}-tpm`]}")`);
+  return { ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), ...(maxConcurrency !== undefined ? { maxConcurrency } : {}) };
+}
+
+function sharedConcurrency(v: Values): number | undefined {
+  const max = intFlag(v, 'max-concurrency', undefined);
+  const alias = intFlag(v, 'concurrency', undefined);
+  if (max !== undefined && alias !== undefined && max !== alias) throw new InputError('--concurrency is an alias of --max-concurrency: give one of them');
+  return max ?? alias;
+}
+
+export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptionsFromFlags {
+  const judgeLimits = endpointLimitsFromFlags(v, 'judge', warn);
+  const modelLimits = endpointLimitsFromFlags(v, 'model', warn);
+  // Enough instances in flight for the limiter to choose from; it decides the calls really sent.
+  const concurrency = sharedConcurrency(v) ?? 64;
   return {
-    concurrency: intFlag(v, 'max-concurrency', undefined) ?? intFlag(v, 'concurrency', 64),
+    judgeLimits,
+    modelLimits,
     chunkSize: intFlag(v, 'chunk-size', 25),
     batchSize: intFlag(v, 'batch-size', 200),
     maxAttempts: intFlag(v, 'max-attempts', 8),
     retryFailed: !!v['retry-failed'],
     changeJudge: !!v['change-judge'],
     detach: !!v.detach,
-    judgeLimits,
-    modelLimits,
     limit: intFlag(v, 'limit', undefined),
+    concurrency,
   };
 }
 
@@ -83,20 +209,40 @@ export function openDb(v: Values): Database {
 }
 
 /**
+ * A key from a file: its content, trimmed. A missing or empty file is an error; a file other
+ * users can read gets a warning (the key is as exposed as on the command line).
+ */
+export function readKeyFile(file: string, flag: string, warn: Warn = stderrWarn): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`--${flag} ${file}: cannot read the key file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const key = text.trim();
+  if (key === '') throw new InputError(`--${flag} ${file}: the key file is empty; put the API key on its first line`);
+  if (/\s/.test(key)) throw new InputError(`--${flag} ${file}: the key file holds more than one word; put only the API key in it`);
+  if ((statSync(file).mode & 0o004) !== 0) warn(`--${flag} ${file} is readable by every user of this machine: chmod 600 ${file}`);
+  return key;
+}
+
+/**
  * Judge endpoint from env, overridden by flags. Keys stay in this process's memory: they are
  * handed to the provider only (never to workflows, DuckDB or logs).
  */
-export function judgeFromFlags(v: Values): EndpointConfig {
-  return withFlags(judgeEndpoint(), v, 'judge');
+export function judgeFromFlags(v: Values, warn: Warn = stderrWarn): EndpointConfig {
+  return withFlags(judgeEndpoint(), v, 'judge', warn);
 }
 
-export function modelFromFlags(v: Values): EndpointConfig {
-  return withFlags(modelEndpoint(), v, 'model');
+export function modelFromFlags(v: Values, warn: Warn = stderrWarn): EndpointConfig {
+  return withFlags(modelEndpoint(), v, 'model', warn);
 }
 
-function withFlags(e: EndpointConfig, v: Values, role: 'judge' | 'model'): EndpointConfig {
+function withFlags(e: EndpointConfig, v: Values, role: 'judge' | 'model', warn: Warn): EndpointConfig {
   const baseURL = strFlag(v, `${role}-base-url`) ?? e.baseURL;
-  const apiKey = strFlag(v, `${role}-api-key`) ?? e.apiKey;
+  const keyFile = strFlag(v, `${role}-api-key-file`);
+  if (keyFile !== undefined && strFlag(v, `${role}-api-key`) !== undefined) throw new InputError(`give --${role}-api-key-file or --${role}-api-key, not both`);
+  const apiKey = keyFile !== undefined ? readKeyFile(keyFile, `${role}-api-key-file`, warn) : strFlag(v, `${role}-api-key`) ?? e.apiKey;
   const fromFlagsOrEnv = strFlag(v, role === 'judge' ? 'judge-model' : 'model-name');
   const defaults = role === 'judge' ? judgeEndpoint({ OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: baseURL, FLASK_JUDGE_MODEL: process.env.FLASK_JUDGE_MODEL })
     : modelEndpoint({ FLASK_MODEL_API_KEY: apiKey, FLASK_MODEL_BASE_URL: baseURL, FLASK_MODEL_NAME: process.env.FLASK_MODEL_NAME });

@@ -20,12 +20,14 @@ function fieldOf(path: readonly PropertyKey[]): string {
 /**
  * Read a JSONL file and validate every line against `schema`. All problems (up to 20) are
  * collected into one InputError naming file:line and field, so a user fixes a file in one go.
- * Blank lines are allowed (many tools write a trailing one).
+ * Blank lines are allowed (many tools write a trailing one); a file with no line at all is an
+ * error (an empty run is never what was meant) unless `allowEmpty`.
  */
 export function readJsonl<S extends z.ZodType>(
   file: string,
   schema: S,
   hint = '',
+  opts: { allowEmpty?: boolean } = {},
 ): Located<z.output<S>>[] {
   let text: string;
   try {
@@ -35,6 +37,9 @@ export function readJsonl<S extends z.ZodType>(
   }
   const rows: Located<z.output<S>>[] = [];
   const problems: string[] = [];
+  if (text.trim() === '' && !opts.allowEmpty) {
+    throw new InputError(`${file} is empty (no JSON lines); nothing was started or stored.${hint ? ` ${hint}` : ''}`);
+  }
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].trim();

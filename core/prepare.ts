@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AnswerSchema, datasetQuirks, loadEvalSet, type EvalInstance } from './dataset.js';
+import { AnswerSchema, datasetQuirks, loadEvalSet, rejectDuplicates, type DuplicatePolicy, type EvalInstance } from './dataset.js';
+import { InputError } from './errors.js';
 import { readJsonl } from './jsonl.js';
 import type { ResponseRow } from './store/instances.js';
 import { hardToMainIdx } from './flaskHard.js';
@@ -22,26 +23,34 @@ export interface AnswerMatch {
   rowsWithExtraKeys: number;
 }
 
+/** The flag that keeps the first of duplicated answer ids. */
+export const KEEP_FIRST_DUPLICATE_FLAG = '--keep-first-duplicate';
+
 /**
- * Load an answers file (FLASK's model_outputs format) against instances; the first answer of a
- * duplicated id wins. `answerIdOf` maps an instance to the question_id its answer carries
- * (the identity, except for FLASK-Hard against FLASK's published answers).
+ * Load an answers file (FLASK's model_outputs format) against instances. A duplicated id is an
+ * error naming both lines, unless the policy keeps the first (counted in duplicateIds).
+ * `answerIdOf` maps an instance to the question_id its answer carries (the identity, except for
+ * FLASK-Hard against FLASK's published answers).
  */
 export function matchAnswers(
   file: string,
   instances: readonly EvalInstance[],
   modelId: string,
   answerIdOf: (idx: number) => number | undefined = (idx) => idx,
+  duplicates: DuplicatePolicy = {},
 ): { responses: ResponseRow[]; match: AnswerMatch } {
   const rows = readJsonl(file, AnswerSchema, 'Each line needs question_id (the instance idx) and text (the response; may be empty).');
+  rejectDuplicates(file, rows, (a) => a.questionId, 'question_id', { flag: KEEP_FIRST_DUPLICATE_FLAG, ...duplicates });
   const known = new Set(instances.map((i) => answerIdOf(i.idx)).filter((x): x is number => x !== undefined));
   const byId = new Map<number, string>();
   const match: AnswerMatch = { answers: rows.length, matched: 0, emptyResponses: [], withoutAnswer: [], unknownIds: [], duplicateIds: [], rowsWithExtraKeys: 0 };
+  const seen = new Set<number>();
   for (const { value } of rows) {
     if (value.extraKeys.length > 0) match.rowsWithExtraKeys += 1;
-    if (!known.has(value.questionId)) match.unknownIds.push(value.questionId);
-    else if (byId.has(value.questionId)) match.duplicateIds.push(value.questionId);
+    if (seen.has(value.questionId)) match.duplicateIds.push(value.questionId);
+    else if (!known.has(value.questionId)) match.unknownIds.push(value.questionId);
     else byId.set(value.questionId, value.text);
+    seen.add(value.questionId);
   }
   const responses: ResponseRow[] = [];
   for (const inst of instances) {
@@ -73,7 +82,7 @@ export function prepareReview(
   answersFile: string,
   modelId: string,
   limit?: number,
-  opts: { answersKeyedByMainSet?: boolean } = {},
+  opts: { answersKeyedByMainSet?: boolean; duplicates?: DuplicatePolicy } = {},
 ): PreparedReview {
   const all = loadEvalSet(evalSetFile);
   let answerIdOf: ((idx: number) => number | undefined) | undefined;
@@ -81,7 +90,14 @@ export function prepareReview(
     const map = hardToMainIdx(all, loadEvalSet(DATA_FILES.evalSet));
     answerIdOf = (idx) => map.get(idx);
   }
-  const { responses, match } = matchAnswers(answersFile, all, modelId, answerIdOf);
+  const { responses, match } = matchAnswers(answersFile, all, modelId, answerIdOf, opts.duplicates);
+  if (responses.length === 0) {
+    throw new InputError(
+      `none of the ${match.answers} answers in ${answersFile} matches an instance of ${evalSetFile} ` +
+        `(${match.unknownIds.length} unknown ids, e.g. ${match.unknownIds.slice(0, 5).join(', ')}); nothing was started or stored. ` +
+        'question_id must be the idx of an instance of the evaluation set (--eval-set FILE, --hard).',
+    );
+  }
   const answered = new Set(responses.map((r) => r.idx));
   let instances = all.filter((i) => answered.has(i.idx));
   if (limit !== undefined) instances = instances.slice(0, limit);

@@ -40,7 +40,11 @@ test('import-answers: a malformed file is rejected with file:line and nothing is
   const db = path.join(dir, 'import.duckdb');
   const good = path.join(dir, 'good.jsonl');
   writeFileSync(good, [{ question_id: 1, text: 'a' }, { question_id: 1, text: 'dup' }, { question_id: 99999, text: 'x' }, { question_id: 2, text: '' }].map((x) => JSON.stringify(x)).join('\n') + '\n');
-  const ok = cli(['import-answers', good, '--model-id', 'mine', '--run', 'imp', '--db', db]);
+  const dup = cli(['import-answers', good, '--model-id', 'mine', '--run', 'imp', '--db', db]);
+  assert.equal(dup.code, 2);
+  assert.match(dup.stderr, /good\.jsonl:2: field question_id: duplicate question_id 1 \(first on line 1\)/);
+  assert.ok(!existsSync(db), 'a refused file stores nothing');
+  const ok = cli(['import-answers', good, '--model-id', 'mine', '--run', 'imp', '--db', db, '--keep-first-duplicate']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /answers: 4 lines, 2 matched an instance/);
   assert.match(ok.stderr, /instances without an answer \(not reviewed\): 1738/);
@@ -64,7 +68,7 @@ test('query is read-only, report names unknown runs, and a missing command argum
   const db = path.join(dir, 'import.duckdb');
   const w = cli(['query', 'DELETE FROM runs', '--db', db]);
   assert.equal(w.code, 2);
-  assert.match(w.stderr, /query failed: .*read-only/i);
+  assert.match(w.stderr, /query only reads: DELETE statements are refused/);
   const rep = cli(['report', 'nope', '--db', db]);
   assert.equal(rep.code, 2);
   assert.match(rep.stderr, /no run named "nope"/);
@@ -130,4 +134,59 @@ test('an API key is used for calls but lands nowhere: not in DuckDB, Temporal st
   } finally {
     await server.close();
   }
+});
+
+test('every flag the README mentions appears in some command\'s --help', () => {
+  const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const help = cli(['help', '--all']);
+  assert.equal(help.code, 0, help.stderr);
+  // --scale is docker compose's (`docker compose up --scale worker=4`), not ours.
+  const notOurs = new Set(['--scale']);
+  const inHelp = new Set(help.stdout.match(/--[a-z][a-z0-9-]*/g));
+  const missing = [...new Set(readme.match(/--[a-z][a-z0-9-]*/g))].filter((f) => !inHelp.has(f) && !notOurs.has(f));
+  assert.deepEqual(missing, [], `README flags missing from --help: ${missing.join(' ')}`);
+  assert.ok(inHelp.has('--judge-api-key-file') && inHelp.has('--keep-first-duplicate'));
+  // The exit statuses are documented, and every run command warns about keys on the command line.
+  assert.match(help.stdout, /Exit status:\n\s+0 +every instance[\s\S]*\n\s+4 +the run finished but some instances failed/);
+  for (const cmd of ['review', 'infer', 'eval', 'annotate']) {
+    const h = cli([cmd, '--help']).stdout;
+    assert.match(h, /visible to other\s+users of this\s+machine in `ps`/, cmd);
+    assert.match(h, /--judge-rpm N/, cmd);
+  }
+});
+
+test('errors a user can act on: causes of a failed run, refused connections, unknown runs; exit codes', async () => {
+  const { explainError } = await import('../client/errorReport.js');
+  const { exitCodeForProgress } = await import('../client/exitCodes.js');
+  const { WorkflowFailedError } = await import('@temporalio/client');
+  const { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState, TerminatedFailure, WorkflowNotFoundError } = await import('@temporalio/common');
+  const { InputError, RunStoppedError } = await import('../core/errors.js');
+  const provider = ApplicationFailure.create({ message: '401 Incorrect API key provided: sk-wr***ng', type: 'ProviderError.auth', nonRetryable: true });
+  const activity = new ActivityFailure('Activity task failed', 'callChunk', '3', RetryState.NON_RETRYABLE_FAILURE, 'worker-1', provider);
+  const child = new ChildWorkflowFailure('default', { workflowId: 'batch-1', runId: 'r' }, 'batchWorkflow', RetryState.NON_RETRYABLE_FAILURE, activity);
+  const failed = explainError(new WorkflowFailedError('Workflow execution failed', child, RetryState.NON_RETRYABLE_FAILURE));
+  assert.equal(failed.code, 3);
+  assert.match(failed.message, /^error: the run stopped: 401 Incorrect API key provided: sk-wr\*\*\*ng\n  check the key: --judge-api-key-file/);
+  assert.doesNotMatch(failed.message, /\n\s+at /);
+  const term = explainError(new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('Terminated'), RetryState.NON_RETRYABLE_FAILURE));
+  assert.equal(term.code, 3);
+  assert.match(term.message, /terminated/);
+  const notFound = explainError(new WorkflowNotFoundError('not found', 'flask-run-nope', undefined));
+  assert.equal(notFound.code, 2);
+  assert.match(notFound.message, /no run workflow flask-run-nope in Temporal/);
+  const refused = explainError(new Error('Failed to connect before the deadline'), { TEMPORAL_ADDRESS: '127.0.0.1:7999' });
+  assert.equal(refused.code, 3);
+  assert.match(refused.message, /cannot reach Temporal at 127\.0\.0\.1:7999 \(connection refused\): start the Temporal server at 127\.0\.0\.1:7999, or unset TEMPORAL_ADDRESS/);
+  const embedded = explainError(new Error('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7611'), {});
+  assert.match(embedded.message, /cannot reach Temporal at 127\.0\.0\.1:7611 .*flask-eval server/);
+  const endpoint = Object.assign(new Error('Connection error.'), { name: 'APIConnectionError', cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+  assert.match(explainError(endpoint).message, /the endpoint does not answer/);
+  assert.deepEqual(explainError(new InputError('bad file')), { code: 2, message: 'error: bad file' });
+  assert.deepEqual(explainError(new RunStoppedError('judge refused the key')), { code: 3, message: 'error: judge refused the key' });
+  const bug = explainError(new TypeError('x is undefined'));
+  assert.equal(bug.code, 1);
+  assert.match(bug.message, /TypeError: x is undefined\n\s+at /, 'an unexpected error keeps its stack');
+  assert.equal(exitCodeForProgress({ total: 3, done: 3, failed: 0 }), 0);
+  assert.equal(exitCodeForProgress({ total: 3, done: 2, failed: 1 }), 4);
+  assert.equal(exitCodeForProgress({ total: 3, done: 2, failed: 0 }), 4, 'an instance that did not end scored is not success');
 });

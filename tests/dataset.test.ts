@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { datasetQuirks, loadEvalSet } from '../core/dataset.js';
+import { datasetQuirks, loadAnnotationInput, loadEvalSet } from '../core/dataset.js';
 import { matchAnswers, prepareReview } from '../core/prepare.js';
 import { loadInstructions } from '../core/instructions.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
@@ -74,18 +74,64 @@ test('published answers: davinci_003 empty responses and the 40 instances withou
   assert.equal((v.summary.answers as { rowsWithExtraKeys: number }).rowsWithExtraKeys, 1699);
 });
 
-test('answers: unknown and duplicate ids are counted; a bad line is named', () => {
+test('answers: a duplicate id is an error naming both lines, unless the first is kept; unknown ids are counted; a bad line is named', () => {
   const insts = loadEvalSet(file('two.jsonl', [JSON.stringify(good), JSON.stringify({ ...good, idx: 2 })]));
   const ans = file('ans.jsonl', [
     JSON.stringify({ question_id: 1, text: 'a' }), JSON.stringify({ question_id: 1, text: 'b' }), JSON.stringify({ question_id: 99, text: 'c' }),
   ]);
-  const { responses, match } = matchAnswers(ans, insts, 'm');
+  assert.throws(() => matchAnswers(ans, insts, 'm'), (e: Error) =>
+    e instanceof InputError && /ans\.jsonl:2: field question_id: duplicate question_id 1 \(first on line 1\)/.test(e.message) && /--keep-first-duplicate/.test(e.message));
+  const warnings: string[] = [];
+  const { responses, match } = matchAnswers(ans, insts, 'm', undefined, { keepFirst: true, warn: (s) => warnings.push(s) });
   assert.deepEqual(responses.map((r) => [r.idx, r.text]), [[1, 'a']]);
   assert.deepEqual(match.duplicateIds, [1]);
   assert.deepEqual(match.unknownIds, [99]);
   assert.deepEqual(match.withoutAnswer, [2]);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /ans\.jsonl:2: .*first on line 1/);
   const bad = file('ans-bad.jsonl', [JSON.stringify({ question_id: 1, text: 'a' }), JSON.stringify({ question_id: 'x', text: 'b' }), JSON.stringify({ question_id: 3 })]);
   assert.throws(() => matchAnswers(bad, insts, 'm'), (e: Error) => /ans-bad\.jsonl:2: field question_id/.test(e.message) && /ans-bad\.jsonl:3: field text/.test(e.message));
+});
+
+test('empty files are refused with their name; answers that match no instance are refused', () => {
+  const empty = file('empty.jsonl', ['', '  ']);
+  assert.throws(() => loadEvalSet(empty), (e: Error) => e instanceof InputError && /empty\.jsonl is empty \(no JSON lines\); nothing was started or stored/.test(e.message));
+  assert.throws(() => loadAnnotationInput(empty), /empty\.jsonl is empty/);
+  const insts = file('one.jsonl', [JSON.stringify(good)]);
+  assert.throws(() => prepareReview(insts, empty, 'm'), /empty\.jsonl is empty/);
+  const stranger = file('stranger.jsonl', [JSON.stringify({ question_id: 5, text: 'x' })]);
+  assert.throws(() => prepareReview(insts, stranger, 'm'), /none of the 1 answers in .*stranger\.jsonl matches an instance/);
+});
+
+test('annotate input: reference labels kept, malformed ones listed by line (or dropped with --ignore-labels), duplicates named', () => {
+  const f = file('ann.jsonl', [
+    JSON.stringify(good),
+    JSON.stringify({ instruction: 'plain', idx: 2 }),
+    JSON.stringify({ instruction: 'partial', idx: 3, domain: ['Coding'] }),
+  ]);
+  const ok = loadAnnotationInput(f);
+  assert.equal(ok.hasReferenceLabels, true);
+  assert.deepEqual(ok.instances.map((i) => [i.idx, i.skills.length, i.domains, i.difficulty]), [
+    [1, 3, ['Math'], 'major level knowledge'], [2, 0, [], null], [3, 0, ['Coding'], null],
+  ]);
+  assert.equal(loadAnnotationInput(file('plain.jsonl', [JSON.stringify({ text: 'x' })])).hasReferenceLabels, false);
+  const bad = file('ann-bad.jsonl', [
+    JSON.stringify({ ...good, domain: ['Astrology'] }),
+    JSON.stringify({ instruction: 'b', idx: 2, skill: ['Telepathy'], difficulty: 'trivial' }),
+    JSON.stringify({ ...good, idx: 3 }),
+  ]);
+  assert.throws(() => loadAnnotationInput(bad), (e: Error) =>
+    /3 malformed reference label\(s\)/.test(e.message) && /ann-bad\.jsonl:1: field domain\[0\]: unknown domain "Astrology"/.test(e.message) &&
+    /ann-bad\.jsonl:2: field skill\[0\]: unknown skill "Telepathy"/.test(e.message) && /ann-bad\.jsonl:2: field difficulty: unknown difficulty "trivial"/.test(e.message) &&
+    /--ignore-labels/.test(e.message));
+  const warnings: string[] = [];
+  const dropped = loadAnnotationInput(bad, { ignoreLabels: true, warn: (s) => warnings.push(s) });
+  assert.deepEqual(dropped.droppedLabelLines, [1, 2]);
+  assert.deepEqual(dropped.instances.map((i) => i.skills.length + i.domains.length), [0, 0, 4]);
+  assert.match(warnings[0], /--ignore-labels: the reference labels of 2 line\(s\)/);
+  const dup = file('ann-dup.jsonl', [JSON.stringify({ instruction: 'a', idx: 4 }), JSON.stringify({ instruction: 'b', idx: 4 })]);
+  assert.throws(() => loadAnnotationInput(dup, { duplicates: { flag: '--keep-first-duplicate' } }), /ann-dup\.jsonl:2: field idx: duplicate idx 4 \(first on line 1\)[\s\S]*--keep-first-duplicate/);
+  assert.deepEqual(loadAnnotationInput(dup, { duplicates: { keepFirst: true } }).instances.map((i) => i.instruction), ['a']);
 });
 
 test('instructions input: instruction or text, optional answer and id; errors name the line', () => {

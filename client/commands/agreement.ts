@@ -12,13 +12,25 @@ export async function agreementCommand(argv: string[], log: (s: string) => void)
   const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { db: { type: 'string' }, format: { type: 'string', default: 'table' } } });
   if (positionals.length !== 1) throw new InputError(`agreement takes one run name\n\n${AGREEMENT_HELP}`);
   const db = openReadOnly(strFlag(v, 'db'));
-  const { a, run } = await db.run(async (sql) => ({
-    a: await annotationAgreement(sql, positionals[0]),
-    run: await sql.one(`SELECT simulated, judge_model FROM runs WHERE run_id = ?`, [positionals[0]]),
+  const runId = positionals[0];
+  const { a, run, labels } = await db.run(async (sql) => ({
+    a: await annotationAgreement(sql, runId),
+    run: await sql.one(`SELECT simulated, judge_model, kind FROM runs WHERE run_id = ?`, [runId]),
+    labels: (await sql.one<{ labelled: number; annotated: number }>(
+      `SELECT (SELECT count(*) FROM instances WHERE run_id = $1 AND (len(skills) > 0 OR len(domains) > 0 OR difficulty IS NOT NULL))::INTEGER AS labelled,
+              (SELECT count(*) FROM annotations WHERE run_id = $1 AND status = 'labelled')::INTEGER AS annotated`,
+      [runId],
+    ))!,
   }));
-  if (!run) throw new InputError(`no run named "${positionals[0]}" in ${db.file}`);
+  if (!run) throw new InputError(`no run named "${runId}" in ${db.file}`);
+  // A rate over nothing is not 0%: say what is missing instead (exit 2).
+  if (run.kind !== 'annotate') throw new InputError(`run ${runId} is a ${String(run.kind)} run, not an annotation run: agreement compares flask-eval annotate's labels with the input's`);
+  if (labels.labelled === 0) {
+    throw new InputError(`run ${runId} has no reference labels to compare against: its input carried no "skill", "domain" or "difficulty" (annotate an evaluation-set file, e.g. data/flask/evaluation_set/flask_evaluation.jsonl, to measure agreement)`);
+  }
+  if (labels.annotated === 0) throw new InputError(`run ${runId} has no labelled annotations yet: wait for the run to land some (flask-eval status ${runId})`);
   if (v.format === 'json') {
-    process.stdout.write(JSON.stringify({ run: positionals[0], simulated: run.simulated, ...a }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ run: runId, simulated: run.simulated, ...a }, null, 2) + '\n');
     return;
   }
   if (run.simulated) log('note: labelled by the offline annotator: SIMULATED, this shows the pipeline, not a real annotator');

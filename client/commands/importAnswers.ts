@@ -5,27 +5,34 @@ import { describeSummary, prepareReview, sha256File } from '../../core/prepare.j
 import { projectVersion } from '../../core/config.js';
 import { createOrMatchRun } from '../../core/store/runs.js';
 import { landInstances, landResponses } from '../../core/store/instances.js';
-import { openDb, strFlag } from '../flags.js';
+import { defaultRunName, openDb, runNameFlag, strFlag } from '../flags.js';
 import { evalSetFile } from './review.js';
 
-export const IMPORT_HELP = `flask-eval import-answers FILE --model-id NAME [--run NAME] [--eval-set FILE | --hard] [--db FILE]
+export const IMPORT_HELP = `flask-eval import-answers FILE --model-id NAME [--run NAME] [--eval-set FILE | --hard] [--keep-first-duplicate] [--db FILE]
   Validate an answers file (FLASK's format: {"question_id", "text"} per line) against the evaluation
   set and store it as a run's responses; then \`flask-eval review --run NAME\` judges them. Unknown
-  ids, duplicate ids and instances with no answer are counted; a malformed file stores nothing.`;
+  ids and instances with no answer are counted; a malformed or empty file stores nothing.
+  --run NAME               run name (default review-<model-id>; letters, digits, . _ -, at most 100)
+  --keep-first-duplicate   a repeated question_id keeps its first line (default: an error naming both lines)`;
 
 export async function importAnswersCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values: v, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { 'model-id': { type: 'string' }, run: { type: 'string' }, 'eval-set': { type: 'string' }, hard: { type: 'boolean' }, db: { type: 'string' } },
+    options: {
+      'model-id': { type: 'string' }, run: { type: 'string' }, 'eval-set': { type: 'string' }, hard: { type: 'boolean' }, db: { type: 'string' },
+      'keep-first-duplicate': { type: 'boolean' },
+    },
   });
   if (positionals.length !== 1) throw new InputError(`import-answers takes one answers file\n\n${IMPORT_HELP}`);
   const modelId = strFlag(v, 'model-id');
   if (!modelId) throw new InputError('import-answers needs --model-id NAME (the name the answers are reported under)');
+  const runId = runNameFlag(v, () => defaultRunName('review', modelId));
   const file = positionals[0];
   const evalSet = evalSetFile(v);
   // Everything is validated before anything is stored.
-  const prepared = prepareReview(evalSet, file, modelId);
-  const runId = strFlag(v, 'run') ?? `review-${modelId}`;
+  const prepared = prepareReview(evalSet, file, modelId, undefined, {
+    duplicates: { keepFirst: !!v['keep-first-duplicate'], warn: (s) => log(`warning: ${s}`) },
+  });
   const db = openDb(v);
   const landed = await db.run(async (sql) => {
     const existed = await createOrMatchRun(sql, {

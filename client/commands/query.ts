@@ -1,38 +1,165 @@
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import type { Json } from '@duckdb/node-api';
 import { InputError } from '../../core/errors.js';
-import { openReadOnly } from '../readDb.js';
-import { strFlag } from '../flags.js';
+import { dbPath } from '../../core/config.js';
+import { openLockedReadOnly, runUserQuery, type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
+import { intFlag, strFlag } from '../flags.js';
 
-export const QUERY_HELP = `flask-eval query "SQL" [--format table|csv|json] [--db FILE]
-  Read-only SQL over the results (tables: runs, instances, responses, reviews, review_scores,
-  annotations; views: scores, skill_summary, skill_difficulty_summary, domain_summary, ...).`;
+export const QUERY_HELP = `flask-eval query "SQL" | --file q.sql [--format table|csv|jsonl|json] [--max-rows N] [--db FILE]
+  One read-only SQL statement over the results (tables: runs, instances, responses, reviews,
+  review_scores, annotations, generation_failures; views: scores, skill_summary,
+  skill_difficulty_summary, domain_summary, domain_skill_summary). SELECT, EXPLAIN, DESCRIBE, SHOW,
+  SUMMARIZE and PRAGMA table_info run; anything else is refused: several statements, COPY,
+  INSERT/UPDATE/DELETE, CREATE/DROP, ATTACH, INSTALL/LOAD, SET, and reading other files
+  (read_csv, read_text, ...). Writing files is the job of \`flask-eval export\`.
+  --file F       read the statement from a file (for long SQL)
+  --format       table (default: the first --max-rows rows), csv, jsonl or json (a JSON array);
+                 csv, jsonl and json stream any number of rows in bounded memory
+  --max-rows N   rows the table format prints (default 200); the rest are counted
+  --db FILE      results file (env FLASK_DB; default .flask-eval/results.duckdb)`;
 
-export async function queryCommand(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
-    args: argv, allowPositionals: true, options: { db: { type: 'string' }, format: { type: 'string', default: 'table' } },
-  });
-  if (positionals.length !== 1) throw new InputError(`query takes one SQL string\n\n${QUERY_HELP}`);
-  const db = openReadOnly(strFlag(v, 'db'));
-  let rows: Record<string, unknown>[];
-  try {
-    // The file is opened READ_ONLY: DuckDB itself refuses any write.
-    rows = await db.run((sql) => sql.all(positionals[0]));
-  } catch (e) {
-    throw new InputError(`query failed: ${(e as Error).message}`);
-  }
-  process.stdout.write(formatRows(rows, v.format as string));
+const FORMATS = ['table', 'csv', 'jsonl', 'json'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** Runs one user statement somewhere (a direct locked read-only open, or the state daemon's socket). */
+export type UserQueryRunner = (sql: string, sink: UserQuerySink, opts?: UserQueryOptions) => Promise<UserQueryResult>;
+
+/** The direct runner: the results file opened READ_ONLY, external access off, configuration locked. */
+export function directQueryRunner(file: string): UserQueryRunner {
+  return async (sql, sink, opts) => {
+    const reader = await openLockedReadOnly(file);
+    try {
+      return await runUserQuery(reader.connection, sql, sink, opts);
+    } finally {
+      reader.close();
+    }
+  };
 }
 
+export async function queryCommand(argv: string[], runner?: UserQueryRunner): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, file: { type: 'string' }, 'max-rows': { type: 'string' } },
+  });
+  const file = strFlag(v, 'file');
+  if (file !== undefined && positionals.length > 0) throw new InputError('query takes the SQL either as one argument or from --file, not both');
+  if (file === undefined && positionals.length !== 1) {
+    throw new InputError(`query takes one SQL string (quote it) or --file q.sql; got ${positionals.length} arguments\n\n${QUERY_HELP}`);
+  }
+  let sql: string;
+  if (file !== undefined) {
+    try {
+      sql = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new InputError(`--file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else sql = positionals[0];
+  if (sql.trim() === '') throw new InputError(`query: the SQL${file ? ` in ${file}` : ''} is empty`);
+  const format = v.format as string;
+  if (!(FORMATS as readonly string[]).includes(format)) throw new InputError(`--format must be one of ${FORMATS.join(', ')} (got "${format}")`);
+  const maxRows = intFlag(v, 'max-rows', 200);
+  const run = runner ?? directQueryRunner(strFlag(v, 'db') ?? dbPath());
+  await printUserQuery(run, sql, format as Format, maxRows, new Output(process.stdout));
+}
+
+/** Stream a query's result to `out` in `format`. */
+export async function printUserQuery(run: UserQueryRunner, sql: string, format: Format, maxRows: number, out: Output): Promise<void> {
+  if (format === 'table') {
+    let columns: string[] = [];
+    const rows: Json[][] = [];
+    const r = await run(sql, {
+      columns: (names) => { columns = names; },
+      rows: (batch) => { for (const row of batch) rows.push(row); },
+    }, { deliverAtMost: maxRows });
+    const more = (r.total ?? rows.length) - rows.length;
+    await out.write(renderTable(columns, rows) + (more > 0 ? `... ${more} more rows (use --format csv)\n` : `(${rows.length} rows)\n`));
+    return;
+  }
+  let columns: string[] = [];
+  let first = true;
+  const sink: UserQuerySink = {
+    columns: (names) => {
+      columns = names;
+      if (format === 'csv') return void out.write(`${names.map(csvCell).join(',')}\n`);
+      if (format === 'json') return void out.write('[');
+    },
+    rows: async (batch) => {
+      let text = '';
+      for (const row of batch) {
+        if (format === 'csv') text += `${row.map(csvCell).join(',')}\n`;
+        else {
+          const o: Record<string, Json> = {};
+          for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i];
+          text += format === 'json' ? `${first ? '\n' : ',\n'}${JSON.stringify(o)}` : `${JSON.stringify(o)}\n`;
+          first = false;
+        }
+      }
+      return out.write(text);
+    },
+  };
+  await run(sql, sink);
+  if (format === 'json') await out.write(first ? ']\n' : '\n]\n');
+}
+
+function cellText(x: unknown): string {
+  return x === null || x === undefined ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x);
+}
+
+function csvCell(x: unknown): string {
+  const s = cellText(x);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A plain-text table; widths by loops (a spread over 100,000 cells overflows the stack). */
+function renderTable(columns: string[], rows: unknown[][]): string {
+  const cells = rows.map((r) => r.map((x) => cellText(x).replace(/\s+/g, ' ').slice(0, 60)));
+  const widths = columns.map((c) => c.length);
+  for (const r of cells) for (let i = 0; i < widths.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+  const line = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  let text = `${line(columns)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`;
+  for (const r of cells) text += `${line(r)}\n`;
+  return text;
+}
+
+/** Rows as objects (report/compare output): json, csv or a table. */
 export function formatRows(rows: Record<string, unknown>[], format: string): string {
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
   const cols = rows.length ? Object.keys(rows[0]) : [];
-  const text = (x: unknown) => (x === null || x === undefined ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x));
   if (format === 'csv') {
-    const cell = (x: unknown) => { const s = text(x); return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s; };
-    return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
+    let text = `${cols.join(',')}\n`;
+    for (const r of rows) text += `${cols.map((c) => csvCell(r[c])).join(',')}\n`;
+    return text;
   }
-  const cells = rows.map((r) => cols.map((c) => text(r[c]).replace(/\s+/g, ' ').slice(0, 60)));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
-  const line = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line), `(${rows.length} rows)`].join('\n') + '\n';
+  return renderTable(cols, rows.map((r) => cols.map((c) => r[c]))) + `(${rows.length} rows)\n`;
+}
+
+/**
+ * stdout with backpressure, and a reader that went away (`| head`) ends the query quietly
+ * instead of failing with EPIPE.
+ */
+export class Output {
+  private closed = false;
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') this.closed = true;
+      else throw e;
+    });
+  }
+
+  /** Resolves false once the reader is gone: the caller stops producing rows. */
+  write(text: string): boolean | Promise<boolean> {
+    if (this.closed) return false;
+    if (text === '' || this.stream.write(text)) return !this.closed;
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        resolve(!this.closed);
+      };
+      this.stream.once('drain', done);
+      this.stream.once('error', done);
+    });
+  }
 }

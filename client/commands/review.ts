@@ -6,7 +6,8 @@ import { describeSummary, prepareReview, sha256File } from '../../core/prepare.j
 import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { RUN_FLAGS, intFlag, judgeFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
+import { EXIT, exitCodeForProgress } from '../exitCodes.js';
+import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { printRunReport } from './report.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 
@@ -15,14 +16,20 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --model NAME        a published model in data/flask/model_outputs (gpt4, chatgpt, davinci_003, ...)
   --answers FILE      an answers file in FLASK's format ({"question_id", "text"} per line)
   --eval-set FILE     evaluation set (default: FLASK's 1,740 instances); --hard for FLASK-Hard
-  --run NAME          run name (default review-<model>); the same name resumes the run
+  --run NAME          run name (default review-<model>; letters, digits, . _ -, at most 100); the same name resumes the run
   --limit N           only the first N answered instances
+  --keep-first-duplicate   an answers file with a repeated question_id: keep the first line (default: an error naming both lines)
   --judge-model M     (env FLASK_JUDGE_MODEL; default gpt-4-0613, or the offline judge without a key)
-  --judge-base-url U  (env OPENAI_BASE_URL)   --judge-api-key K (env OPENAI_API_KEY)
+  --judge-base-url U  (env OPENAI_BASE_URL)
+  --judge-api-key-file F   the judge's key from a file (env OPENAI_API_KEY; --judge-api-key K: see Keys below)
   --judge-temperature T / --judge-max-tokens N   (default: FLASK's reviewer.jsonl, 0.2 / 1024)
-  --concurrency N (8)  --batch-size N (200)  --max-attempts N (12)  --judge-rps R
+  --parse-attempts N (3)   times the judge is asked before an instance is recorded as failed
   --retry-failed      judge again the instances recorded as failed
-  --detach            start the workflow and return (with external workers)`;
+  --detach            start the workflow and return (with external workers)
+  --with-worker       run a worker in this process even with TEMPORAL_ADDRESS set
+  --db FILE           results file (env FLASK_DB)
+${limitsHelp(false)}
+${keyHelp(false)}`;
 
 export function evalSetFile(v: Record<string, unknown>): string {
   if (v.hard) return DATA_FILES.hardSet;
@@ -33,34 +40,41 @@ export function evalSetFile(v: Record<string, unknown>): string {
 export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
   const kit = loadReviewPromptKit();
   return {
-    temperature: numFlag(v, 'judge-temperature') ?? kit.temperature,
+    temperature: temperatureFlag(v, 'judge-temperature') ?? kit.temperature,
     maxTokens: intFlag(v, 'judge-max-tokens', kit.maxTokens),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
 }
 
-export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<void> {
+export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<number> {
   const { values: v } = parseArgs({
     args: argv,
     options: { ...RUN_FLAGS, model: { type: 'string' }, answers: { type: 'string' }, 'model-id': { type: 'string' },
-      'eval-set': { type: 'string' }, hard: { type: 'boolean' }, 'parse-attempts': { type: 'string' } },
+      'eval-set': { type: 'string' }, hard: { type: 'boolean' }, 'parse-attempts': { type: 'string' }, 'keep-first-duplicate': { type: 'boolean' } },
   });
+  // Every flag is checked before any file is read or anything is stored.
+  const warn = (s: string) => log(`warning: ${s}`);
+  const options = runOptions(v, warn);
+  const judge = judgeFromFlags(v, warn);
+  judgeSettings(v);
   const model = strFlag(v, 'model');
   const answersFile = strFlag(v, 'answers') ?? (model ? publishedAnswersFile(model) : undefined);
-  if (!answersFile && strFlag(v, 'run')) return reviewStoredRun(strFlag(v, 'run')!, v, log);
+  if (!answersFile && strFlag(v, 'run') !== undefined) return reviewStoredRun(validateRunName(strFlag(v, 'run')!), v, log);
   if (!answersFile) throw new InputError(`review needs --model NAME, --answers FILE, or --run NAME of a stored run\n\n${REVIEW_HELP}`);
   const modelId = strFlag(v, 'model-id') ?? model ?? path.basename(answersFile).replace(/\.jsonl?$/, '');
+  const runId = runNameFlag(v, () => defaultRunName('review', modelId));
   const evalSet = evalSetFile(v);
   // FLASK's published answers are keyed by the full set's idx; FLASK-Hard renumbers its instances.
-  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), { answersKeyedByMainSet: model !== undefined && !v.answers });
+  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), {
+    answersKeyedByMainSet: model !== undefined && !v.answers,
+    duplicates: { keepFirst: !!v['keep-first-duplicate'], warn },
+  });
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
 
-  const judge = judgeFromFlags(v);
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
-  const runId = strFlag(v, 'run') ?? `review-${modelId}`;
   const final = await executeRun({
-    db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options: runOptions(v), log,
+    db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options, log,
     record: {
       runId, kind: 'review', simulated,
       datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
@@ -72,6 +86,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
   log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
+  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }
 
 /**
@@ -79,14 +94,14 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
  * judge is bound on first review; another judge later needs --change-judge (each review row
  * records the judge that wrote it).
  */
-async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<void> {
+async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<number> {
   const db = openDb(v);
-  const judge = judgeFromFlags(v);
+  const judge = judgeFromFlags(v, log);
   const stored = await db.read((sql) => getRun(sql, runId));
   if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
   const firstReview = stored.judgeModel === null;
   const final = await executeRun({
-    db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v), changeJudge: firstReview || !!v['change-judge'] }, log,
+    db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v, log), changeJudge: firstReview || !!v['change-judge'] }, log,
     record: {
       ...stored,
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
@@ -95,4 +110,5 @@ async function reviewStoredRun(runId: string, v: Record<string, string | boolean
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
   log(`Results: ${db.file}`);
+  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }

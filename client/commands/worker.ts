@@ -7,7 +7,7 @@ import { describeEndpoint } from '../../core/endpoint.js';
 import { startEndpointWorker, type EndpointWorker } from '../../worker/endpointWorker.js';
 import { installQuietRuntime } from '../session.js';
 import { closeOfflineServer, preflight, serveEndpoint } from '../endpoints.js';
-import { judgeFromFlags, modelFromFlags, runOptions } from '../flags.js';
+import { endpointLimitsFromFlags, judgeFromFlags, keyHelp, modelFromFlags } from '../flags.js';
 
 export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N]
   An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
@@ -16,16 +16,16 @@ export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoin
   workers of one endpoint divide them.
   Judge: --judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY, --judge-model / FLASK_JUDGE_MODEL
   Model: --model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY, --model-name / FLASK_MODEL_NAME
-  (no key and no URL: the offline server, SIMULATED). A key on the command line is visible to other
-  users in \`ps\`: prefer the environment.`;
+  (no key and no URL: the offline server, SIMULATED).
+${keyHelp(true)}`;
 
 export async function workerCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
       role: { type: 'string' },
-      'judge-base-url': { type: 'string' }, 'judge-api-key': { type: 'string' }, 'judge-model': { type: 'string' },
-      'model-base-url': { type: 'string' }, 'model-api-key': { type: 'string' }, 'model-name': { type: 'string' },
+      'judge-base-url': { type: 'string' }, 'judge-api-key': { type: 'string' }, 'judge-api-key-file': { type: 'string' }, 'judge-model': { type: 'string' },
+      'model-base-url': { type: 'string' }, 'model-api-key': { type: 'string' }, 'model-api-key-file': { type: 'string' }, 'model-name': { type: 'string' },
       'judge-rpm': { type: 'string' }, 'judge-tpm': { type: 'string' }, 'model-rpm': { type: 'string' }, 'model-tpm': { type: 'string' },
       'judge-rps': { type: 'string' }, 'model-rps': { type: 'string' }, 'max-concurrency': { type: 'string' },
       'judge-concurrency': { type: 'string' }, 'model-concurrency': { type: 'string' }, db: { type: 'string' },
@@ -36,20 +36,20 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
   const role = (v.role as string | undefined) ?? 'both';
   if (!['judge', 'model', 'both'].includes(role)) throw new InputError(`--role must be judge, model or both (got "${role}")`);
   installQuietRuntime();
-  const options = runOptions(v);
+  const limits = { judge: endpointLimitsFromFlags(v, 'judge', log), model: endpointLimitsFromFlags(v, 'model', log) };
   const wanted: Array<'judge' | 'model'> = [];
   if (role !== 'model') wanted.push('judge');
-  const model = modelFromFlags(v);
+  const model = modelFromFlags(v, log);
   if (role !== 'judge' && model.model) wanted.push('model');
   const connection = await NativeConnection.connect({ address: cfg.address });
   const clientConnection = await Connection.connect({ address: cfg.address });
   const client = new Client({ connection: clientConnection, namespace: cfg.namespace });
   const workers: EndpointWorker[] = [];
   for (const r of wanted) {
-    const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v) : model, cfg.taskQueue));
+    const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v, log) : model, cfg.taskQueue));
     workers.push(await startEndpointWorker({
       connection, namespace: cfg.namespace, endpoint: ep.ref, provider: ep.provider, client,
-      limits: r === 'judge' ? options.judgeLimits : options.modelLimits,
+      limits: limits[r],
     }));
     log(`serving ${r} endpoint ${describeEndpoint(ep.ref)}${ep.simulated ? ' [SIMULATED]' : ''}: task queue ${ep.ref.queue}`);
   }
