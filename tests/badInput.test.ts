@@ -185,7 +185,7 @@ test('run options from flags: per-role limits, aliases, the deprecated rps mappe
   assert.equal(o.chunkSize, 10);
   assert.equal(o.changeJudge, true);
   assert.equal(o.batchSize, 200);
-  assert.equal(o.maxAttempts, 12);
+  assert.equal(o.maxAttempts, 8);
   assert.deepEqual(notes, ['--judge-rps is deprecated: read as --judge-rpm 120']);
   const d = runOptions({}, () => undefined);
   assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 25, false, undefined]);
