@@ -126,6 +126,8 @@ pg_start() {
   pg_running && return 0
   port_free "$PG_PORT" || die "port $PG_PORT (PostgreSQL) is taken by another process"
   local t0; t0=$(now_ms)
+  touch "$DIR/postgres.log"
+  [ "$(id -u)" = 0 ] && chown postgres: "$DIR/postgres.log"
   as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$DIR/postgres.log" -w -t 60 start >/dev/null ||
     { tail -20 "$DIR/postgres.log" >&2; die "PostgreSQL did not start (log: $DIR/postgres.log)"; }
   say "postgresql started in $(secs_since "$t0") s"
