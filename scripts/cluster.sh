@@ -15,7 +15,7 @@
 #                          start temporal|ui|postgres, restart temporal|ui|postgres
 #
 # Environment: FLASK_CLUSTER_DIR (state, default .flask-eval/cluster), FLASK_CLUSTER_PORT (frontend gRPC
-# port, default 27233; the cluster uses the next 10 ports too), FLASK_CLUSTER_PG_PORT (default port+10),
+# port, default 27233, at most 32759; the cluster uses the next 10 ports too), FLASK_CLUSTER_PG_PORT (default port+10),
 # FLASK_CLUSTER_UI_PORT (default port+9), FLASK_CLUSTER_NO_UI=1, TEMPORAL_CLI (the official CLI, for
 # health checks and namespace creation). Ports are fixed at the first `up` (cluster.env) and reused.
 set -euo pipefail
@@ -58,6 +58,9 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 write_env_file() {
   local base="${FLASK_CLUSTER_PORT:-27233}"
+  # Temporal stores membership ports in a PostgreSQL smallint: past 32767 the server dies at start
+  # ("value out of range for type smallint").
+  [ "$base" -ge 1024 ] && [ $((base + 8)) -le 32767 ] || die "FLASK_CLUSTER_PORT must be between 1024 and 32759 (got $base)"
   mkdir -p "$DIR"
   umask 077
   cat >"$ENV_FILE" <<EOF

@@ -54,7 +54,8 @@ async function portsFree(base: number, count: number): Promise<boolean> {
 
 async function freeBasePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const base = 20_000 + Math.floor(Math.random() * 2_000) * 20;
+    // below 32768: Temporal keeps membership ports in a PostgreSQL smallint
+    const base = 20_000 + Math.floor(Math.random() * 600) * 20;
     if (await portsFree(base, 12)) return base;
   }
   throw new Error('no block of 12 free loopback ports');
