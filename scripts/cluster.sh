@@ -316,7 +316,7 @@ EOF
   local t0; t0=$(now_ms)
   setsid "$TEMPORAL_UI_BIN" --root "$DIR/ui" --config config --env cluster start >>"$DIR/ui.log" 2>&1 </dev/null &
   echo $! >"$DIR/ui.pid"
-  if wait_for "UI" 30 curl -fsS -o /dev/null "http://127.0.0.1:$UI_PORT/"; then
+  if wait_for "UI" 30 curl -fs -o /dev/null "http://127.0.0.1:$UI_PORT/"; then
     say "temporal UI started in $(secs_since "$t0") s: http://127.0.0.1:$UI_PORT"
   else
     say "temporal UI did not answer in 30 s (log: $DIR/ui.log)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real Temporal server, its SQL schema tool and the Temporal UI server from the Go module
-# proxy at the pinned versions (scripts/cluster/versions.sh) into .flask-eval/bin/, with the flags of
-# the official release builds (CGO off, -s -w). Idempotent: a version folder that is complete is kept.
+# proxy at the pinned versions (scripts/cluster/versions.sh) into .flask-eval/bin/ (-trimpath, -s -w).
+# Idempotent: a version folder that is complete is kept. CGO follows the environment (set
+# CGO_ENABLED=0 for static binaries to copy to other hosts, as the official release builds do; a
+# change of that setting misses Go's build cache and costs a full rebuild).
 #
 #   scripts/cluster/build.sh            server + sql tool (required), then the UI (optional: a failure
 #                                       is reported and the cluster runs without it)
@@ -10,7 +12,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 
 command -v go >/dev/null || { echo "cluster build: Go is needed (apt-get install golang, or https://go.dev/dl)" >&2; exit 1; }
-export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # go install into a scratch GOBIN, then move into place: an interrupted build never leaves a
 # half-written binary where `up` would find it.
