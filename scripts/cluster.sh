@@ -237,7 +237,9 @@ EOF
   cp "$HERE/cluster/dynamicconfig.yaml" "$DIR/temporal/dynamicconfig.yaml"
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that exited but was not reaped yet (a zombie: here PID 1 reaps orphans lazily) counts as gone.
+proc_alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; }
+pid_alive() { [ -f "$1" ] && proc_alive "$(cat "$1")"; }
 
 cluster_healthy() { "$CLI" operator cluster health --address "$ADDRESS" --command-timeout 3s 2>/dev/null | grep -q SERVING; }
 
@@ -285,10 +287,10 @@ stop_pidfile() { # pidfile signal
   local pid; pid="$(cat "$f")"
   kill -"$sig" "$pid" 2>/dev/null || true
   local i
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do proc_alive "$pid" || break; sleep 0.1; done
+  proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   # wait for the ports to be let go (a restart right after must be able to bind them)
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for i in $(seq 1 50); do proc_alive "$pid" || break; sleep 0.1; done
   rm -f "$f"
 }
 

@@ -112,9 +112,11 @@ class TestCluster {
   }
 }
 
+/** Running, not merely unreaped: here PID 1 reaps orphaned daemons lazily, so a stopped server can
+ *  linger as a zombie that `kill -0` still finds. */
 function alive(pid: number | undefined): boolean {
   if (!pid) return false;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'; } catch { return false; }
 }
 
 /** Client calls fail while the server is down; retry them until it is back (bounded). */
