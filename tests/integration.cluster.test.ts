@@ -9,10 +9,11 @@
 //    their own that cannot see the results file (one SIGKILLed mid-run, one started late), the store
 //    SIGKILLed and restarted, the Temporal server SIGKILLed and restarted, PostgreSQL restarted; every
 //    instance lands exactly once. Runs only when the store role exists (see storeRoleMissing()).
+// 4. Throughput with 1, 2 and 3 workers (opt-in: FLASK_CLUSTER_BENCH=1; also needs the store role).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -244,17 +245,9 @@ function storeRoleMissing(): string | false {
   if (!/--judge-api-key/.test(`${worker.stdout}${worker.stderr}`)) return '`flask-eval worker` does not take --judge-api-key yet';
   return false;
 }
+const fullSkip = storeRoleMissing();
 
 interface Proc { name: string; child: ChildProcess; log: string[] }
-
-function spawnFlask(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [FLASK, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  const keep = (d: Buffer) => { log.push(d.toString()); if (log.length > 200) log.shift(); if (process.env.DEBUG_CLUSTER) process.stderr.write(`[${name}] ${d}`); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { name, child, log };
-}
 
 async function sigkill(p: Proc): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
@@ -272,87 +265,167 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLed, one late), store, Temporal and PostgreSQL faults; each instance lands exactly once', { skip: storeRoleMissing() }, async (t: TestContext) => {
+/** flask-eval's processes on the cluster, as design.md places them: one store with the state folder,
+ *  workers each in an empty folder of their own (no results file, no dataset path to agree on), the
+ *  CLI talking to the store; the judge is the offline server of this test process, over HTTP. */
+class Fleet {
+  readonly stateDir = mkdtempSync(path.join(tmpdir(), 'flask-cluster-store-'));
+  readonly workerDirs: string[] = [];
+  readonly procs: Proc[] = [];
+  readonly env: NodeJS.ProcessEnv;
+  readonly storeEnv: NodeJS.ProcessEnv;
+  readonly endpoint: string[];
+
+  constructor(address: string, judgeUrl: string, readonly runId: string) {
+    // No key, base URL or state folder from the shell: every process gets exactly what its role needs.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/API_KEY|BASE_URL|^FLASK_|^TEMPORAL_/.test(k)));
+    this.env = { ...base, TEMPORAL_ADDRESS: address, FLASK_TASK_QUEUE: `flask-${runId}` };
+    this.storeEnv = { ...this.env, FLASK_STATE_DIR: this.stateDir };
+    this.endpoint = ['--judge-base-url', judgeUrl, '--judge-api-key', 'x', '--judge-model', 'flask-offline-judge'];
+  }
+
+  private spawn(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Proc {
+    const child = spawn(process.execPath, [FLASK, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log: string[] = [];
+    const keep = (d: Buffer) => { log.push(d.toString()); if (log.length > 200) log.shift(); if (process.env.DEBUG_CLUSTER) process.stderr.write(`[${name}] ${d}`); };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const p = { name, child, log };
+    this.procs.push(p);
+    return p;
+  }
+
+  startStore(name = 'store'): Proc {
+    return this.spawn(name, ['server', 'start'], this.stateDir, this.storeEnv);
+  }
+
+  startWorker(name: string, concurrency = 4): Proc {
+    const dir = mkdtempSync(path.join(tmpdir(), `flask-cluster-${name}-`));
+    this.workerDirs.push(dir);
+    return this.spawn(name, ['worker', ...this.endpoint, '--judge-concurrency', String(concurrency)], dir, this.env);
+  }
+
+  async review(limit: number): Promise<void> {
+    await run(process.execPath, [FLASK, 'review', '--model', 'gpt4', '--limit', String(limit), '--run', this.runId, '--detach', ...this.endpoint],
+      { cwd: this.stateDir, env: this.storeEnv, timeout: 300_000 });
+  }
+
+  /** Rows through `flask-eval query` (the store's socket while it runs, the file when it does not). */
+  async query<T>(sql: string): Promise<T[] | undefined> {
+    try {
+      const r = await run(process.execPath, [FLASK, 'query', '--format', 'json', sql], { cwd: this.stateDir, env: this.storeEnv, timeout: 60_000 });
+      return JSON.parse(r.stdout) as T[];
+    } catch {
+      return undefined; // the store is restarting: ask again
+    }
+  }
+
+  async landed(): Promise<{ n: number; distinct: number }> {
+    const rows = await this.query<{ n: number; distinct: number }>(
+      `SELECT count(*)::INT AS n, count(DISTINCT idx)::INT AS distinct FROM reviews WHERE run_id = '${this.runId}'`);
+    return rows?.[0] ?? { n: -1, distinct: -1 };
+  }
+
+  until(n: number, timeoutMs = 300_000): Promise<void> {
+    return waitFor(`${n} reviews landed`, async () => (await this.landed()).n >= n, timeoutMs);
+  }
+
+  /** HTTP attempts by outcome (design.md: the `calls` table), for the closing note. */
+  async callsByOutcome(): Promise<string> {
+    const rows = await this.query<{ outcome: string; n: number }>(
+      `SELECT outcome, count(*)::INT AS n FROM calls WHERE run_id = '${this.runId}' GROUP BY outcome ORDER BY outcome`);
+    return rows ? rows.map((r) => `${r.outcome} ${r.n}`).join(', ') : 'calls table not readable';
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) await sigkill(p);
+    if (process.env.DEBUG_CLUSTER) for (const p of this.procs) process.stderr.write(`--- ${p.name}\n${p.log.join('')}\n`);
+  }
+}
+
+test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLed, one late), store, Temporal and PostgreSQL faults; each instance lands exactly once', { skip: fullSkip }, async (t: TestContext) => {
   const c = cluster!;
   const { startOfflineServer } = await import('../offline/server.js');
   const judge = await startOfflineServer({ seed: 11, latencyMs: 1000 });
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'flask-cluster-store-'));
-  const runId = `cluster-${process.pid}`;
-  const taskQueue = `flask-cluster-${process.pid}`;
   const limit = 300;
-  // No key, no base URL from the shell; every process gets exactly what its role needs.
-  const base: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/API_KEY|BASE_URL|^FLASK_|^TEMPORAL_/.test(k)));
-  const cl = { ...base, TEMPORAL_ADDRESS: c.address, FLASK_TASK_QUEUE: taskQueue };
-  const storeEnv = { ...cl, FLASK_STATE_DIR: stateDir };
-  const endpoint = ['--judge-base-url', judge.url, '--judge-api-key', 'x', '--judge-model', 'flask-offline-judge'];
-  const workerDirs: string[] = [];
-  const procs: Proc[] = [];
-  const startWorker = (name: string) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `flask-cluster-${name}-`));
-    workerDirs.push(dir);
-    const p = spawnFlask(name, ['worker', ...endpoint, '--judge-concurrency', '4'], dir, cl);
-    procs.push(p);
-    return p;
-  };
-  const landedCount = async (): Promise<{ n: number; distinct: number }> => {
-    const r = await run(process.execPath, [FLASK, 'query', '--format', 'json',
-      `SELECT count(*)::INT AS n, count(DISTINCT idx)::INT AS distinct FROM reviews WHERE run_id = '${runId}'`],
-    { cwd: stateDir, env: storeEnv, timeout: 60_000 }).catch(() => ({ stdout: '[{"n":-1,"distinct":-1}]' }));
-    try { return JSON.parse(r.stdout)[0]; } catch { return { n: -1, distinct: -1 }; }
-  };
-  const until = (n: number, timeoutMs = 300_000) => waitFor(`${n} reviews landed`, async () => (await landedCount()).n >= n, timeoutMs);
-
-  let store = spawnFlask('store', ['server', 'start'], stateDir, storeEnv);
-  procs.push(store);
+  const fleet = new Fleet(c.address, judge.url, `cluster-${process.pid}`);
   try {
-    const w1 = startWorker('worker-1');
-    startWorker('worker-2');
+    fleet.startStore();
+    const w1 = fleet.startWorker('worker-1');
+    fleet.startWorker('worker-2');
     const t0 = Date.now();
-    await run(process.execPath, [FLASK, 'review', '--model', 'gpt4', '--limit', String(limit), '--run', runId, '--detach', ...endpoint],
-      { cwd: stateDir, env: storeEnv, timeout: 300_000 });
+    await fleet.review(limit);
 
-    await until(40);
+    await fleet.until(40);
     await sigkill(w1);
-    t.diagnostic(`worker-1 SIGKILLed at ${(await landedCount()).n}/${limit}`);
-    await until(80);
-    startWorker('worker-3');
-    t.diagnostic(`worker-3 started late at ${(await landedCount()).n}/${limit}`);
+    t.diagnostic(`worker-1 SIGKILLed at ${(await fleet.landed()).n}/${limit}`);
+    await fleet.until(80);
+    fleet.startWorker('worker-3');
+    t.diagnostic(`worker-3 started late at ${(await fleet.landed()).n}/${limit}`);
 
-    await until(120);
-    const atStore = (await landedCount()).n;
-    await sigkill(store);
+    await fleet.until(120);
+    const atStore = (await fleet.landed()).n;
+    await sigkill(fleet.procs.find((p) => p.name === 'store')!);
     await sleep(3000);
-    store = spawnFlask('store-2', ['server', 'start'], stateDir, storeEnv);
-    procs.push(store);
+    fleet.startStore('store-2');
     t.diagnostic(`store SIGKILLed at ${atStore}/${limit}, restarted after 3 s`);
 
-    await until(170);
-    const atTemporal = (await landedCount()).n;
+    await fleet.until(170);
+    const atTemporal = (await fleet.landed()).n;
     await c.fault('kill', 'temporal');
     await sleep(1500);
     const tStart = await c.fault('start', 'temporal');
     t.diagnostic(`temporal SIGKILLed at ${atTemporal}/${limit}, healthy again in ${tStart.toFixed(1)} s`);
 
-    await until(220);
-    const atPg = (await landedCount()).n;
+    await fleet.until(220);
+    const atPg = (await fleet.landed()).n;
     const tPg = await c.fault('restart', 'postgres');
     t.diagnostic(`postgresql restarted at ${atPg}/${limit} in ${tPg.toFixed(1)} s`);
 
-    await until(limit, 600_000);
-    const final = await landedCount();
-    t.diagnostic(`all ${limit} landed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await fleet.until(limit, 600_000);
+    const final = await fleet.landed();
+    t.diagnostic(`all ${limit} landed in ${((Date.now() - t0) / 1000).toFixed(1)} s; calls: ${await fleet.callsByOutcome()}`);
     assert.deepEqual(final, { n: limit, distinct: limit }, 'every instance landed exactly once');
 
     // The worker hosts never saw (or made) a results file.
-    for (const dir of workerDirs) {
-      const dbFiles = filesUnder(dir).filter((f) => /\.duckdb/.test(f));
-      assert.deepEqual(dbFiles, [], `a worker folder holds a DuckDB file: ${dir}`);
+    for (const dir of fleet.workerDirs) {
+      assert.deepEqual(filesUnder(dir).filter((f) => /\.duckdb/.test(f)), [], `a worker folder holds a DuckDB file: ${dir}`);
     }
-    assert.ok(statSync(stateDir).isDirectory());
+    assert.ok(filesUnder(fleet.stateDir).some((f) => /\.duckdb$/.test(f)), 'the store folder holds the results file');
   } finally {
-    for (const p of procs) await sigkill(p);
+    await fleet.stop();
     await judge.close();
-    if (process.env.DEBUG_CLUSTER) for (const p of procs) process.stderr.write(`--- ${p.name}\n${p.log.join('')}\n`);
+  }
+});
+
+// Throughput with 1, 2 and 3 worker processes against the offline judge at a fixed 1 s latency and
+// 4 calls in flight per worker (ideal: 4, 8, 12 instances/s). Opt-in: FLASK_CLUSTER_BENCH=1.
+test('throughput with 1, 2 and 3 workers (offline judge, 1 s latency, concurrency 4 per worker)', {
+  skip: fullSkip || (process.env.FLASK_CLUSTER_BENCH === '1' ? false : 'benchmark: set FLASK_CLUSTER_BENCH=1'),
+}, async (t: TestContext) => {
+  const c = cluster!;
+  const { startOfflineServer } = await import('../offline/server.js');
+  const judge = await startOfflineServer({ seed: 5, latencyMs: 1000 });
+  const limit = 240;
+  try {
+    for (const workers of [1, 2, 3]) {
+      const fleet = new Fleet(c.address, judge.url, `bench-${workers}-${process.pid}`);
+      try {
+        fleet.startStore();
+        for (let i = 1; i <= workers; i++) fleet.startWorker(`bench-worker-${i}`, 4);
+        await sleep(3000); // pollers registered before the clock starts
+        const t0 = Date.now();
+        await fleet.review(limit);
+        await fleet.until(limit, 600_000);
+        const secs = (Date.now() - t0) / 1000;
+        t.diagnostic(`${workers} worker(s): ${limit} reviews in ${secs.toFixed(1)} s = ${(limit / secs).toFixed(2)} instances/s (ideal ${4 * workers}/s)`);
+        assert.deepEqual(await fleet.landed(), { n: limit, distinct: limit });
+      } finally {
+        await fleet.stop();
+      }
+    }
+  } finally {
+    await judge.close();
   }
 });
 
