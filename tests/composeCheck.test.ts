@@ -116,6 +116,11 @@ const broken: Array<{ name: string; edit: (s: string) => string; status: number;
     status: 1, message: /environment OPENAI_API_KEY has a value written in the file/,
   },
   {
+    name: 'a key in environment that would hide the one in env_file',
+    edit: (s) => s.replace('    deploy: { replicas: 3 }\n', '    deploy: { replicas: 3 }\n    env_file: [{ path: ./keys.env, required: false }]\n'),
+    status: 1, message: /service "worker": sets OPENAI_API_KEY in environment and also reads env_file: environment overrides the file/,
+  },
+  {
     name: 'depends_on a healthchecked service without service_healthy',
     edit: (s) => s.replace('    depends_on: { temporal: { condition: service_healthy } }\n    restart', '    depends_on: [temporal]\n    restart'),
     status: 1, message: /service "store": depends_on "temporal" with condition service_started/,

@@ -11,7 +11,8 @@
 //     service_completed_successfully when it is a one-shot;
 //   - no API key is written into the file or an image: every *_API_KEY in environment or build args is
 //     absent or a bare ${VAR} interpolation with an empty default; no Dockerfile of the project
-//     sets one with ENV or ARG;
+//     sets one with ENV or ARG; a key is not both in environment and in an env_file (environment
+//     wins, even when empty, and the file's key is silently lost);
 //   - the results (FLASK_STATE_DIR / FLASK_DB) live on a bind mount, so the host sees them; exactly
 //     one long-lived service (the store) has them, and it is never scaled past one replica (one
 //     DuckDB owner; one-shot tools such as the CLI reach it through its socket there);
@@ -225,6 +226,11 @@ func check(p *types.Project, raw map[string]rawService) []string {
 		for k, v := range r.Environment {
 			if apiKeyName.MatchString(k) && v != "\x00" && !bareInterpolation.MatchString(v) {
 				bad(name, "environment %s has a value written in the file (%s); pass it with ${%s} or an env_file", k, redact(v), k)
+			}
+			// environment wins over env_file, even with an empty ${VAR:-} or a bare name: the key in
+			// the file would never reach the container.
+			if apiKeyName.MatchString(k) && len(s.EnvFiles) > 0 {
+				bad(name, "sets %s in environment and also reads env_file: environment overrides the file, so its %s is lost; use one of the two", k, k)
 			}
 		}
 		for k, v := range r.BuildArgs {
