@@ -242,6 +242,8 @@ proc_alive() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/
 pid_alive() { [ -f "$1" ] && proc_alive "$(cat "$1")"; }
 
 cluster_healthy() { "$CLI" operator cluster health --address "$ADDRESS" --command-timeout 3s 2>/dev/null | grep -q SERVING; }
+# Stop waiting as soon as the server answers, or is gone (a bad config exits at once).
+healthy_or_dead() { cluster_healthy || ! pid_alive "$DIR/temporal.pid"; }
 
 wait_for() { # what seconds command...
   local what="$1" secs="$2"; shift 2
@@ -263,9 +265,13 @@ temporal_start() {
   setsid "$TEMPORAL_SERVER_BIN" --config-file "$DIR/temporal/config.yaml" --allow-no-auth start \
     >>"$DIR/temporal.log" 2>&1 </dev/null &
   echo $! >"$DIR/temporal.pid"
-  if ! wait_for "Temporal" 120 cluster_healthy; then
+  if ! wait_for "Temporal" 120 healthy_or_dead; then
     tail -20 "$DIR/temporal.log" >&2
     die "the Temporal server did not become healthy in 120 s (log: $DIR/temporal.log)"
+  fi
+  if ! pid_alive "$DIR/temporal.pid"; then
+    tail -20 "$DIR/temporal.log" >&2
+    die "the Temporal server exited at start (log: $DIR/temporal.log)"
   fi
   say "temporal-server started in $(secs_since "$t0") s (pid $(cat "$DIR/temporal.pid"))"
 }
