@@ -341,18 +341,23 @@ versions() {
 
 cmd_up() {
   local t0; t0=$(now_ms)
+  local started_any=""
   "$HERE/cluster/build.sh"
   [ -f "$ENV_FILE" ] || write_env_file
   load_env
   pg_init
+  pg_running || started_any=1
   pg_start
   pg_schema
   temporal_config
+  pid_alive "$DIR/temporal.pid" || started_any=1
   temporal_start
   namespace_ensure
   ui_start
-  date -u +%Y-%m-%dT%H:%M:%SZ >"$DIR/started_at"
+  # The first `up` that found everything running keeps its start time.
+  { [ -f "$DIR/started_at" ] && [ -z "$started_any" ]; } || date -u +%Y-%m-%dT%H:%M:%SZ >"$DIR/started_at"
   versions
+  say "started at $(cat "$DIR/started_at")"
   say "cluster up in $(secs_since "$t0") s: TEMPORAL_ADDRESS=$ADDRESS (namespace $NAMESPACE), PostgreSQL 127.0.0.1:$PG_PORT, state $DIR"
 }
 
