@@ -1,20 +1,5 @@
 #!/usr/bin/env node
-import { Database } from '../core/store/database.js';
-import { reviewCommand, REVIEW_HELP } from './commands/review.js';
-import { reportCommand, REPORT_HELP } from './commands/report.js';
-import { queryCommand, QUERY_HELP } from './commands/query.js';
-import { promptsCommand, PROMPTS_HELP } from './commands/prompts.js';
-import { workerCommand, WORKER_HELP } from './commands/worker.js';
-import { serverCommand, offlineJudgeCommand } from './commands/server.js';
-import { statusCommand } from './commands/status.js';
-import { demoCommand } from './commands/demo.js';
-import { inferCommand, evalCommand, INFER_HELP, EVAL_HELP } from './commands/infer.js';
-import { importAnswersCommand, IMPORT_HELP } from './commands/importAnswers.js';
-import { exportCommand, EXPORT_HELP } from './commands/export.js';
-import { compareCommand, COMPARE_HELP } from './commands/compare.js';
-import { annotateCommand, ANNOTATE_HELP } from './commands/annotate.js';
-import { agreementCommand, AGREEMENT_HELP } from './commands/agreement.js';
-import { estimateCommand, ESTIMATE_HELP } from './commands/estimate.js';
+import { closeOpenFiles } from '../core/store/openFiles.js';
 import { explainError } from './errorReport.js';
 import { EXIT, EXIT_CODES_HELP } from './exitCodes.js';
 
@@ -23,45 +8,53 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 /** A command returns its exit status (a run: exitCodeForProgress), or nothing for 0. */
 type Command = { run: (argv: string[]) => Promise<number | void>; help: string };
 
-// One command a line, in the order `flask-eval --help` lists them (keeps merges of new commands simple).
-const COMMANDS: Record<string, Command> = {
-  review: { run: (a) => reviewCommand(a, log), help: REVIEW_HELP },
-  infer: { run: (a) => inferCommand(a, log), help: INFER_HELP },
-  eval: { run: (a) => evalCommand(a, log), help: EVAL_HELP },
-  'import-answers': { run: (a) => importAnswersCommand(a, log), help: IMPORT_HELP },
-  annotate: { run: (a) => annotateCommand(a, log), help: ANNOTATE_HELP },
-  prompts: { run: (a) => promptsCommand(a), help: PROMPTS_HELP },
-  estimate: { run: (a) => estimateCommand(a), help: ESTIMATE_HELP },
-  report: { run: (a) => reportCommand(a, log), help: REPORT_HELP },
-  compare: { run: (a) => compareCommand(a, log), help: COMPARE_HELP },
-  agreement: { run: (a) => agreementCommand(a, log), help: AGREEMENT_HELP },
-  export: { run: (a) => exportCommand(a, log), help: EXPORT_HELP },
-  query: { run: (a) => queryCommand(a), help: QUERY_HELP },
-  status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },
-  worker: { run: (a) => workerCommand(a, log), help: WORKER_HELP },
-  server: { run: (a) => serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' },
-  'offline-judge': { run: (a) => offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' },
-  demo: { run: (a) => demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' },
+/**
+ * Commands load their module only when used: `report` and `query` must not pay for loading the
+ * Temporal worker and the openai SDK that the run commands need.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  review: async () => { const m = await import('./commands/review.js'); return { run: (a) => m.reviewCommand(a, log), help: m.REVIEW_HELP }; },
+  infer: async () => { const m = await import('./commands/infer.js'); return { run: (a) => m.inferCommand(a, log), help: m.INFER_HELP }; },
+  eval: async () => { const m = await import('./commands/infer.js'); return { run: (a) => m.evalCommand(a, log), help: m.EVAL_HELP }; },
+  'import-answers': async () => { const m = await import('./commands/importAnswers.js'); return { run: (a) => m.importAnswersCommand(a, log), help: m.IMPORT_HELP }; },
+  annotate: async () => { const m = await import('./commands/annotate.js'); return { run: (a) => m.annotateCommand(a, log), help: m.ANNOTATE_HELP }; },
+  prompts: async () => { const m = await import('./commands/prompts.js'); return { run: (a) => m.promptsCommand(a), help: m.PROMPTS_HELP }; },
+  estimate: async () => { const m = await import('./commands/estimate.js'); return { run: (a) => m.estimateCommand(a), help: m.ESTIMATE_HELP }; },
+  report: async () => { const m = await import('./commands/report.js'); return { run: (a) => m.reportCommand(a, log), help: m.REPORT_HELP }; },
+  compare: async () => { const m = await import('./commands/compare.js'); return { run: (a) => m.compareCommand(a, log), help: m.COMPARE_HELP }; },
+  agreement: async () => { const m = await import('./commands/agreement.js'); return { run: (a) => m.agreementCommand(a, log), help: m.AGREEMENT_HELP }; },
+  export: async () => { const m = await import('./commands/export.js'); return { run: (a) => m.exportCommand(a, log), help: m.EXPORT_HELP }; },
+  query: async () => { const m = await import('./commands/query.js'); return { run: (a) => m.queryCommand(a), help: m.QUERY_HELP }; },
+  status: async () => { const m = await import('./commands/status.js'); return { run: (a) => m.statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' }; },
+  worker: async () => { const m = await import('./commands/worker.js'); return { run: (a) => m.workerCommand(a, log), help: m.WORKER_HELP }; },
+  server: async () => { const m = await import('./commands/server.js'); return { run: (a) => m.serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' }; },
+  'offline-judge': async () => { const m = await import('./commands/server.js'); return { run: (a) => m.offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' }; },
+  demo: async () => { const m = await import('./commands/demo.js'); return { run: (a) => m.demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' }; },
 };
 
-function usage(): string {
+async function loadAll(): Promise<Command[]> {
+  return Promise.all(Object.values(COMMANDS).map((load) => load()));
+}
+
+async function usage(): Promise<string> {
   return `flask-eval: FLASK fine-grained evaluation (Ye et al., arXiv 2307.10928) on Temporal + DuckDB\n\n` +
-    Object.values(COMMANDS).map((c) => c.help.split('\n')[0]).join('\n') +
+    (await loadAll()).map((c) => c.help.split('\n')[0]).join('\n') +
     `\n\nflask-eval COMMAND --help for details; flask-eval help --all for every command's.\n\n${EXIT_CODES_HELP}`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    const all = rest.includes('--all') ? `\n\n${Object.values(COMMANDS).map((c) => c.help).join('\n\n')}` : '';
-    process.stdout.write(`${usage()}${all}\n`);
+    const all = rest.includes('--all') ? `\n\n${(await loadAll()).map((c) => c.help).join('\n\n')}` : '';
+    process.stdout.write(`${await usage()}${all}\n`);
     return EXIT.ok;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    log(`unknown command "${name}"\n\n${usage()}`);
+  const load = COMMANDS[name];
+  if (!load) {
+    log(`unknown command "${name}"\n\n${await usage()}`);
     return EXIT.badInput;
   }
+  const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${cmd.help}\n`);
     return EXIT.ok;
@@ -78,6 +71,6 @@ async function main(argv: string[]): Promise<number> {
 
 process.exitCode = await main(process.argv.slice(2));
 // The results file is checkpointed and released before the process ends.
-await Database.closeAll().catch((e: Error) => log(`warning: closing the results file: ${e.message}`));
+await closeOpenFiles().catch((e: Error) => log(`warning: closing the results file: ${e.message}`));
 // Temporal's native runtime keeps the event loop alive after shutdown.
 setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();

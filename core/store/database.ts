@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
+import { registerOpenFile } from './openFiles.js';
 
 export type Row = Record<string, unknown>;
 
@@ -56,7 +57,6 @@ interface Pending {
  * connection and see committed data.
  */
 export class Database {
-  private static readonly open = new Set<Database>();
   private queue: Pending[] = [];
   private draining = false;
   private opened?: Promise<{ instance: DuckDBInstance; write: DuckDBConnection; read: DuckDBConnection }>;
@@ -86,13 +86,11 @@ export class Database {
     return (await this.open()).read;
   }
 
-  /** Close every database this process opened (checkpointing them): the CLI calls it on exit. */
-  static async closeAll(): Promise<void> {
-    await Promise.all([...Database.open].map((d) => d.close()));
-  }
+  private unregister?: () => void;
 
   async close(): Promise<void> {
-    Database.open.delete(this);
+    this.unregister?.();
+    this.unregister = undefined;
     if (!this.opened) return;
     while (this.draining || this.queue.length > 0) await sleep(5);
     const o = await this.opened.catch(() => undefined);
@@ -104,7 +102,8 @@ export class Database {
   }
 
   private open() {
-    Database.open.add(this);
+    // The CLI closes (checkpoints) every open results file before it exits.
+    this.unregister ??= registerOpenFile(() => this.close());
     this.opened ??= this.openOnce();
     return this.opened;
   }
