@@ -30,9 +30,8 @@ import { generatePrometheusGrade } from './prometheusJudge.js';
 
 export type { RequestKind } from './classify.js';
 
-export const OFFLINE_MODEL_ID = 'flask-offline-judge';
-/** The evaluated-model name the server also lists (any model name is accepted and echoed). */
-export const OFFLINE_ANSWER_MODEL_ID = 'flask-offline-model';
+import { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID } from './names.js';
+export { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID };
 
 export interface OfflineServerOptions {
   /** 0 = random free port (default 0); host is always 127.0.0.1 */
