@@ -5,7 +5,7 @@ import { reportCommand, REPORT_HELP } from './commands/report.js';
 import { queryCommand, QUERY_HELP } from './commands/query.js';
 import { promptsCommand, PROMPTS_HELP } from './commands/prompts.js';
 import { workerCommand, WORKER_HELP } from './commands/worker.js';
-import { serverCommand, offlineJudgeCommand } from './commands/server.js';
+import { serverCommand, offlineJudgeCommand, SERVER_HELP } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
 import { inferCommand, evalCommand, INFER_HELP, EVAL_HELP } from './commands/infer.js';
@@ -31,7 +31,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   query: { run: (a) => queryCommand(a), help: QUERY_HELP },
   status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },
   worker: { run: (a) => workerCommand(a, log), help: WORKER_HELP },
-  server: { run: (a) => serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' },
+  server: { run: (a) => serverCommand(a, log), help: SERVER_HELP },
   'offline-judge': { run: (a) => offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' },
   demo: { run: (a) => demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' },
 };
@@ -60,7 +60,12 @@ async function main(argv: string[]): Promise<number> {
     await cmd.run(rest);
     return 0;
   } catch (e) {
-    const err = e as Error & { code?: string };
+    const err = e as Error & { code?: string; exitStatus?: number };
+    // An expected failure with its own status (a dead state server): the message, no stack.
+    if (typeof err.exitStatus === 'number') {
+      log(`error: ${err.message}`);
+      return err.exitStatus;
+    }
     if (e instanceof InputError || err.code?.startsWith('ERR_PARSE_ARGS')) {
       log(`error: ${err.message}`);
       return 2;
