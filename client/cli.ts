@@ -6,7 +6,7 @@ import { queryCommand, QUERY_HELP } from './commands/query.js';
 import { promptsCommand, PROMPTS_HELP } from './commands/prompts.js';
 import { workerCommand, WORKER_HELP } from './commands/worker.js';
 import { serverCommand, offlineJudgeCommand, SERVER_HELP } from './commands/server.js';
-import { statusCommand } from './commands/status.js';
+import { statusCommand, STATUS_HELP } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
 import { inferCommand, evalCommand, INFER_HELP, EVAL_HELP } from './commands/infer.js';
 import { importAnswersCommand, IMPORT_HELP } from './commands/importAnswers.js';
@@ -29,7 +29,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   agreement: { run: (a) => agreementCommand(a, log), help: AGREEMENT_HELP },
   export: { run: (a) => exportCommand(a, log), help: EXPORT_HELP },
   query: { run: (a) => queryCommand(a), help: QUERY_HELP },
-  status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },
+  status: { run: (a) => statusCommand(a, log), help: STATUS_HELP },
   worker: { run: (a) => workerCommand(a, log), help: WORKER_HELP },
   server: { run: (a) => serverCommand(a, log), help: SERVER_HELP },
   'offline-judge': { run: (a) => offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' },

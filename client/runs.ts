@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { runWorkflow, runStatusQuery, batchProgressQuery } from '../workflows/index.js';
 import { runWorkflowId, type Progress, type RunWorkflowInput } from '../workflows/types.js';
+import { isTemporalUnreachable, outageReporter, retryWhileUnreachable, type OutageReporter } from './temporalOutage.js';
 
 export type RunHandle = WorkflowHandle<typeof runWorkflow>;
 
@@ -47,17 +48,38 @@ export async function runProgress(client: Client, handle: RunHandle): Promise<Pr
   return p;
 }
 
-/** Follow a run to its end, calling `onProgress` every `everyMs`. Returns the final counts. */
-export async function followRun(client: Client, handle: RunHandle, onProgress: (p: Progress) => void, everyMs = 500): Promise<Progress> {
+export interface FollowOptions {
+  everyMs?: number;
+  /** Outage messages ("Temporal unreachable since ...", "Temporal is back"). */
+  log?: (s: string) => void;
+  outage?: OutageReporter;
+}
+
+/**
+ * Follow a run to its end, calling `onProgress` every `everyMs`. Returns the final counts.
+ * Rides out Temporal outages: while Temporal cannot be reached (the dev server restarting, a
+ * cluster failing over) it says so once, keeps retrying with backoff, and carries on when
+ * Temporal answers again. Any other failure (the workflow failed) is thrown.
+ */
+export async function followRun(client: Client, handle: RunHandle, onProgress: (p: Progress) => void, o: FollowOptions | number = {}): Promise<Progress> {
+  const opts: FollowOptions = typeof o === 'number' ? { everyMs: o } : o;
+  const everyMs = opts.everyMs ?? 500;
+  const outage = opts.outage ?? outageReporter(opts.log ?? ((s) => process.stderr.write(`${s}\n`)));
+  // The result's long poll, restarted after a connection failure (the workflow id is the same).
+  const resultOnce = () => retryWhileUnreachable(() => handle.result(), outage);
   let finished = false;
-  const result = handle.result().finally(() => { finished = true; });
+  const result = resultOnce().finally(() => { finished = true; });
   while (!finished) {
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, everyMs))]);
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, outage.isDown ? everyMs * 4 : everyMs))]);
     if (finished) break;
     try {
-      onProgress(await runProgress(client, handle));
-    } catch {
-      // The first workflow task may not have run yet: no query handler to answer.
+      const p = await client.connection.withDeadline(Date.now() + 5000, () => runProgress(client, handle));
+      outage.up();
+      onProgress(p);
+    } catch (e) {
+      // Unreachable: reported once; the result's retries bring us back. Otherwise the first
+      // workflow task may not have run yet (no query handler to answer): try again shortly.
+      if (isTemporalUnreachable(e)) outage.down();
     }
   }
   const final = await result;
