@@ -1,0 +1,279 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { attachStateServer, probeStateServer, type AttachedStateServer } from '../client/stateServer/attach.js';
+import { requestJson } from '../client/stateServer/socketClient.js';
+import { pidAlive, readServerInfo, serverJsonPath, socketPathFor, type ServerInfo } from '../client/stateServer/serverInfo.js';
+import { chooseDevServerPort, keyFreeEnv } from '../client/temporalServer.js';
+import { outageReporter, retryWhileUnreachable } from '../client/temporalOutage.js';
+import { openReader } from '../core/store/reader.js';
+import { Database } from '../core/store/database.js';
+import { PROJECT_ROOT } from '../core/paths.js';
+import { sleep, waitFor } from './helpers/harness.js';
+
+// The state server on the real dev server: each scenario has its own state folder and ports.
+
+const CLI = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
+const quiet = () => undefined;
+
+function tempState(name: string): string {
+  return mkdtempSync(path.join(tmpdir(), `flask-state-${name}-`));
+}
+
+/** A free port P whose UI port P+1000 is free too. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const p = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    if (p < 60000 && p !== 7233) {
+      try {
+        return await chooseDevServerPort(p);
+      } catch {
+        // taken meanwhile: try another
+      }
+    }
+  }
+}
+
+/** Run the CLI with this state folder. */
+function cli(stateDir: string, args: string[], extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, FLASK_STATE_DIR: stateDir, ...extraEnv }, encoding: 'utf8', timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function health(info: ServerInfo): Promise<Record<string, unknown>> {
+  return requestJson(info.socket, 'GET', '/health');
+}
+
+/** Whatever a scenario leaves running is stopped (daemon and its dev server share a process group). */
+function killDaemon(stateDir: string): void {
+  const info = readServerInfo(stateDir);
+  if (info && pidAlive(info.pid)) {
+    try { process.kill(-info.pid, 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(info.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+function withEnv(vars: Record<string, string | undefined>): () => void {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+describe('one state folder, one shared state server', () => {
+  const stateDir = tempState('shared');
+  let restoreEnv: () => void;
+  let a: AttachedStateServer;
+  let b: AttachedStateServer;
+  let info: ServerInfo;
+
+  before(async () => {
+    // A key in the command's environment must not reach the daemon nor its dev server child.
+    restoreEnv = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), OPENAI_API_KEY: 'sk-test-must-not-leak', GITHUB_TOKEN: 'ghp-must-not-leak' });
+  });
+  after(() => {
+    killDaemon(stateDir);
+    restoreEnv();
+  });
+
+  test('two commands attach to one daemon; the first to release does not stop it', async () => {
+    const t0 = Date.now();
+    a = await attachStateServer({ log: quiet });
+    const startMs = Date.now() - t0;
+    b = await attachStateServer({ log: quiet });
+    info = readServerInfo(stateDir)!;
+    assert.ok(info, 'server.json written');
+    assert.equal(a.socket, b.socket);
+    assert.equal(a.temporalAddress, `127.0.0.1:${process.env.FLASK_TEMPORAL_PORT}`);
+    assert.equal(info.stateDir, stateDir);
+    assert.equal(info.dbFile, path.join(stateDir, 'results.duckdb'));
+    assert.equal(info.autoStarted, true);
+    assert.equal((await health(info)).leases, 2);
+    await a.release();
+    await waitFor('lease count 1', async () => (await health(info)).leases === 1, 5000);
+    assert.ok(pidAlive(info.pid), 'daemon still alive after the first release');
+    const h = await health(info);
+    assert.equal(h.temporalUp, true);
+    process.stderr.write(`state server ready (spawn to Temporal up) in ${startMs} ms\n`);
+  });
+
+  test('the dev server child and the daemon have no API keys in their environment', async () => {
+    const h = await health(info);
+    const childPid = h.devServerPid as number;
+    assert.ok(childPid > 0);
+    for (const pid of [childPid, info.pid]) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      assert.ok(!environ.some((kv) => kv.startsWith('OPENAI_API_KEY=')), `pid ${pid} has OPENAI_API_KEY`);
+      assert.ok(!environ.some((kv) => kv.includes('must-not-leak')), `pid ${pid} has a secret`);
+      assert.ok(environ.some((kv) => kv.startsWith('PATH=')), 'the rest of the environment is kept');
+    }
+    assert.deepEqual(Object.keys(keyFreeEnv({ OPENAI_API_KEY: 'x', FLASK_MODEL_API_KEY: 'x', HF_TOKEN: 'x', MY_SECRET_THING: 'x', HOME: '/h' })), ['HOME']);
+  });
+
+  test('queries and run preparation go through the socket; openReader uses it while the daemon is up', async () => {
+    const rows: Record<string, unknown>[] = [];
+    for await (const r of b.store.query('SELECT 42 AS answer, ? AS echo', ['x'])) rows.push(r);
+    assert.deepEqual(rows, [{ answer: 42, echo: 'x' }]);
+    await assert.rejects(async () => { for await (const _ of b.store.query("COPY (SELECT 1) TO '/tmp/x.csv'", [], { user: true })) void _; }, /only SELECT/);
+    const reader = await openReader();
+    try {
+      assert.match(reader.describe, /through the state server/);
+      assert.deepEqual(await reader.one('SELECT count(*)::INT AS n FROM runs'), { n: 0 });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test('dev server SIGKILLed: the daemon restarts it, /health answers, a client reconnects', async () => {
+    const h0 = await health(info);
+    const connection = await Connection.connect({ address: b.temporalAddress });
+    const client = new Client({ connection, namespace: b.namespace });
+    // A workflow no worker serves: it must still be there after the restart (state in temporal.db).
+    const wf = await client.workflow.start('noSuchWorkflow', { taskQueue: 'nobody-polls-this', workflowId: `survives-${Date.now()}`, args: [] });
+    process.kill(h0.devServerPid as number, 'SIGKILL');
+    await waitFor('dev server restarted', async () => {
+      const h = await health(info);
+      return (h.devServerRestarts as number) >= 1 && h.temporalUp === true && h.devServerPid !== h0.devServerPid;
+    }, 60_000);
+    const log: string[] = [];
+    const d = await retryWhileUnreachable(() => wf.describe(), outageReporter((s) => log.push(s)), { giveUpAfterMs: 30_000 });
+    assert.equal(d.status.name, 'RUNNING');
+    await waitFor('store role polling again', async () => (await health(info)).storeReady === true, 30_000);
+    assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), /exited \(SIGKILL\).*restarting/);
+    await wf.terminate('test done');
+    await connection.close();
+  });
+
+  test('status of an unknown run: a clear message and exit 2', () => {
+    const r = cli(stateDir, ['status', 'no-such-run']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /no run "no-such-run"/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('`server status` prints server.json and health; `server stop` stops it and removes server.json', async () => {
+    const st = cli(stateDir, ['server', 'status']);
+    assert.equal(st.status, 0, st.stderr);
+    assert.match(st.stdout, new RegExp(`"pid": ${info.pid}`));
+    assert.match(st.stdout, /leases\s+1 command/);
+    const devPid = (await health(info)).devServerPid as number;
+    const r = cli(stateDir, ['server', 'stop']);
+    assert.equal(r.status, 0, r.stderr);
+    await waitFor('daemon gone', async () => !pidAlive(info.pid), 10_000);
+    assert.ok(!existsSync(serverJsonPath(stateDir)), 'server.json removed');
+    assert.ok(!existsSync(info.socket), 'socket removed');
+    await waitFor('dev server gone', async () => !pidAlive(devPid), 10_000);
+    await b.release(); // the daemon is gone: releasing is harmless
+  });
+});
+
+describe('stale records, idle stop, foreign ports', () => {
+  test('a stale server.json (dead pid) is reported by `server status` and replaced by the next attach; an idle auto-started daemon stops', async () => {
+    const stateDir = tempState('stale');
+    const restore = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), FLASK_SERVER_IDLE_MS: '2000' });
+    try {
+      const dead = spawnSync('true').pid!;
+      const stale: ServerInfo = {
+        pid: dead, stateDir, temporalAddress: '127.0.0.1:1', namespace: 'default', port: 1, uiPort: 1001, uiUrl: null,
+        socket: socketPathFor(stateDir), dbFile: path.join(stateDir, 'results.duckdb'), controlQueue: 'flask-eval',
+        startedAt: new Date(0).toISOString(), autoStarted: true,
+      };
+      writeFileSync(serverJsonPath(stateDir), JSON.stringify(stale));
+      const st = cli(stateDir, ['server', 'status']);
+      assert.equal(st.status, 1);
+      assert.match(st.stderr, new RegExp(`pid ${dead}\\) is not running`));
+
+      const attached = await attachStateServer({ log: quiet });
+      const info = readServerInfo(stateDir)!;
+      assert.notEqual(info.pid, dead);
+      assert.ok(pidAlive(info.pid));
+      assert.equal(attached.temporalAddress, `127.0.0.1:${process.env.FLASK_TEMPORAL_PORT}`);
+
+      // Held lease: no idle stop even well past the idle time.
+      await sleep(4000);
+      assert.ok(pidAlive(info.pid), 'a leased daemon stays up');
+      await attached.release();
+      await waitFor('idle daemon stopped', async () => !pidAlive(info.pid), 30_000);
+      assert.ok(!existsSync(serverJsonPath(stateDir)), 'server.json removed on idle stop');
+      assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), /stopping: idle/);
+    } finally {
+      killDaemon(stateDir);
+      restore();
+    }
+  });
+
+  test('a port taken by a foreign listener is never reused: clear error naming the port and server.log', async () => {
+    const stateDir = tempState('foreign');
+    const port = await freePortPair();
+    const foreign = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => foreign.listen(port, '127.0.0.1', () => r()));
+    const restore = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(port) });
+    try {
+      await assert.rejects(attachStateServer({ log: quiet, timeoutMs: 60_000 }), (e: Error) => {
+        assert.match(e.message, new RegExp(`port ${port} on 127.0.0.1 is taken by another process`));
+        assert.match(e.message, /server\.log/);
+        return true;
+      });
+      assert.equal(readServerInfo(stateDir), undefined, 'no server recorded');
+      assert.equal(await probeStateServer(stateDir), undefined);
+      // Without FLASK_TEMPORAL_PORT the choice avoids it.
+      assert.notEqual(await chooseDevServerPort(), port);
+    } finally {
+      killDaemon(stateDir);
+      restore();
+      foreign.close();
+    }
+  });
+});
+
+describe('openReader without a state server', () => {
+  test('a direct read-only open that refuses COPY TO and reading other files', async () => {
+    const stateDir = tempState('reader');
+    const dbFile = path.join(stateDir, 'results.duckdb');
+    const db = new Database(dbFile);
+    await db.run((sql) => sql.exec('SELECT 1')); // creates the file and its schema
+    const reader = await openReader({ dbFile, stateDir });
+    const before = statSync(dbFile); // the writer has closed it: the reader could open it
+    try {
+      assert.match(reader.describe, /read-only, external access disabled/);
+      assert.deepEqual(await reader.all('SELECT count(*)::INT AS n FROM runs'), [{ n: 0 }]);
+      const streamed: unknown[] = [];
+      let columns: string[] = [];
+      await reader.stream('SELECT range AS i FROM range(3)', [], (r) => { streamed.push(r); }, { onColumns: (c) => { columns = c; } });
+      assert.deepEqual(columns, ['i']);
+      assert.equal(streamed.length, 3);
+      await assert.rejects(reader.all(`COPY (SELECT 1) TO '${dbFile}'`), /disabled by configuration|read-only|Permission/i);
+      await assert.rejects(reader.all(`COPY (SELECT 1) TO '${path.join(stateDir, 'out.csv')}'`), /disabled by configuration|Permission/i);
+      await assert.rejects(reader.all("SELECT * FROM read_text('/etc/passwd')"), /disabled by configuration|Permission/i);
+      await assert.rejects(reader.all('SET enable_external_access = true'), /locked/i);
+      await assert.rejects(reader.stream('SELECT 1; SELECT 2', [], () => undefined, { user: true }), /exactly one SQL statement/);
+      assert.ok(!existsSync(path.join(stateDir, 'out.csv')));
+    } finally {
+      await reader.close();
+    }
+    const afterStat = statSync(dbFile);
+    assert.equal(afterStat.size, before.size);
+    assert.equal(afterStat.mtimeMs, before.mtimeMs, 'the results file is untouched');
+  });
+});
+
