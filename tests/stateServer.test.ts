@@ -151,17 +151,48 @@ describe('one state folder, one shared state server', () => {
     // A workflow no worker serves: it must still be there after the restart (state in temporal.db).
     const wf = await client.workflow.start('noSuchWorkflow', { taskQueue: 'nobody-polls-this', workflowId: `survives-${Date.now()}`, args: [] });
     process.kill(h0.devServerPid as number, 'SIGKILL');
+    // Calls while it is down fail fast (1 s deadline) and are retried; the user is told once.
+    const log: string[] = [];
+    const d = await retryWhileUnreachable(
+      () => connection.withDeadline(Date.now() + 1000, () => wf.describe()),
+      outageReporter((s) => log.push(s)),
+      { giveUpAfterMs: 60_000 },
+    );
+    assert.match(log[0] ?? '', /^Temporal unreachable since \d\d:\d\d:\d\d, retrying$/);
+    assert.match(log.at(-1) ?? '', /^Temporal is back/);
+    assert.equal(log.length, 2, log.join('\n'));
     await waitFor('dev server restarted', async () => {
       const h = await health(info);
       return (h.devServerRestarts as number) >= 1 && h.temporalUp === true && h.devServerPid !== h0.devServerPid;
     }, 60_000);
-    const log: string[] = [];
-    const d = await retryWhileUnreachable(() => wf.describe(), outageReporter((s) => log.push(s)), { giveUpAfterMs: 30_000 });
     assert.equal(d.status.name, 'RUNNING');
     await waitFor('store role polling again', async () => (await health(info)).storeReady === true, 30_000);
     assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), /exited \(SIGKILL\).*restarting/);
     await wf.terminate('test done');
     await connection.close();
+  });
+
+  test('status of a run nobody serves says so at once instead of timing out', async () => {
+    const connection = await Connection.connect({ address: b.temporalAddress });
+    const client = new Client({ connection, namespace: b.namespace });
+    const runId = `orphan-${Date.now()}`;
+    const queues = { control: `nobody-control-${runId}`, judge: `nobody-judge-${runId}`, model: `nobody-model-${runId}` };
+    const wf = await client.workflow.start('runWorkflow', {
+      taskQueue: queues.control, workflowId: `flask-run-${runId}`,
+      args: [{ runId, steps: ['review'], queues, concurrency: 1, batchSize: 10, maxAttempts: 1 }],
+    });
+    try {
+      const t0 = Date.now();
+      const r = cli(stateDir, ['status', runId]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /RUNNING/);
+      assert.match(r.stderr, new RegExp(`No worker polls the run's control queue`));
+      assert.match(r.stderr, new RegExp(`No worker polls judge queue ${queues.judge}.*model queue ${queues.model}`));
+      assert.ok(Date.now() - t0 < 20_000, `status took ${Date.now() - t0} ms`);
+    } finally {
+      await wf.terminate('test done');
+      await connection.close();
+    }
   });
 
   test('status of an unknown run: a clear message and exit 2', () => {
