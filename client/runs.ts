@@ -66,23 +66,49 @@ export async function followRun(client: Client, handle: RunHandle, onProgress: (
   const everyMs = opts.everyMs ?? 500;
   const outage = opts.outage ?? outageReporter(opts.log ?? ((s) => process.stderr.write(`${s}\n`)));
   // The result's long poll, restarted after a connection failure (the workflow id is the same).
-  const resultOnce = () => retryWhileUnreachable(() => handle.result(), outage);
   let finished = false;
-  const result = resultOnce().finally(() => { finished = true; });
+  const result = retryWhileUnreachable(() => handle.result(), outage).finally(() => { finished = true; });
   while (!finished) {
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, outage.isDown ? everyMs * 4 : everyMs))]);
+    await Promise.race([result.catch(() => undefined), sleep(everyMs)]);
     if (finished) break;
-    try {
-      const p = await client.connection.withDeadline(Date.now() + 5000, () => runProgress(client, handle));
-      outage.up();
-      onProgress(p);
-    } catch (e) {
-      // Unreachable: reported once; the result's retries bring us back. Otherwise the first
-      // workflow task may not have run yet (no query handler to answer): try again shortly.
-      if (isTemporalUnreachable(e)) outage.down();
+    if (outage.isDown) {
+      // Back when Temporal itself answers, not when a worker answers a query again.
+      if (await temporalAnswers(client)) outage.up();
+      continue;
     }
+    const query = client.connection.withDeadline(Date.now() + 10_000, () => runProgress(client, handle)).then(
+      (p) => ({ p }),
+      (e: unknown) => ({ e }),
+    );
+    // A query slower than this makes us check whether Temporal is there at all.
+    let r = await Promise.race([query, sleep(2000).then(() => undefined)]);
+    if (!r) {
+      if (!(await temporalAnswers(client))) {
+        outage.down();
+        continue;
+      }
+      r = await query;
+    }
+    if ('p' in r) onProgress(r.p);
+    else if (isTemporalUnreachable(r.e) && !(await temporalAnswers(client))) outage.down();
+    // Any other failure: the first workflow task may not have run yet (no query handler); retry.
   }
   const final = await result;
+  outage.up();
   onProgress(final);
   return final;
+}
+
+/** A cheap call that needs only the Temporal frontend (no worker): is Temporal reachable? */
+export async function temporalAnswers(client: Client, timeoutMs = 1500): Promise<boolean> {
+  try {
+    await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,7 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { followRun, type RunHandle } from '../client/runs.js';
+import { installQuietRuntime } from '../client/session.js';
+import type { Progress } from '../workflows/types.js';
 import { attachStateServer, probeStateServer, type AttachedStateServer } from '../client/stateServer/attach.js';
 import { requestJson } from '../client/stateServer/socketClient.js';
 import { pidAlive, readServerInfo, serverJsonPath, socketPathFor, type ServerInfo } from '../client/stateServer/serverInfo.js';
@@ -89,7 +94,9 @@ describe('one state folder, one shared state server', () => {
 
   before(async () => {
     // A key in the command's environment must not reach the daemon nor its dev server child.
-    restoreEnv = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), OPENAI_API_KEY: 'sk-test-must-not-leak', GITHUB_TOKEN: 'ghp-must-not-leak' });
+    restoreEnv = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), OPENAI_API_KEY: 'sk-test-must-not-leak', GITHUB_TOKEN: 'ghp-must-not-leak',
+      // A restart that takes a while: long enough for calls to fail and be retried.
+      FLASK_DEV_SERVER_RESTART_DELAY_MS: '4000' });
   });
   after(() => {
     killDaemon(stateDir);
@@ -170,6 +177,39 @@ describe('one state folder, one shared state server', () => {
     assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), /exited \(SIGKILL\).*restarting/);
     await wf.terminate('test done');
     await connection.close();
+  });
+
+  test('followRun rides out a dev server outage: says so once, carries on, returns the final counts', async () => {
+    const h0 = await health(info);
+    installQuietRuntime();
+    const nativeConnection = await NativeConnection.connect({ address: b.temporalAddress });
+    const taskQueue = `steady-${Date.now()}`;
+    const worker = await Worker.create({
+      connection: nativeConnection, namespace: b.namespace, taskQueue,
+      workflowsPath: fileURLToPath(new URL('./fixtures/steadyRunWorkflow.ts', import.meta.url)),
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address: b.temporalAddress });
+    const client = new Client({ connection, namespace: b.namespace });
+    try {
+      const handle = (await client.workflow.start('steadyRun', { taskQueue, workflowId: taskQueue, args: [{ total: 12, stepMs: 250 }] })) as unknown as RunHandle;
+      const log: string[] = [];
+      const seen: Progress[] = [];
+      const following = followRun(client, handle, (p) => seen.push(p), { everyMs: 200, log: (s) => log.push(s) });
+      await waitFor('some progress', async () => (seen.at(-1)?.done ?? 0) >= 3, 30_000);
+      process.kill(h0.devServerPid as number, 'SIGKILL');
+      const final = await following;
+      assert.equal(final.done, 12);
+      assert.equal(log.filter((l) => /^Temporal unreachable since \d\d:\d\d:\d\d, retrying$/.test(l)).length, 1, log.join('\n'));
+      assert.equal(log.filter((l) => /^Temporal is back/.test(l)).length, 1, log.join('\n'));
+      assert.ok(log.indexOf(log.find((l) => l.startsWith('Temporal unreachable'))!) < log.indexOf(log.find((l) => l.startsWith('Temporal is back'))!));
+      assert.equal(worker.getState(), 'RUNNING', 'the worker survived the outage');
+    } finally {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await nativeConnection.close();
+      await connection.close();
+    }
   });
 
   test('status of a run nobody serves says so at once instead of timing out', async () => {

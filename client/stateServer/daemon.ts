@@ -113,7 +113,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       }
       port = await chooseDevServerPort(requested);
       uiPort = port + 1000;
-      devServer = new DevServerChild({ cli, stateDir: o.stateDir, port, uiPort, namespace: cfg.namespace, log });
+      const restartDelayMs = process.env.FLASK_DEV_SERVER_RESTART_DELAY_MS ? Number(process.env.FLASK_DEV_SERVER_RESTART_DELAY_MS) : undefined;
+      devServer = new DevServerChild({ cli, stateDir: o.stateDir, port, uiPort, namespace: cfg.namespace, log, restartDelayMs });
       address = devServer.address;
     }
 
