@@ -259,7 +259,7 @@ describe('one state folder, one shared state server', () => {
 });
 
 describe('stale records, idle stop, foreign ports', () => {
-  test('a stale server.json (dead pid) is reported by `server status` and replaced by the next attach; an idle auto-started daemon stops', async () => {
+  test('a stale server.json (dead pid) is reported by `server status` and replaced by the next attach; an auto-started daemon stops once no lease and no run remain', async () => {
     const stateDir = tempState('stale');
     const restore = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), FLASK_SERVER_IDLE_MS: '2000' });
     try {
@@ -283,7 +283,18 @@ describe('stale records, idle stop, foreign ports', () => {
       // Held lease: no idle stop even well past the idle time.
       await sleep(4000);
       assert.ok(pidAlive(info.pid), 'a leased daemon stays up');
+      // A run still running keeps it up without any lease (a start delay keeps the workflow
+      // Running without any worker executing it).
+      const connection = await Connection.connect({ address: attached.temporalAddress });
+      const client = new Client({ connection, namespace: attached.namespace });
+      const run = await client.workflow.start('runWorkflow', {
+        taskQueue: info.controlQueue, workflowId: `flask-run-idle-${Date.now()}`, args: [{}], startDelay: '1 hour',
+      });
       await attached.release();
+      await waitFor('daemon notices the running run', async () => /run\(s\) still running: staying up/.test(readFileSync(path.join(stateDir, 'server.log'), 'utf8')), 20_000);
+      assert.ok(pidAlive(info.pid), 'a daemon with a running run stays up');
+      await run.terminate('test done');
+      await connection.close();
       await waitFor('idle daemon stopped', async () => !pidAlive(info.pid), 30_000);
       assert.ok(!existsSync(serverJsonPath(stateDir)), 'server.json removed on idle stop');
       assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), /stopping: idle/);

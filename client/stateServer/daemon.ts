@@ -149,10 +149,16 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     });
     // We hold the lock: a socket file left here is a dead daemon's.
     rmSync(socket, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(socket, () => resolve());
-    });
+    // Created 0600 from the start (umask), not chmod-ed after a window where others could connect.
+    const umask = process.umask(0o077);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(socket, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
     chmodSync(socket, 0o600);
     writeServerInfo(info);
     process.once('SIGTERM', () => requestStop('SIGTERM'));
