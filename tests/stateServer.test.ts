@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { installQuietRuntime } from '../client/session.js';
 import type { Progress } from '../workflows/types.js';
 import { attachStateServer, probeStateServer, type AttachedStateServer } from '../client/stateServer/attach.js';
 import { requestJson } from '../client/stateServer/socketClient.js';
-import { pidAlive, readServerInfo, serverJsonPath, socketPathFor, type ServerInfo } from '../client/stateServer/serverInfo.js';
+import { pidAlive, readServerInfo, serverJsonPath, type ServerInfo } from '../client/stateServer/serverInfo.js';
 import { chooseDevServerPort, keyFreeEnv } from '../client/temporalServer.js';
 import { outageReporter, retryWhileUnreachable } from '../client/temporalOutage.js';
 import { openReader } from '../core/store/reader.js';
@@ -103,11 +103,11 @@ describe('one state folder, one shared state server', () => {
     restoreEnv();
   });
 
-  test('two commands attach to one daemon; the first to release does not stop it', async () => {
+  test('two commands starting at once share one daemon; the first to release does not stop it', async () => {
+    // At the same instant, in a folder without a server: both may spawn one, one daemon wins.
     const t0 = Date.now();
-    a = await attachStateServer({ log: quiet });
+    [a, b] = await Promise.all([attachStateServer({ log: quiet }), attachStateServer({ log: quiet })]);
     const startMs = Date.now() - t0;
-    b = await attachStateServer({ log: quiet });
     info = readServerInfo(stateDir)!;
     assert.ok(info, 'server.json written');
     assert.equal(a.socket, b.socket);
@@ -259,26 +259,31 @@ describe('one state folder, one shared state server', () => {
 });
 
 describe('stale records, idle stop, foreign ports', () => {
-  test('a stale server.json (dead pid) is reported by `server status` and replaced by the next attach; an auto-started daemon stops once no lease and no run remain', async () => {
+  test('a SIGKILLed daemon: `server status` says so (exit 1), the next attach replaces it and its orphaned dev server; an auto-started daemon stops once no lease and no run remain', async () => {
     const stateDir = tempState('stale');
     const restore = withEnv({ FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(await freePortPair()), FLASK_SERVER_IDLE_MS: '2000' });
     try {
-      const dead = spawnSync('true').pid!;
-      const stale: ServerInfo = {
-        pid: dead, stateDir, temporalAddress: '127.0.0.1:1', namespace: 'default', port: 1, uiPort: 1001, uiUrl: null,
-        socket: socketPathFor(stateDir), dbFile: path.join(stateDir, 'results.duckdb'), controlQueue: 'flask-eval',
-        startedAt: new Date(0).toISOString(), autoStarted: true,
-      };
-      writeFileSync(serverJsonPath(stateDir), JSON.stringify(stale));
+      // A daemon SIGKILLed: its server.json stays, its dev server child is orphaned.
+      const first = await attachStateServer({ log: quiet });
+      const killed = readServerInfo(stateDir)!;
+      const orphan = (await health(killed)).devServerPid as number;
+      process.kill(killed.pid, 'SIGKILL');
+      await waitFor('daemon dead', async () => !pidAlive(killed.pid), 10_000);
+      await first.release();
+      assert.ok(pidAlive(orphan), 'its dev server outlived it');
+      const dead = killed.pid;
       const st = cli(stateDir, ['server', 'status']);
       assert.equal(st.status, 1);
       assert.match(st.stderr, new RegExp(`pid ${dead}\\) is not running`));
+      assert.doesNotMatch(st.stderr, /\n\s+at /, 'no stack trace');
 
       const attached = await attachStateServer({ log: quiet });
       const info = readServerInfo(stateDir)!;
       assert.notEqual(info.pid, dead);
       assert.ok(pidAlive(info.pid));
-      assert.equal(attached.temporalAddress, `127.0.0.1:${process.env.FLASK_TEMPORAL_PORT}`);
+      assert.equal(attached.temporalAddress, `127.0.0.1:${process.env.FLASK_TEMPORAL_PORT}`, 'same port: the orphan was this folder\'s');
+      assert.ok(!pidAlive(orphan), 'the orphaned dev server of this folder was stopped');
+      assert.match(readFileSync(path.join(stateDir, 'server.log'), 'utf8'), new RegExp(`orphaned dev server of this folder \\(pid ${orphan}`));
 
       // Held lease: no idle stop even well past the idle time.
       await sleep(4000);

@@ -105,7 +105,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       for (const pid of orphanDevServers(o.stateDir)) {
         log(`stopping an orphaned dev server of this folder (pid ${pid}, its daemon died)`);
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-        await sleep(300);
+        for (let i = 0; i < 50 && pidAlive(pid); i++) await sleep(100);
       }
       const requested = process.env.FLASK_TEMPORAL_PORT ? Number(process.env.FLASK_TEMPORAL_PORT) : undefined;
       if (requested !== undefined && !(Number.isInteger(requested) && requested > 0 && requested < 64536)) {
