@@ -1,12 +1,11 @@
 import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Database } from '../../core/store/database.js';
 import { InputError } from '../../core/errors.js';
 import { projectVersion, temporalConfig } from '../../core/config.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
-import { installQuietRuntime } from '../session.js';
 import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers } from '../temporalServer.js';
 import { closeLeases, createStateHttpServer } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
@@ -74,7 +73,9 @@ function releaseLock(stateDir: string): void {
  * Resolves when it has stopped (POST /stop, SIGTERM/SIGINT, or idle when auto-started).
  */
 export async function runDaemon(o: DaemonOptions): Promise<void> {
-  installQuietRuntime();
+  // The SDK's native side logs every failed poll during an outage (dozens a second); the
+  // daemon logs the outage itself, once, so only errors pass.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
   mkdirSync(o.stateDir, { recursive: true });
   acquireLock(o.stateDir);
   const cfg = temporalConfig();
