@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { followRun, type RunHandle } from '../client/runs.js';
-import { installQuietRuntime } from '../client/session.js';
 import type { Progress } from '../workflows/types.js';
 import { attachStateServer, probeStateServer, type AttachedStateServer } from '../client/stateServer/attach.js';
 import { requestJson } from '../client/stateServer/socketClient.js';
@@ -137,6 +136,31 @@ describe('one state folder, one shared state server', () => {
     assert.deepEqual(Object.keys(keyFreeEnv({ OPENAI_API_KEY: 'x', FLASK_MODEL_API_KEY: 'x', HF_TOKEN: 'x', MY_SECRET_THING: 'x', HOME: '/h' })), ['HOME']);
   });
 
+  test('with TEMPORAL_ADDRESS another folder gets a store-only daemon: no dev server, its own control queue', async () => {
+    const other = tempState('external');
+    const restore = withEnv({ FLASK_STATE_DIR: other, TEMPORAL_ADDRESS: a.temporalAddress, FLASK_TASK_QUEUE: `ext-${Date.now()}`, FLASK_TEMPORAL_PORT: undefined });
+    try {
+      const ext = await attachStateServer({ log: quiet });
+      const extInfo = readServerInfo(other)!;
+      assert.notEqual(extInfo.pid, info.pid);
+      assert.equal(ext.temporalAddress, a.temporalAddress);
+      assert.equal(extInfo.port, null);
+      const h = await health(extInfo);
+      assert.equal(h.embedded, false);
+      assert.equal(h.devServerPid, null);
+      assert.equal(h.controlQueue, process.env.FLASK_TASK_QUEUE);
+      await waitFor('store role polling', async () => (await health(extInfo)).storeReady === true, 60_000);
+      await ext.release();
+      const r = cli(other, ['server', 'stop']);
+      assert.equal(r.status, 0, r.stderr);
+      await waitFor('store-only daemon gone', async () => !pidAlive(extInfo.pid), 15_000);
+      assert.equal((await health(info)).temporalUp, true, 'the embedded server of the first folder is untouched');
+    } finally {
+      killDaemon(other);
+      restore();
+    }
+  });
+
   test('queries and run preparation go through the socket; openReader uses it while the daemon is up', async () => {
     const rows: Record<string, unknown>[] = [];
     for await (const r of b.store.query('SELECT 42 AS answer, ? AS echo', ['x'])) rows.push(r);
@@ -181,7 +205,12 @@ describe('one state folder, one shared state server', () => {
 
   test('followRun rides out a dev server outage: says so once, carries on, returns the final counts', async () => {
     const h0 = await health(info);
-    installQuietRuntime();
+    // The worker's native side would print every failed poll during the outage.
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
+    } catch {
+      // installed already by an earlier test of this process
+    }
     const nativeConnection = await NativeConnection.connect({ address: b.temporalAddress });
     const taskQueue = `steady-${Date.now()}`;
     const worker = await Worker.create({
