@@ -224,8 +224,12 @@ export class DevServerChild {
       const delay = this.nextDelay;
       this.nextDelay = Math.min(this.nextDelay * 2, 30_000);
       this.o.log(`Temporal dev server (pid ${child.pid}) exited (${signal ?? `code ${code}`}) after ${Math.round(lived / 1000)}s; restarting it in ${delay / 1000}s (see ${this.logFile})`);
-      this.restartTimer = setTimeout(() => {
+      this.restartTimer = setTimeout(async () => {
         this.restarts++;
+        // Taken while it was down: say who is in the way rather than crash-looping silently.
+        if (!(await portFree(this.o.port))) {
+          this.o.log(`port ${this.o.port} is now taken by another process: the dev server cannot come back there. Stop that process, or \`flask-eval server stop\` and start again (a new port is chosen). Retrying.`);
+        }
         try {
           this.spawnChild();
           this.o.log(`Temporal dev server restarted (pid ${this.child?.pid}) on ${this.address}`);

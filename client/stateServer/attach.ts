@@ -187,8 +187,35 @@ export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | 
 export async function attachStateServer(o: { log: (s: string) => void; stateDir?: string; dbFile?: string; timeoutMs?: number }): Promise<AttachedStateServer> {
   const stateDir = path.resolve(o.stateDir ?? configuredStateDir());
   const dbFile = path.resolve(o.dbFile ?? dbPath());
+  // An auto-started daemon may decide it is idle between our health check and our lease:
+  // then its socket is gone and we start over (a new daemon).
+  for (let attempt = 1; ; attempt++) {
+    const { info, health } = await ensureStateServer({ stateDir, mode: '--auto', log: o.log, timeoutMs: o.timeoutMs });
+    checkSameSettings(stateDir, dbFile, info, health);
+    const socket = info.socket ?? socketPathFor(stateDir);
+    let lease;
+    try {
+      lease = await openLease(socket);
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    return {
+      temporalAddress: health.temporalAddress,
+      namespace: health.namespace,
+      uiUrl: health.uiUrl ?? undefined,
+      dbFile: health.dbFile,
+      socket,
+      store: storeClient(socket),
+      release: () => lease.release(),
+    };
+  }
+}
+
+/** A command's settings must be the daemon's: never another results file or Temporal silently. */
+function checkSameSettings(stateDir: string, dbFile: string, info: ServerInfo, health: StateServerHealth): void {
   const cfg = temporalConfig();
-  const { info, health } = await ensureStateServer({ stateDir, mode: '--auto', log: o.log, timeoutMs: o.timeoutMs });
   if (path.resolve(health.dbFile) !== dbFile) {
     throw new InputError(
       `the state server of ${stateDir} (pid ${info.pid}) serves the results file ${health.dbFile}, not ${dbFile}. ` +
@@ -204,15 +231,4 @@ export async function attachStateServer(o: { log: (s: string) => void; stateDir?
   if (health.namespace !== cfg.namespace) {
     throw new InputError(`the state server of ${stateDir} uses namespace ${health.namespace}, but TEMPORAL_NAMESPACE is ${cfg.namespace}: stop it first (\`flask-eval server stop\`).`);
   }
-  const socket = info.socket ?? socketPathFor(stateDir);
-  const lease = await openLease(socket);
-  return {
-    temporalAddress: health.temporalAddress,
-    namespace: health.namespace,
-    uiUrl: health.uiUrl ?? undefined,
-    dbFile: health.dbFile,
-    socket,
-    store: storeClient(socket),
-    release: () => lease.release(),
-  };
 }
