@@ -230,6 +230,7 @@ export class DevServerChild {
         if (!(await portFree(this.o.port))) {
           this.o.log(`port ${this.o.port} is now taken by another process: the dev server cannot come back there. Stop that process, or \`flask-eval server stop\` and start again (a new port is chosen). Retrying.`);
         }
+        if (this.stopping) return;
         try {
           this.spawnChild();
           this.o.log(`Temporal dev server restarted (pid ${this.child?.pid}) on ${this.address}`);
