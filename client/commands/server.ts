@@ -64,9 +64,15 @@ function describe(h: StateServerHealth): string {
 
 async function startCommand(dir: string, log: (s: string) => void): Promise<void> {
   const t0 = Date.now();
-  const { info, health, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log });
-  let h = health;
-  if (!started && h.autoStarted) h = await requestJson<StateServerHealth>(info.socket, 'POST', '/pin');
+  let { info, health: h, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log });
+  if (!started && h.autoStarted) {
+    h = await requestJson<StateServerHealth>(info.socket, 'POST', '/pin');
+    if (h.stopping) {
+      // It was stopping on idle just now: wait for it to go, then start one that stays.
+      while (pidAlive(info.pid)) await new Promise((r) => setTimeout(r, 100));
+      ({ info, health: h, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log }));
+    }
+  }
   process.stdout.write(`${describe(h)}\n`);
   log(started ? `Started in ${((Date.now() - t0) / 1000).toFixed(1)} s. Stop it with \`flask-eval server stop\`.` : 'Already running. Stop it with `flask-eval server stop`.');
 }

@@ -26,6 +26,8 @@ export interface StateServerHealth {
   autoStarted: boolean;
   controlQueue: string;
   leases: number;
+  /** Shutting down: not to be attached to (a new one is started once it is gone). */
+  stopping: boolean;
 }
 
 export type Row = Record<string, unknown>;
@@ -154,7 +156,7 @@ export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | 
   let waitingSaid = false;
   for (;;) {
     const found = await probeStateServer(o.stateDir, 1000);
-    if (found?.health.temporalUp) return { ...found, started: child !== undefined };
+    if (found?.health.temporalUp && !found.health.stopping) return { ...found, started: child !== undefined };
     if (!found && liveDaemonPid(o.stateDir) === undefined) {
       if (childExit !== undefined) {
         throw new Error(`the state server for ${o.stateDir} exited (${childExit}) before it was ready. Its log, ${serverLogPath(o.stateDir)}, ends with:\n${logTail(o.stateDir)}`);

@@ -137,11 +137,12 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       health: () => ({
         pid: process.pid, stateDir: o.stateDir, dbFile: o.dbFile, temporalAddress: address, namespace: cfg.namespace,
         uiUrl: info.uiUrl, version: projectVersion(), embedded: devServer !== undefined, devServerPid: devServer?.pid ?? null,
-        devServerRestarts: devServer?.restarts ?? 0, temporalUp, storeReady, autoStarted, controlQueue: cfg.taskQueue,
+        devServerRestarts: devServer?.restarts ?? 0, temporalUp, storeReady, autoStarted, controlQueue: cfg.taskQueue, stopping: halting,
       }),
       onLeases: (n) => { leaseCount = n; lastLeaseAt = Date.now(); },
       onStop: () => requestStop('POST /stop'),
       onPin: () => {
+        if (halting) return; // too late: the caller sees `stopping` and starts a new one
         if (autoStarted) log('pinned by `flask-eval server start`: no longer stops when idle');
         autoStarted = false;
         info.autoStarted = false;
@@ -258,8 +259,9 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     halting = true;
     await (async () => {
       closeLeases(server!);
-      await store?.shutdown().catch((e) => log(`store role shutdown: ${(e as Error).message}`));
+      // The loop first (it may be finishing a start), then whatever store role it left running.
       await storeLoop.catch(() => undefined);
+      await store?.shutdown().catch((e) => log(`store role shutdown: ${(e as Error).message}`));
       await Promise.all([monitor, idle]).catch(() => undefined);
       await nativeConnection?.close().catch(() => undefined);
       await clientConnection?.close().catch(() => undefined);
