@@ -121,6 +121,12 @@ export async function chooseDevServerPort(requested?: number): Promise<number> {
     return requested;
   }
   if ((await portFree(7233)) && (await portFree(8233))) return 7233;
+  // Below Linux's ephemeral range (32768+): a port there can be taken by any outgoing
+  // connection's local end while the dev server restarts, and it must come back on the same one.
+  for (let i = 0; i < 50; i++) {
+    const p = 17_300 + Math.floor(Math.random() * 14_000);
+    if ((await portFree(p)) && (await portFree(p + 1000))) return p;
+  }
   for (let i = 0; i < 50; i++) {
     const p = await osFreePort();
     if (p + 1000 < 65536 && (await portFree(p + 1000))) return p;

@@ -29,21 +29,17 @@ function tempState(name: string): string {
   return mkdtempSync(path.join(tmpdir(), `flask-state-${name}-`));
 }
 
-/** A free port P whose UI port P+1000 is free too. */
+/**
+ * A free port P whose UI port P+1000 is free too, below the ephemeral range (an outgoing
+ * connection could take an ephemeral port between this choice and the daemon's start).
+ */
 async function freePortPair(): Promise<number> {
   for (;;) {
-    const p = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(port));
-      });
-    });
-    if (p < 60000 && p !== 7233) {
-      try {
-        return await chooseDevServerPort(p);
-      } catch {
-        // taken meanwhile: try another
-      }
+    const p = 20_000 + Math.floor(Math.random() * 11_000);
+    try {
+      return await chooseDevServerPort(p);
+    } catch {
+      // taken: try another
     }
   }
 }
