@@ -247,6 +247,12 @@ export class DevServerChild {
     });
   }
 
+  /** From now on an exit is not restarted (the owner is shutting down). */
+  holdRestarts(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);

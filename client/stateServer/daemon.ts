@@ -128,6 +128,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     const requestStop = (why: string) => {
       if (!halting) log(`stopping: ${why}`);
       halting = true;
+      devServer?.holdRestarts(); // its exit from now on (a group SIGTERM, our stop) is expected
       stopRequested();
     };
 
@@ -188,7 +189,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       let wasUp: boolean | undefined;
       while (!halting) {
         temporalUp = await probe();
-        if (wasUp !== undefined && wasUp !== temporalUp) log(temporalUp ? 'Temporal answers again' : `Temporal at ${address} does not answer`);
+        if (wasUp !== temporalUp && (wasUp !== undefined || !temporalUp)) log(temporalUp ? 'Temporal answers again' : `Temporal at ${address} does not answer`);
         wasUp = temporalUp;
         await Promise.race([sleep(1000), stopped]);
       }
