@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EndpointRef } from '../core/endpoint.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
-import type { EndpointLimiter } from '../core/rate/limiter.js';
+import type { EndpointLimiter } from '../core/rate/index.js';
 import type { EndpointActivities } from '../workflows/activityTypes.js';
 import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../workflows/types.js';
 import { estimatePromptTokens, stepRequest } from './stepRequests.js';

@@ -25,9 +25,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   agreement: async () => { const m = await import('./commands/agreement.js'); return { run: (a) => m.agreementCommand(a, log), help: m.AGREEMENT_HELP }; },
   export: async () => { const m = await import('./commands/export.js'); return { run: (a) => m.exportCommand(a, log), help: m.EXPORT_HELP }; },
   query: async () => { const m = await import('./commands/query.js'); return { run: (a) => m.queryCommand(a), help: m.QUERY_HELP }; },
-  status: async () => { const m = await import('./commands/status.js'); return { run: (a) => m.statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' }; },
+  status: async () => { const m = await import('./commands/status.js'); return { run: (a) => m.statusCommand(a, log), help: m.STATUS_HELP }; },
   worker: async () => { const m = await import('./commands/worker.js'); return { run: (a) => m.workerCommand(a, log), help: m.WORKER_HELP }; },
-  server: async () => { const m = await import('./commands/server.js'); return { run: (a) => m.serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' }; },
+  server: async () => { const m = await import('./commands/server.js'); return { run: (a) => m.serverCommand(a, log), help: m.SERVER_HELP }; },
   'offline-judge': async () => { const m = await import('./commands/server.js'); return { run: (a) => m.offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' }; },
   demo: async () => { const m = await import('./commands/demo.js'); return { run: (a) => m.demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' }; },
 };
@@ -63,6 +63,11 @@ async function main(argv: string[]): Promise<number> {
     return (await cmd.run(rest)) ?? EXIT.ok;
   } catch (e) {
     // Expected failures (bad input, a stopped run, an unreachable server) print a message, no stack.
+    const err = e as Error & { exitStatus?: number };
+    if (typeof err.exitStatus === 'number') {
+      log(`error: ${err.message}`);
+      return err.exitStatus;
+    }
     const { code, message } = explainError(e);
     log(message);
     return code;

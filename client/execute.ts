@@ -4,7 +4,7 @@ import type { ResponseRow } from '../core/store/instances.js';
 import type { EvalInstance } from '../core/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/endpoint.js';
-import type { RateLimits } from '../core/rate/limiter.js';
+import type { EndpointLimits } from '../core/rate/index.js';
 import { roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
 import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
@@ -25,8 +25,8 @@ export interface RunOptions {
   changeJudge: boolean;
   /** Start (or attach) and return without following. */
   detach: boolean;
-  judgeLimits: RateLimits;
-  modelLimits: RateLimits;
+  judgeLimits: EndpointLimits;
+  modelLimits: EndpointLimits;
   /** The --limit given, checked against an existing run. */
   limit?: number;
   /** Seconds without a heartbeat before a chunk's worker is presumed dead. */
@@ -71,7 +71,7 @@ export async function executeRun(a: {
   };
   for (const [role, ep] of Object.entries(served)) log(`${role}: ${describeEndpoint(ep.ref)}${ep.simulated ? '' : ''} (task queue ${ep.ref.queue})`);
 
-  const session = await openSession({ db: a.db, log });
+  const session = await openSession({ dbFile: a.db.file, log });
   try {
     const prepared = await session.prepareRun({
       record: bound, instances: a.instances, responses: a.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,

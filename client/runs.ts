@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { runWorkflow, runStatusQuery, batchProgressQuery } from '../workflows/index.js';
 import { runWorkflowId, type Progress, type RunWorkflowInput } from '../workflows/types.js';
+import { isTemporalUnreachable, outageReporter, retryWhileUnreachable, type OutageReporter } from './temporalOutage.js';
 
 export type RunHandle = WorkflowHandle<typeof runWorkflow>;
 
@@ -49,20 +50,67 @@ export async function runProgress(client: Client, handle: RunHandle): Promise<Pr
   return p;
 }
 
-/** Follow a run to its end, calling `onProgress` every `everyMs`. Returns the final counts. */
-export async function followRun(client: Client, handle: RunHandle, onProgress: (p: Progress) => void, everyMs = 500): Promise<Progress> {
+export interface FollowOptions {
+  everyMs?: number;
+  /** Outage messages ("Temporal unreachable since ...", "Temporal is back"). */
+  log?: (s: string) => void;
+  outage?: OutageReporter;
+}
+
+/**
+ * Follow a run to its end, calling `onProgress` every `everyMs`. Returns the final counts.
+ * Rides out Temporal outages: while Temporal cannot be reached (the dev server restarting, a
+ * cluster failing over) it says so once, keeps retrying with backoff, and carries on when
+ * Temporal answers again. Any other failure (the workflow failed) is thrown.
+ */
+export async function followRun(client: Client, handle: RunHandle, onProgress: (p: Progress) => void, o: FollowOptions | number = {}): Promise<Progress> {
+  const opts: FollowOptions = typeof o === 'number' ? { everyMs: o } : o;
+  const everyMs = opts.everyMs ?? 500;
+  const outage = opts.outage ?? outageReporter(opts.log ?? ((s) => process.stderr.write(`${s}\n`)));
+  // The result's long poll, restarted after a connection failure (the workflow id is the same).
   let finished = false;
-  const result = handle.result().finally(() => { finished = true; });
+  const result = retryWhileUnreachable(() => handle.result(), outage).finally(() => { finished = true; });
   while (!finished) {
-    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, everyMs))]);
+    await Promise.race([result.catch(() => undefined), sleep(everyMs)]);
     if (finished) break;
-    try {
-      onProgress(await runProgress(client, handle));
-    } catch {
-      // The first workflow task may not have run yet: no query handler to answer.
+    if (outage.isDown) {
+      // Back when Temporal itself answers, not when a worker answers a query again.
+      if (await temporalAnswers(client)) outage.up();
+      continue;
     }
+    const query = client.connection.withDeadline(Date.now() + 10_000, () => runProgress(client, handle)).then(
+      (p) => ({ p }),
+      (e: unknown) => ({ e }),
+    );
+    // A query slower than this makes us check whether Temporal is there at all.
+    let r = await Promise.race([query, sleep(2000).then(() => undefined)]);
+    if (!r) {
+      if (!(await temporalAnswers(client))) {
+        outage.down();
+        continue;
+      }
+      r = await query;
+    }
+    if ('p' in r) onProgress(r.p);
+    else if (isTemporalUnreachable(r.e) && !(await temporalAnswers(client))) outage.down();
+    // Any other failure: the first workflow task may not have run yet (no query handler); retry.
   }
   const final = await result;
+  outage.up();
   onProgress(final);
   return final;
+}
+
+/** A cheap call that needs only the Temporal frontend (no worker): is Temporal reachable? */
+export async function temporalAnswers(client: Client, timeoutMs = 1500): Promise<boolean> {
+  try {
+    await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

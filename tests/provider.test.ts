@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { OpenAIProvider, parseRetryAfter } from '../core/provider/openaiProvider.js';
 import { ProviderError } from '../core/provider/provider.js';
 import { createEndpointActivities } from '../activities/callChunk.js';
-import { createEndpointLimiter } from '../core/rate/limiter.js';
+import { createEndpointLimiter } from '../core/rate/index.js';
 import { endpointRef } from '../core/endpoint.js';
 import { ApplicationFailure } from '@temporalio/common';
 

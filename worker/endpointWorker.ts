@@ -4,7 +4,7 @@ import { createEndpointActivities } from '../activities/callChunk.js';
 import { EndpointStats } from '../activities/endpointStats.js';
 import type { EndpointRef } from '../core/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
-import { createEndpointLimiter, type EndpointLimiter, type RateLimits } from '../core/rate/limiter.js';
+import { createEndpointLimiter, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
 
 export interface EndpointWorker {
   endpoint: EndpointRef;
@@ -28,7 +28,7 @@ export async function startEndpointWorker(o: {
   namespace: string;
   endpoint: EndpointRef;
   provider: ChatProvider;
-  limits: RateLimits;
+  limits: EndpointLimits;
   /** For counting the endpoint's workers (fleet-wide limits); none: this worker takes all of it. */
   client?: Client;
   backoffMs?: (failures: number) => number;

@@ -1,29 +1,112 @@
 import { parseArgs } from 'node:util';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig, stateDir } from '../../core/config.js';
-import { Client, Connection } from '@temporalio/client';
 import { runProgress, type RunHandle } from '../runs.js';
 import { runWorkflowId } from '../../workflows/types.js';
-import { portOpen } from '../temporalServer.js';
+import { probeStateServer } from '../stateServer/attach.js';
+import { serverLogPath } from '../stateServer/serverInfo.js';
+import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 
-/** `flask-eval status RUN`: the run's progress from its workflow (done, failed, pending, tokens). */
+export const STATUS_HELP = `flask-eval status RUN   a run's progress from its workflow (done, failed, pending, tokens)
+  Says at once when no worker polls the run's task queues. Rides out a Temporal outage
+  (retries until Temporal answers). Exit 2 when the run is unknown.`;
+
+/** A poller seen this recently is a live worker (Temporal keeps pollers listed for minutes). */
+const LIVE_POLLER_MS = 70_000;
+
+/** `flask-eval status RUN`: the run's progress, and whether any worker serves its queues. */
 export async function statusCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new InputError('status takes one run name');
+  if (positionals.length !== 1 || !positionals[0]) throw new InputError(`status takes one run name\n\n${STATUS_HELP}`);
+  const runId = positionals[0];
   const cfg = temporalConfig();
-  const address = cfg.address ?? `127.0.0.1:${process.env.FLASK_TEMPORAL_PORT ?? 7233}`;
-  if (!cfg.address && !(await portOpen(Number(address.split(':')[1])))) {
-    throw new InputError(`no Temporal server at ${address} (embedded runs stop it when they end; state in ${stateDir()}). Use \`flask-eval report\` for landed results.`);
+  let address = cfg.address;
+  if (!address) {
+    const found = await probeStateServer(stateDir());
+    if (!found) {
+      throw new InputError(
+        `no state server runs for ${stateDir()}, so no run is in progress there. Landed results: \`flask-eval report ${runId}\`; ` +
+          'rerun the command that started the run to resume it (or `flask-eval server start`).',
+      );
+    }
+    address = found.health.temporalAddress;
   }
-  const connection = await Connection.connect({ address });
+  const outage = outageReporter(log);
+  const connection = await retryWhileUnreachable(() => Connection.connect({ address: address!, connectTimeout: 3000 }), outage);
   try {
     const client = new Client({ connection, namespace: cfg.namespace });
-    const handle: RunHandle = client.workflow.getHandle(runWorkflowId(positionals[0]));
-    const d = await handle.describe();
-    log(`${handle.workflowId}: ${d.status.name}, history ${d.historyLength} events`);
-    if (d.status.name === 'RUNNING') log(JSON.stringify(await runProgress(client, handle)));
-    else if (d.status.name === 'COMPLETED') log(JSON.stringify(await handle.result()));
+    const handle: RunHandle = client.workflow.getHandle(runWorkflowId(runId));
+    const call = <T>(fn: () => Promise<T>) => retryWhileUnreachable(() => connection.withDeadline(Date.now() + 10_000, fn), outage);
+    let d;
+    try {
+      d = await call(() => handle.describe());
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) {
+        throw new InputError(`no run "${runId}" in Temporal at ${address} (namespace ${cfg.namespace}): check the name (\`flask-eval query "SELECT run_id FROM runs"\` lists stored runs)`);
+      }
+      throw e;
+    }
+    log(`${handle.workflowId}: ${d.status.name}, started ${d.startTime.toISOString()}, history ${d.historyLength} events`);
+    if (d.status.name === 'COMPLETED') {
+      process.stdout.write(`${JSON.stringify(await call(() => handle.result()))}\n`);
+      return;
+    }
+    if (d.status.name !== 'RUNNING') return;
+
+    const queues = await call(() => runQueues(client, cfg.namespace, handle.workflowId));
+    const idle: string[] = [];
+    for (const [role, queue] of Object.entries(queues)) {
+      const kind = role === 'control' ? 'workflow' : 'activity';
+      const live = await call(() => livePollers(client, cfg.namespace, queue, kind));
+      if (live === 0) idle.push(`${role} queue ${queue} (${kind} tasks)`);
+    }
+    if (queues.control && idle.some((q) => q.startsWith('control'))) {
+      log(`No worker polls the run's control queue: the state server's store is not running (see ${serverLogPath(stateDir())}); progress cannot be queried.`);
+    }
+    const endpoints = idle.filter((q) => !q.startsWith('control'));
+    if (endpoints.length) {
+      log(`No worker polls ${endpoints.join(', ')}: the run waits until a command or \`flask-eval worker\` with that endpoint serves it (rerun the command that started it).`);
+    }
+    if (idle.some((q) => q.startsWith('control'))) return;
+    process.stdout.write(`${JSON.stringify(await call(() => runProgress(client, handle)))}\n`);
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * The run's task queues, from the input of its current execution (the first event of its
+ * history): `queues` of RunWorkflowInput, whatever its roles are called.
+ */
+async function runQueues(client: Client, namespace: string, workflowId: string): Promise<Record<string, string>> {
+  const page = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId }, maximumPageSize: 1 });
+  const started = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  const out: Record<string, string> = {};
+  if (started?.taskQueue?.name) out.control = started.taskQueue.name;
+  if (!payload) return out;
+  const input = defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload);
+  const queues = input?.queues;
+  if (queues && typeof queues === 'object') {
+    for (const [k, v] of Object.entries(queues as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+async function livePollers(client: Client, namespace: string, queue: string, kind: 'workflow' | 'activity'): Promise<number> {
+  const r = await client.workflowService.describeTaskQueue({
+    namespace,
+    // TASK_QUEUE_KIND_NORMAL = 1; TASK_QUEUE_TYPE_WORKFLOW = 1, TASK_QUEUE_TYPE_ACTIVITY = 2 (temporal.api.enums.v1)
+    taskQueue: { name: queue, kind: 1 },
+    taskQueueType: kind === 'workflow' ? 1 : 2,
+  });
+  const now = Date.now();
+  return (r.pollers ?? []).filter((p) => {
+    const t = p.lastAccessTime;
+    if (!t) return false;
+    const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+    return now - ms < LIVE_POLLER_MS;
+  }).length;
 }

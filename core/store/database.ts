@@ -29,6 +29,7 @@ const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
 /** DuckDB settings of every instance we open: it reads and writes its own file, nothing else. */
 export const LOCKED_DOWN = {
   enable_external_access: 'false',
+  lock_configuration: 'true',
   autoinstall_known_extensions: 'false',
   autoload_known_extensions: 'false',
 } as const;
@@ -81,9 +82,17 @@ export class Database {
     return fn(new Sql(read));
   }
 
-  /** The open instance's read connection, for streaming readers. */
-  async readConnection(): Promise<DuckDBConnection> {
-    return (await this.open()).read;
+  /**
+   * `fn` on a connection of its own, closed afterwards: a streamed query holds its connection
+   * until it is read to the end, so concurrent readers (the daemon's /query) each need one.
+   */
+  async withConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = await (await this.open()).instance.connect();
+    try {
+      return await fn(conn);
+    } finally {
+      conn.closeSync();
+    }
   }
 
   private unregister?: () => void;

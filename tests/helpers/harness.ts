@@ -9,7 +9,7 @@ import type { EvalInstance } from '../../core/dataset.js';
 import { installQuietRuntime } from '../../client/session.js';
 import { OpenAIProvider } from '../../core/provider/openaiProvider.js';
 import { endpointRef } from '../../core/endpoint.js';
-import type { RateLimits } from '../../core/rate/limiter.js';
+import type { EndpointLimits } from '../../core/rate/index.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
 import { startEndpointWorker } from '../../worker/endpointWorker.js';
 import type { RunWorkflowInput, Step } from '../../workflows/types.js';
@@ -93,7 +93,7 @@ export async function startTestPipeline(
   db: Database,
   name: string,
   url: string,
-  opts: { limits?: RateLimits; endpointWorkers?: boolean; backoffMs?: (n: number) => number } = {},
+  opts: { limits?: EndpointLimits; endpointWorkers?: boolean; backoffMs?: (n: number) => number } = {},
 ) {
   const controlQueue = uniqueQueue(name);
   const judge = endpointRef(url, 'flask-offline-judge', controlQueue);
