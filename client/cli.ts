@@ -14,6 +14,9 @@ import { exportCommand, EXPORT_HELP } from './commands/export.js';
 import { compareCommand, COMPARE_HELP } from './commands/compare.js';
 import { annotateCommand, ANNOTATE_HELP } from './commands/annotate.js';
 import { agreementCommand, AGREEMENT_HELP } from './commands/agreement.js';
+import { runsCommand, RUNS_HELP } from './commands/runs.js';
+import { showCommand, SHOW_HELP } from './commands/show.js';
+import { failuresCommand, FAILURES_HELP } from './commands/failures.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -29,6 +32,9 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   agreement: { run: (a) => agreementCommand(a, log), help: AGREEMENT_HELP },
   export: { run: (a) => exportCommand(a, log), help: EXPORT_HELP },
   query: { run: (a) => queryCommand(a), help: QUERY_HELP },
+  runs: { run: (a) => runsCommand(a), help: RUNS_HELP },
+  show: { run: (a) => showCommand(a), help: SHOW_HELP },
+  failures: { run: (a) => failuresCommand(a), help: FAILURES_HELP },
   status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },
   worker: { run: (a) => workerCommand(a, log), help: WORKER_HELP },
   server: { run: (a) => serverCommand(a, log), help: 'flask-eval server   the embedded Temporal dev server in the foreground (UI)' },
