@@ -27,6 +27,8 @@ function csvRow(cells: readonly string[]): string {
   return cells.map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',') + '\r\n';
 }
 
+// FLASK's sums start as the int 0 and turn float with the first score: an empty cell prints "0".
+const pySum = (sum: number, count: number) => (count === 0 ? '0' : pyFloat(sum));
 const avgOrNa = (sum: number, count: number) => (count === 0 ? 'N/A' : pyFloat(sum / count));
 const ciCells = (c: MeanCi, f: RunFigures) => [c.low == null ? 'N/A' : pyFloat(c.low), c.high == null ? 'N/A' : pyFloat(c.high), String(f.bootstrap.seed), String(f.bootstrap.resamples)];
 // FLASK's scripts keep only the 12 skills and 10 domains of their key_order lists.
@@ -44,14 +46,14 @@ export function flaskCsv(f: RunFigures, by: CsvBy, flaskExact = false): string {
   const head = (h: string[]) => csvRow(flaskExact ? h : [...h, ...CI_HEAD]);
   if (by === 'skill') {
     return head(['skill', 'score', 'count', 'avg']) +
-      f.skills.filter(known).map((s) => csvRow([s.skill, pyFloat(s.sum), String(s.n), avgOrNa(s.sum, s.n), ...extra(s)])).join('');
+      f.skills.filter(known).map((s) => csvRow([s.skill, pySum(s.sum, s.n), String(s.n), avgOrNa(s.sum, s.n), ...extra(s)])).join('');
   }
   if (by === 'difficulty') {
     // FLASK: avg and cumu are "N/A" when their counts are 0 (cumu only until the first scored level).
     return head(['skill', 'difficulty', 'score', 'count', 'avg', 'cumu']) +
-      f.difficulty.filter(known).map((d) => csvRow([d.skill, d.difficulty, pyFloat(d.sum), String(d.n), avgOrNa(d.sum, d.n), avgOrNa(d.cumulativeSum, d.cumulative.n), ...extra(d)])).join('');
+      f.difficulty.filter(known).map((d) => csvRow([d.skill, d.difficulty, pySum(d.sum, d.n), String(d.n), avgOrNa(d.sum, d.n), avgOrNa(d.cumulativeSum, d.cumulative.n), ...extra(d)])).join('');
   }
   // FLASK writes only the first word of a domain ("Social", "Natural") under the header "sum".
   return head(['domain', 'sum', 'count', 'avg']) +
-    f.domains.filter((d) => (FLASK_DOMAIN_ORDER as readonly string[]).includes(d.domain)).map((d) => csvRow([d.domain.split(' ')[0], pyFloat(d.sum), String(d.n), avgOrNa(d.sum, d.n), ...extra(d)])).join('');
+    f.domains.filter((d) => (FLASK_DOMAIN_ORDER as readonly string[]).includes(d.domain)).map((d) => csvRow([d.domain.split(' ')[0], pySum(d.sum, d.n), String(d.n), avgOrNa(d.sum, d.n), ...extra(d)])).join('');
 }
