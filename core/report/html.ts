@@ -50,7 +50,7 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
   const list = placeholders(runIds.length);
   const revCols = await tableColumns(r, 'reviews');
   const instRows = await r.all(
-    `SELECT run_id, idx, ord, instruction, answer, task, skills, domains, difficulty FROM instances WHERE run_id IN (${list}) ORDER BY ord, idx`, [...runIds]);
+    `SELECT run_id, idx, ord, instruction, answer, task, skills, domains, difficulty FROM instances WHERE run_id IN (${list}) ORDER BY idx, run_id`, [...runIds]);
   const reviewRows = await r.all(
     `SELECT run_id, idx, status, attempts, prompt_tokens, completion_tokens, error${revCols.has('warnings') ? ', warnings' : ''}${opts.texts ? ', raw_text' : ''}
      FROM reviews WHERE run_id IN (${list})`, [...runIds]);
@@ -58,7 +58,8 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
   const respRows = await r.all(
     `SELECT run_id, idx, model_id, finish_reason, prompt_tokens, completion_tokens${opts.texts ? ', text' : ''} FROM responses WHERE run_id IN (${list})`, [...runIds]);
 
-  // Instances: the union over runs by idx; the first run that has an idx gives its texts.
+  // Instances: the union over runs, by idx; of the runs that have an idx, the first by name gives its texts
+  // (a run whose instruction differs is named in the explorer).
   const instances = new Map<number, { idx: number; task: string; skills: string[]; domains: string[]; level: number; instruction: string; reference: string; differs: string[] }>();
   for (const x of instRows) {
     const idx = Number(x.idx);
