@@ -65,21 +65,21 @@ test('flask-review export: FLASK\'s review-file lines, and re-aggregated indepen
       assert.deepEqual(lines[0].score, { readability: 4, 'logical correctness': 2 });
     }
     const agg = aggregate(lines);
-    const rep = (by: string) => JSON.parse(cli('report', run, '--db', db, '--format', 'json', '--by', by).out).runs[0];
-    const skills = rep('skill').skills as { skill: string; sum: number; n: number; mean: number | null }[];
+    const rep = (by: string) => JSON.parse(cli('report', run, '--db', db, '--format', 'json', '--by', by).out) as Record<string, any>[];
+    const skills = rep('skill').filter((x) => x.key !== 'overall').map((x) => ({ skill: x.key, sum: x.score_sum, n: x.count, mean: x.avg as number | null }));
     for (const s of skills) {
       const a = agg.skill.get(s.skill) ?? [0, 0];
       assert.ok(Math.abs(a[0] - s.sum) < 1e-9 && a[1] === s.n, `${run} ${s.skill}`);
       if (s.n) assert.ok(Math.abs(a[0] / a[1] - s.mean!) < 1e-9);
     }
     assert.equal(skills.filter((s) => s.n > 0).length, agg.skill.size);
-    const domains = rep('domain').domains as { domain: string; sum: number; n: number; mean: number }[];
+    const domains = rep('domain').map((x) => ({ domain: x.key, n: x.count, mean: x.avg as number }));
     assert.equal(domains.length, [...agg.domain.keys()].filter((d) => d !== '-1').length);
     for (const d of domains) {
       const a = agg.domain.get(d.domain)!;
       assert.ok(a[1] === d.n && Math.abs(a[0] / a[1] - d.mean) < 1e-9, `${run} ${d.domain}`);
     }
-    const diff = rep('difficulty').difficulty as { skill: string; difficulty: string; n: number; mean: number | null }[];
+    const diff = rep('difficulty').map((x) => ({ skill: x.key, difficulty: x.difficulty, n: x.count, mean: x.avg as number | null }));
     for (const d of diff) {
       const a = agg.level.get(`${d.skill}|${d.difficulty}`);
       if (!a) assert.equal(d.n, 0, `${run} ${d.skill} ${d.difficulty}`);

@@ -16,25 +16,30 @@ function cli(...args: string[]): { code: number; out: string; err: string } {
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-test('report --format json: hand-computed means, N/A counts, CIs around the mean, the seed recorded', () => {
+test('report --format json: hand-computed means, N/A counts, CIs around the mean, the seed on every row', () => {
   const r = cli('report', 'fa', '--db', db, '--format', 'json');
   assert.equal(r.code, 0, r.err);
-  const j = JSON.parse(r.out);
-  assert.deepEqual(j.ci, { method: 'percentile bootstrap over instances', level: 0.95, resamples: 1000, seed: 20230720 });
-  const skills = Object.fromEntries(j.runs[0].skills.map((s: { skill: string }) => [s.skill, s]));
-  assert.deepEqual(Object.keys(skills), ['correctness', 'factuality', 'comprehension', 'readability', 'conciseness', 'harmlessness']);
-  assert.deepEqual([skills.readability.sum, skills.readability.n, skills.readability.mean, skills.readability.naCount], [14, 4, 3.5, 0]);
-  assert.deepEqual([skills.factuality.n, skills.factuality.mean, skills.factuality.naCount], [0, null, 1]);
-  assert.deepEqual([skills.correctness.mean, skills.correctness.low, skills.correctness.high], [2.5, 2, 3]);
+  const rows = JSON.parse(r.out) as Record<string, any>[];
+  for (const x of rows) assert.deepEqual(x.bootstrap, { method: 'percentile bootstrap over instances', level: 0.95, resamples: 1000, seed: 20230720 });
+  const skills = Object.fromEntries(rows.map((s) => [s.key, s]));
+  assert.deepEqual(Object.keys(skills), ['correctness', 'factuality', 'comprehension', 'readability', 'conciseness', 'harmlessness', 'overall']);
+  assert.deepEqual([skills.readability.score_sum, skills.readability.count, skills.readability.avg, skills.readability.na_count], [14, 4, 3.5, 0]);
+  assert.deepEqual([skills.factuality.count, skills.factuality.avg, skills.factuality.na_count], [0, null, 1]);
+  assert.deepEqual([skills.correctness.avg, skills.correctness.ci95_low, skills.correctness.ci95_high], [2.5, 2, 3]);
   // readability scores 4, 5, 3, 2: the bootstrap interval lies within [2, 5] and around 3.5
-  assert.ok(skills.readability.low >= 2 && skills.readability.low < 3.5 && skills.readability.high > 3.5 && skills.readability.high <= 5);
+  const rd = skills.readability;
+  assert.ok(rd.ci95_low >= 2 && rd.ci95_low < 3.5 && rd.ci95_high > 3.5 && rd.ci95_high <= 5);
   // overall: 4+2+5+3+5+3+2+4+1 = 29 over 9 scores (the N/A and the failed review left out)
-  assert.deepEqual([j.runs[0].overall.sum, j.runs[0].overall.n, j.runs[0].overall.naCount], [29, 9, 1]);
+  assert.deepEqual([skills.overall.score_sum, skills.overall.count, skills.overall.na_count, skills.overall.instances], [29, 9, 1, 5]);
   assert.match(r.err, /SIMULATED/);
   // Same seed, same output; another seed, other intervals.
   assert.equal(cli('report', 'fa', '--db', db, '--format', 'json').out, r.out);
   const other = JSON.parse(cli('report', 'fa', '--db', db, '--format', 'json', '--seed', '1', '--bootstrap', '200').out);
-  assert.deepEqual([other.ci.seed, other.ci.resamples], [1, 200]);
+  assert.deepEqual([other[0].bootstrap.seed, other[0].bootstrap.resamples], [1, 200]);
+  const diff = JSON.parse(cli('report', 'fa', '--db', db, '--format', 'json', '--by', 'difficulty').out) as Record<string, any>[];
+  const r4 = diff.find((x) => x.key === 'readability' && x.level === 4)!;
+  assert.deepEqual([r4.difficulty, r4.avg, r4.count], ['major level knowledge', 5, 1]);
+  assert.ok(Math.abs(r4.cumulative_avg - 11 / 3) < 1e-12);
 });
 
 const SKILL_CSV = [

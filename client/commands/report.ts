@@ -42,10 +42,12 @@ export async function withReader<T>(dbFile: string | undefined, fn: (r: Reader, 
 }
 
 /** The per-skill table (with CIs) that review/eval print when a run finishes. */
-export async function printRunReport(db: Database, runIds: string[], by: ReportBy, format: 'table' | 'json', _log: (s: string) => void, bs: BootstrapOptions = DEFAULT_BOOTSTRAP): Promise<void> {
+export async function printRunReport(db: Database, runIds: string[], by: ReportBy, format: 'table' | 'json', log: (s: string) => void, bs: BootstrapOptions = DEFAULT_BOOTSTRAP): Promise<void> {
   const { prov, figs } = await db.run((sql) => loadRunFigures(sql, runIds, bs, db.file));
-  if (format === 'json') process.stdout.write(figuresJson(figs, prov, by));
-  else process.stdout.write([...prov.map(runHeaderLine), bootstrapNote(figs[0]), ''].join('\n') + '\n' + figuresTable(figs, by));
+  // The run lines go with the progress output (stderr); the figures are the command's result.
+  for (const p of prov) log(runHeaderLine(p));
+  log(bootstrapNote(figs[0]));
+  process.stdout.write(format === 'json' ? figuresJson(figs, prov, by) : figuresTable(figs, by));
 }
 
 export async function reportCommand(argv: string[], log: (s: string) => void): Promise<void> {

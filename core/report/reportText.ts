@@ -49,17 +49,35 @@ export function runHeaderLine(p: RunProvenance): string {
     (p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '');
 }
 
-/** JSON: the bootstrap settings, and per run its provenance and the figures of one analysis. */
+/**
+ * JSON: one row per run and figure, the columns of the summary views (run_id, key, score_sum,
+ * count, avg, na_count; level, difficulty and cumulative_avg per difficulty) plus the CI and how
+ * it was drawn, on every row.
+ */
 export function figuresJson(figs: readonly RunFigures[], prov: readonly RunProvenance[], by: ReportBy): string {
-  const pick = (f: RunFigures) => (by === 'skill' ? { skills: f.skills.map(clean), overall: clean(f.overall) } : by === 'domain' ? { domains: f.domains.map(clean) } : { difficulty: f.difficulty.map(clean) });
-  return JSON.stringify({
-    ci: { method: 'percentile bootstrap over instances', level: figs[0]?.bootstrap.level ?? 0.95, resamples: figs[0]?.bootstrap.resamples, seed: figs[0]?.bootstrap.seed },
-    runs: figs.map((f) => ({ run: f.runId, simulated: prov.find((p) => p.runId === f.runId)?.simulated ?? false, scoredInstances: f.instances, ...pick(f) })),
-  }, null, 2) + '\n';
-}
-
-function clean<T extends Figure | object>(x: T): T {
-  return JSON.parse(JSON.stringify(x)) as T;
+  const rows: Record<string, unknown>[] = [];
+  for (const f of figs) {
+    const simulated = prov.find((p) => p.runId === f.runId)?.simulated ?? false;
+    const ci = { method: 'percentile bootstrap over instances', level: f.bootstrap.level, resamples: f.bootstrap.resamples, seed: f.bootstrap.seed };
+    const row = (key: string, x: Figure, more: Record<string, unknown> = {}) => rows.push({
+      run_id: f.runId, key, ...more, score_sum: x.sum, count: x.n, avg: x.mean, na_count: x.naCount,
+      ci95_low: x.low, ci95_high: x.high, instances: x.instances, simulated, bootstrap: ci,
+    });
+    if (by === 'skill') {
+      for (const s of f.skills) row(s.skill, s);
+      row('overall', f.overall);
+    } else if (by === 'domain') {
+      for (const d of f.domains) row(d.domain, d);
+    } else {
+      for (const d of f.difficulty) {
+        row(d.skill, d, {
+          level: d.level, difficulty: d.difficulty,
+          cumulative_avg: d.cumulative.mean, cumulative_ci95_low: d.cumulative.low, cumulative_ci95_high: d.cumulative.high,
+        });
+      }
+    }
+  }
+  return JSON.stringify(rows, null, 2) + '\n';
 }
 
 function unique<T>(xs: T[]): T[] {
