@@ -4,6 +4,8 @@ import { num, tableColumns, type Reader } from './reader.js';
 export interface InstanceDetail {
   runId: string;
   idx: number;
+  /** the run came from the offline endpoint */
+  simulated: boolean;
   instruction: string;
   reference: string | null;
   task: string | null;
@@ -21,7 +23,7 @@ export interface InstanceDetail {
 
 /** Everything stored about one instance of one run; undefined when the run has no such instance. */
 export async function readInstanceDetail(r: Reader, runId: string, idx: number): Promise<InstanceDetail | undefined> {
-  const [inst] = await r.all(`SELECT * FROM instances WHERE run_id = ? AND idx = ?`, [runId, idx]);
+  const [inst] = await r.all(`SELECT i.*, r.simulated AS run_simulated FROM instances i JOIN runs r USING (run_id) WHERE i.run_id = ? AND i.idx = ?`, [runId, idx]);
   if (!inst) return undefined;
   const [response] = await r.all(`SELECT * EXCLUDE (run_id, idx) FROM responses WHERE run_id = ? AND idx = ?`, [runId, idx]);
   const [genFail] = await r.all(`SELECT reason FROM generation_failures WHERE run_id = ? AND idx = ?`, [runId, idx]);
@@ -39,7 +41,7 @@ export async function readInstanceDetail(r: Reader, runId: string, idx: number):
   const plain = (o: Record<string, unknown> | undefined) =>
     o ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])) : null;
   return {
-    runId, idx,
+    runId, idx, simulated: !!inst.run_simulated,
     instruction: String(inst.instruction),
     reference: inst.answer == null ? null : String(inst.answer),
     task: inst.task == null ? null : String(inst.task),
@@ -59,7 +61,7 @@ export async function readInstanceDetail(r: Reader, runId: string, idx: number):
 export function instanceDetailText(d: InstanceDetail): string {
   const out: string[] = [];
   const section = (title: string, body: string) => out.push(`== ${title}`, body === '' ? '(empty)' : body, '');
-  out.push(`run ${d.runId}, instance ${d.idx}${d.task ? ` (task ${d.task})` : ''}`);
+  out.push(`run ${d.runId}, instance ${d.idx}${d.task ? ` (task ${d.task})` : ''}${d.simulated ? '  [SIMULATED: offline endpoint]' : ''}`);
   out.push(`skills: ${d.skills.join(', ') || '-'}; domains: ${d.domains.join(', ') || '- (unlabelled)'}; difficulty: ${d.difficulty ?? '- (unlabelled)'}`, '');
   section('instruction', d.instruction);
   section('reference answer', d.reference ?? '(none)');
