@@ -184,3 +184,28 @@ test('prompts --stage difficulty --input picks the math and coding templates fro
   assert.equal(evalIds.find((l) => l.domains[0] === 'Math').prompt_id, ids[0]);
   assert.equal(evalIds.find((l) => l.domains[0] === 'Coding').prompt_id, ids[1]);
 });
+
+test('newer store columns are used when present: per-row simulated and served model, the calls log (re-sent calls)', async () => {
+  const { Database } = await import('../core/store/database.js');
+  const file = await buildReportFixture();
+  const d = new Database(file);
+  await d.run(async (sql) => {
+    await sql.exec(`ALTER TABLE responses ADD COLUMN served_model VARCHAR`);
+    await sql.exec(`ALTER TABLE reviews ADD COLUMN simulated BOOLEAN`);
+    await sql.exec(`ALTER TABLE reviews ADD COLUMN served_model VARCHAR`);
+    await sql.exec(`UPDATE reviews SET simulated = (run_id = 'fc'), served_model = 'judge-x-0613'`);
+    await sql.exec(`CREATE TABLE calls (run_id VARCHAR, idx INTEGER, step VARCHAR, call_no INTEGER, outcome VARCHAR, http_status INTEGER,
+      prompt_tokens INTEGER, completion_tokens INTEGER, latency_ms INTEGER, resent BOOLEAN, endpoint VARCHAR, started_at TIMESTAMP)`);
+    await sql.exec(`INSERT INTO calls VALUES ('fa', 1, 'review', 1, 'lost', NULL, NULL, NULL, NULL, false, 'e', now()),
+      ('fa', 1, 'review', 2, 'ok', 200, 10, 5, 100, true, 'e', now()), ('fa', 2, 'review', 1, 'rate_limited', 429, NULL, NULL, 5, false, 'e', now()),
+      ('fa', 2, 'review', 2, 'ok', 200, 10, 5, 100, false, 'e', now())`);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const runs = cli('runs', '--db', file);
+  assert.match(runs.out, /fa\s+review\s.*\s2\s+SIMULATED\n/);
+  assert.match(runs.out, /fc\s+review\s.*\s0\s+SIMULATED\n/); // its reviews say simulated although the run row does not
+  const show = cli('show', 'fa', '1', '--db', file);
+  assert.match(show.out, /calls: review lost x1, review ok x1/);
+  const json = JSON.parse(cli('report', 'fc', '--db', file, '--format', 'json').out);
+  assert.equal(json[0].simulated, true);
+});
