@@ -82,7 +82,8 @@ export function computeRunFigures(runId: string, rows: readonly InstanceScores[]
     const withSkill = rows.filter((r) => r.scores.has(k) && r.level !== undefined);
     for (let level = 1; level <= DIFFICULTY_LEVELS.length; level++) {
       const at = fig(`difficulty|${k}|${level}`, withSkill.filter((r) => r.level === level), (r) => [r.scores.get(k)!]);
-      const upTo = fig(`cumulative|${k}|${level}`, withSkill.filter((r) => r.level! <= level), (r) => [r.scores.get(k)!]);
+      // At level 1 the cumulative figure is the level's own: the same numbers, the same interval.
+      const upTo = level === 1 ? at : fig(`cumulative|${k}|${level}`, withSkill.filter((r) => r.level! <= level), (r) => [r.scores.get(k)!]);
       difficulty.push({
         skill: k, level, difficulty: DIFFICULTY_LEVELS[level - 1], ...at,
         cumulative: { mean: upTo.mean, low: upTo.low, high: upTo.high, n: upTo.n, instances: upTo.instances }, cumulativeSum: upTo.sum,
