@@ -96,19 +96,25 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
   const failByRun = new Map<string, Map<number, string>>(runIds.map((id) => [id, new Map()]));
   for (const f of failures) if (!failByRun.get(f.runId)!.has(f.idx)) failByRun.get(f.runId)!.set(f.idx, `${f.stage}: ${f.reason}`);
 
-  // Texts, per run: idx -> [response, judge text, review error, response meta]
-  const texts: Record<string, string> = {};
+  // Texts, per run and chunk of TEXT_CHUNK instances (by position in `instances`): idx -> [response,
+  // judge text, review error, response meta]. Opening an instance inflates one chunk per run only.
+  const texts: string[] = [];
   if (opts.texts) {
-    for (const id of runIds) {
-      const m: Record<number, [string | null, string | null, string | null, string | null]> = {};
-      for (const x of respRows) if (x.run_id === id) m[Number(x.idx)] = [String(x.text), null, null, `${x.model_id}${x.finish_reason ? `, finish ${x.finish_reason}` : ''}${x.completion_tokens != null ? `, ${x.completion_tokens} tokens` : ''}`];
+    runIds.forEach((id, k) => {
+      const chunks: Record<number, [string | null, string | null, string | null, string | null]>[] = [];
+      const at = (idx: number) => (chunks[Math.floor(pos.get(idx)! / TEXT_CHUNK)] ??= {});
+      for (const x of respRows) if (x.run_id === id) at(Number(x.idx))[Number(x.idx)] = [String(x.text), null, null, `${x.model_id}${x.finish_reason ? `, finish ${x.finish_reason}` : ''}${x.completion_tokens != null ? `, ${x.completion_tokens} tokens` : ''}`];
       for (const v of reviewRows) if (v.run_id === id) {
-        const e = (m[Number(v.idx)] ??= [null, null, null, null]);
+        const c = at(Number(v.idx));
+        const e = (c[Number(v.idx)] ??= [null, null, null, null]);
         e[1] = v.raw_text == null ? null : String(v.raw_text);
         e[2] = v.error == null ? null : String(v.error);
       }
-      texts[id] = packed(m);
-    }
+      chunks.forEach((c, j) => { if (c) texts.push(blob(`texts-${k}-${j}`, packed(c))); });
+    });
+  }
+  for (let j = 0; j * TEXT_CHUNK < order.length; j++) {
+    texts.push(blob(`texts-shared-${j}`, packed(order.slice(j * TEXT_CHUNK, (j + 1) * TEXT_CHUNK).map((idx) => [instances.get(idx)!.instruction, instances.get(idx)!.reference]))));
   }
 
   const data = {
@@ -119,6 +125,7 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
     levels: DIFFICULTY_LEVELS,
     domainOrder: FLASK_DOMAIN_ORDER,
     textsIncluded: opts.texts,
+    textChunk: TEXT_CHUNK,
     runs: runIds.map((id, i) => ({
       id,
       prov: prov[i],
@@ -138,15 +145,11 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
       return [idx, x.task, x.skills, x.domains, x.level, x.instruction.slice(0, 160), x.differs];
     }),
   };
-  const shared = packed(order.map((idx) => [instances.get(idx)!.instruction, instances.get(idx)!.reference]));
   const lib = chartLibrary();
   const template = readFileSync(path.join(HTML_DIR, 'template.html'), 'utf8');
   const app = readFileSync(path.join(HTML_DIR, 'app.js'), 'utf8');
   const css = readFileSync(path.join(HTML_DIR, 'style.css'), 'utf8');
-  const blobs = [
-    `<script type="application/octet-stream" id="texts-shared">${shared}</script>`,
-    ...runIds.map((id, i) => (texts[id] ? `<script type="application/octet-stream" id="texts-${i}">${texts[id]}</script>` : '')),
-  ].join('\n');
+  const blobs = texts.join('\n');
   // Plain replacements (a function, so "$" in the inlined code is never a replacement pattern).
   const fill: Record<string, string> = {
     '/*CSS*/': css,
@@ -157,6 +160,13 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
     '<!--BLOBS-->': blobs,
   };
   return template.replace(/\/\*CSS\*\/|<!--TITLE-->|\/\*CHART_LIBRARY\*\/|\/\*DATA\*\/|\/\*APP\*\/|<!--BLOBS-->/g, (m) => fill[m]);
+}
+
+/** Instances per compressed text chunk: small enough to inflate in a few ms, large enough to compress well. */
+const TEXT_CHUNK = 100;
+
+function blob(id: string, base64: string): string {
+  return `<script type="application/octet-stream" id="${id}">${base64}</script>`;
 }
 
 function escapeHtml(s: string): string {

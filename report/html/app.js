@@ -255,8 +255,9 @@
     var x = INST[i];
     var box = document.getElementById('detail');
     box.textContent = 'loading…';
-    Promise.all([inflate('texts-shared')].concat(D.runs.map(function (r, k) { return inflate('texts-' + k); }))).then(function (all) {
-      var shared = all[0][i];
+    var chunk = Math.floor(i / D.textChunk);
+    Promise.all([inflate('texts-shared-' + chunk)].concat(D.runs.map(function (r, k) { return inflate('texts-' + k + '-' + chunk); }))).then(function (all) {
+      var shared = all[0][i - chunk * D.textChunk];
       box.textContent = '';
       box.appendChild(el('h3', { text: 'Instance ' + x[0] + ' (' + x[1] + ')' }));
       box.appendChild(el('p', { text: 'skills: ' + x[2].map(function (k) { return SKNAME[k] || k; }).join(', ') + '; domains: ' + (x[3].join(', ') || 'unlabelled') + '; difficulty: ' + (x[4] ? x[4] + ' ' + D.levels[x[4] - 1] : 'unlabelled') }));
