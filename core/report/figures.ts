@@ -47,6 +47,8 @@ export interface RunFigures {
  * FLASK's three analyses plus an overall mean, each with a percentile bootstrap CI over
  * instances (see core/stats/bootstrap.ts). An instance with several scores in one figure (a
  * domain, overall) is one resampled unit. N/A scores are excluded from means and counted.
+ * Each figure's random stream comes from the seed and the figure's name (not the run's), so the
+ * same scores give the same interval in any run and whatever else is computed.
  */
 export function computeRunFigures(runId: string, rows: readonly InstanceScores[], opts: BootstrapOptions = DEFAULT_BOOTSTRAP): RunFigures {
   const bs: Required<BootstrapOptions> = { resamples: opts.resamples, seed: opts.seed, level: opts.level ?? DEFAULT_BOOTSTRAP.level };
@@ -68,7 +70,7 @@ export function computeRunFigures(runId: string, rows: readonly InstanceScores[]
       sum += s;
       if (c > 0) clusters.push({ sum: s, count: c });
     }
-    return { ...bootstrapMeanCi(clusters, bs, `${runId}|${label}`), sum, naCount: na };
+    return { ...bootstrapMeanCi(clusters, bs, label), sum, naCount: na };
   };
 
   const skillKeys = orderSkills(rows.flatMap((r) => [...r.scores.keys()]));
