@@ -142,7 +142,7 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
     })),
     instances: order.map((idx) => {
       const x = instances.get(idx)!;
-      return [idx, x.task, x.skills, x.domains, x.level, x.instruction.slice(0, 160), x.differs];
+      return [idx, x.task, x.skills, x.domains, x.level, x.instruction.length > 160 ? `${x.instruction.slice(0, 159)}…` : x.instruction, x.differs];
     }),
   };
   const lib = chartLibrary();
