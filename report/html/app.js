@@ -106,7 +106,25 @@
     yAxis: { type: 'value', min: 1, max: 5 },
     series: D.runs.map(function (r) {
       return { type: 'bar', name: r.id, data: domains.map(function (d) { var x = r.figures.domains.find(function (y) { return y.domain === d; }); return x && x.mean != null ? +x.mean.toFixed(4) : '-'; }) };
-    }),
+    }).concat(D.runs.length > 6 ? [] : D.runs.map(function (r, k) {
+      // 95% CI whiskers over each bar (left out past 6 runs, where bars get too thin to read them)
+      var n = D.runs.length;
+      return {
+        type: 'custom', name: r.id, silent: true, z: 10, tooltip: { show: false },
+        data: domains.map(function (d, i) { var x = r.figures.domains.find(function (y) { return y.domain === d; }); return x && x.low != null ? [i, x.low, x.high] : [i, '-', '-']; }),
+        renderItem: function (params, api) {
+          if (isNaN(api.value(1))) return null;
+          var band = api.size([1, 0])[0] * 0.8, w = band / n, cx = api.coord([api.value(0), 0])[0] - band / 2 + w * (k + 0.5);
+          var lo = api.coord([api.value(0), api.value(1)])[1], hi = api.coord([api.value(0), api.value(2)])[1], cap = Math.min(6, w / 3);
+          var st = { stroke: '#222', lineWidth: 1 };
+          return { type: 'group', children: [
+            { type: 'line', shape: { x1: cx, y1: lo, x2: cx, y2: hi }, style: st },
+            { type: 'line', shape: { x1: cx - cap, y1: lo, x2: cx + cap, y2: lo }, style: st },
+            { type: 'line', shape: { x1: cx - cap, y1: hi, x2: cx + cap, y2: hi }, style: st },
+          ] };
+        },
+      };
+    })),
   });
   window.addEventListener('resize', function () { [charts.radar, charts.domain].concat(charts.difficulty).forEach(function (c) { c.resize(); }); });
 
@@ -124,6 +142,21 @@
   document.getElementById('domain-table').appendChild(table(dhead, domains.map(function (d) {
     return figRow(d, function (r) { return r.figures.domains.find(function (x) { return x.domain === d; }); });
   }), 1));
+
+  var fhead = ['skill', 'level']; D.runs.forEach(function (r) { fhead.push(r.id + ' mean [95% CI]', 'n', 'cumulative [95% CI]'); });
+  var frows = [];
+  SK.forEach(function (k) {
+    if (!D.runs.some(function (r) { return r.figures.difficulty.some(function (d) { return d.skill === k; }); })) return;
+    D.levels.forEach(function (l, i) {
+      var row = [SKNAME[k], (i + 1) + ' ' + l];
+      D.runs.forEach(function (r) {
+        var d = r.figures.difficulty.find(function (x) { return x.skill === k && x.level === i + 1; });
+        row.push(ciText(d), d ? d.n : 0, d ? ciText(d.cumulative) : '–');
+      });
+      frows.push(row);
+    });
+  });
+  document.getElementById('difficulty-table').appendChild(table(fhead, frows, 2));
 
   // ---- provenance
   function host(u) { if (!u) return '–'; try { return new URL(u).host || u; } catch (e) { return u; } }
