@@ -166,14 +166,9 @@ const cases: Case[] = [
     reason: /missing score for Commonsense Understanding, Readability/,
   },
   {
-    name: 'extra key that is no skill',
-    text: FEEDBACK + "{'Logical Correctness': 4, 'Commonsense Understanding': 4, 'Readability': 4, 'Overall': 4}",
-    reason: /unknown skill "Overall"/,
-  },
-  {
-    name: 'a real skill that the instance does not have',
-    text: FEEDBACK + "{'Logical Correctness': 4, 'Commonsense Understanding': 4, 'Readability': 4, 'Harmlessness': 5}",
-    reason: /unexpected skill "Harmlessness" \(instance skills: Logical Correctness, Commonsense Understanding, Readability\)/,
+    name: 'missing skill while an extra key is there: both are named',
+    text: FEEDBACK + "{'Logical Correctness': 4, 'Commonsense Understanding': 4, 'Harmlessness': 5}",
+    reason: /missing score for Readability .*other key\(s\): "Harmlessness": 5/,
   },
   {
     name: 'score above range',
@@ -225,5 +220,21 @@ for (const c of cases) {
       assert.equal(r.ok, false, `expected failure, got ${JSON.stringify(r)}`);
       if (!r.ok) assert.match(r.reason, c.reason!);
     }
+  });
+}
+
+// Item 5 of issue 9: keys beyond the instance's skills keep the instance's scores and become a warning.
+for (const [name, text, extra] of [
+  ['extra key that is no skill', FEEDBACK + "{'Logical Correctness': 4, 'Commonsense Understanding': 4, 'Readability': 4, 'Overall': 4}", '"Overall": 4'],
+  ['a real skill that the instance does not have', FEEDBACK + "{'Logical Correctness': 4, 'Commonsense Understanding': 4, 'Readability': 4, 'Harmlessness': 5}", '"Harmlessness": 5'],
+] as const) {
+  test(`parseSkillScores: ${name} -> the instance's scores and a warning`, () => {
+    const r = parseSkillScores(text, THREE);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    if (!r.ok) return;
+    assert.deepEqual(r.scores, { 'Logical Correctness': 4, 'Commonsense Understanding': 4, Readability: 4 });
+    assert.deepEqual(Object.keys(r.scores), THREE);
+    assert.equal(r.warnings?.length, 1);
+    assert.match(r.warnings![0], new RegExp(`outside the instance's skills, ignored: ${extra.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 }

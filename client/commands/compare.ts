@@ -1,36 +1,51 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
-import { readAnalysis } from '../../core/report/analyses.js';
-import { openReadOnly } from '../readDb.js';
+import { compareRuns, type RunComparison } from '../../core/report/compareRuns.js';
+import { loadInstanceScores } from '../../core/report/instanceScores.js';
+import { readProvenance } from '../../core/report/provenance.js';
+import { textTable } from '../../core/report/textTable.js';
 import { strFlag } from '../flags.js';
-import { formatRows } from './query.js';
+import { bootstrapFromFlags, withReader } from './report.js';
 
-export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--format table|csv|json] [--db FILE]
-  Per-skill averages of two runs, their difference (B - A) and the score counts behind each.`;
+export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--format table|json] [--bootstrap 1000] [--seed 20230720] [--db FILE]
+  Paired comparison on the instances both runs scored, per skill and overall: mean of A and B on
+  those pairs, the difference B - A, its 95% bootstrap CI (instances resampled) and a two-sided
+  paired permutation (sign-flip) p-value. Says when the runs' instance sets differ.`;
 
-export async function compareCommand(argv: string[], log: (s: string) => void): Promise<void> {
-  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { db: { type: 'string' }, format: { type: 'string', default: 'table' } } });
-  if (positionals.length !== 2) throw new InputError(`compare takes two run names\n\n${COMPARE_HELP}`);
-  const [a, b] = positionals;
-  const db = openReadOnly(strFlag(v, 'db'));
-  const { rows, runs } = await db.run(async (sql) => ({
-    rows: await readAnalysis(sql, [a, b], 'skill'),
-    runs: await sql.all(`SELECT run_id, simulated FROM runs WHERE run_id IN (?, ?)`, [a, b]),
-  }));
-  for (const id of [a, b]) if (!runs.some((r) => r.run_id === id)) throw new InputError(`no run named "${id}" in ${db.file}`);
-  if (runs.some((r) => r.simulated)) log('note: at least one run was scored or generated offline: SIMULATED figures');
-  const skills = [...new Set(rows.map((r) => r.key))];
-  const out = skills.map((skill) => {
-    const ra = rows.find((r) => r.key === skill && r.run_id === a);
-    const rb = rows.find((r) => r.key === skill && r.run_id === b);
-    const diff = ra?.avg != null && rb?.avg != null ? rb.avg - ra.avg : null;
-    return {
-      skill, [`${a}_avg`]: round(ra?.avg), [`${a}_n`]: ra?.count ?? 0, [`${b}_avg`]: round(rb?.avg), [`${b}_n`]: rb?.count ?? 0, diff: round(diff),
-    };
-  });
-  process.stdout.write(formatRows(out, v.format as string));
+const f3 = (x: number | null) => (x === null ? 'N/A' : x.toFixed(3));
+const signed = (x: number | null) => (x === null ? 'N/A' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
+const pfmt = (p: number | null) => (p === null ? 'N/A' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+
+export function comparisonText(c: RunComparison): string {
+  const lines: string[] = [];
+  lines.push(`B - A with A = ${c.a}, B = ${c.b}: ${c.both} instances scored by both (A scored ${c.scoredA}, B ${c.scoredB})`);
+  if (c.onlyA.length || c.onlyB.length) {
+    const ex = (xs: number[]) => `${xs.length}${xs.length ? ` (idx ${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', ...' : ''})` : ''}`;
+    lines.push(`note: the instance sets differ: only A scored ${ex(c.onlyA)}, only B scored ${ex(c.onlyB)}; the figures below use the ${c.both} common instances only`);
+  }
+  lines.push(`95% CI: percentile bootstrap over instances, B=${c.bootstrap.resamples}, seed=${c.bootstrap.seed}; p: two-sided paired sign-flip permutation test (${c.figures.some((f) => f.pMethod === 'monte-carlo') ? `Monte Carlo, ${c.bootstrap.resamples} draws, so p >= ${pfmt(1 / (c.bootstrap.resamples + 1))}` : 'exact'}); 13 tests, no multiple-comparison correction`, '');
+  const rows = c.figures.map((f) => [f.figure, String(f.n), f3(f.meanA), f3(f.meanB), signed(f.diff), f.low === null ? 'N/A' : `[${signed(f.low)}, ${signed(f.high)}]`, pfmt(f.p)]);
+  lines.push(textTable(['skill', 'pairs', `A mean`, `B mean`, 'B - A', '95% CI', 'p'], rows).trimEnd());
+  return lines.join('\n') + '\n';
 }
 
-function round(x: number | null | undefined): number | null {
-  return x === null || x === undefined ? null : Math.round(x * 1000) / 1000;
+export async function compareCommand(argv: string[], log: (s: string) => void): Promise<void> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, bootstrap: { type: 'string' }, seed: { type: 'string' } },
+  });
+  if (positionals.length !== 2) throw new InputError(`compare takes two run names\n\n${COMPARE_HELP}`);
+  if (!['table', 'json'].includes(v.format as string)) throw new InputError(`--format must be table or json (got "${v.format}")`);
+  const [a, b] = positionals;
+  const bs = bootstrapFromFlags(v);
+  const { prov, scores } = await withReader(strFlag(v, 'db'), async (r, where) => {
+    const prov = await readProvenance(r, [a, b]);
+    for (const id of [a, b]) if (!prov.some((p) => p.runId === id)) throw new InputError(`no run named "${id}" in ${where} (flask-eval runs lists them)`);
+    return { prov, scores: await loadInstanceScores(r, [a, b]) };
+  });
+  const sim = prov.filter((p) => p.simulated).map((p) => p.runId);
+  if (sim.length) log(`note: ${sim.join(', ')}: produced by the offline endpoint: SIMULATED figures`);
+  const c = compareRuns(a, b, scores.get(a) ?? [], scores.get(b) ?? [], bs);
+  if (v.format === 'json') process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+  else process.stdout.write(comparisonText(c));
 }

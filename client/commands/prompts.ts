@@ -5,7 +5,8 @@ import { loadEvalSet } from '../../core/dataset.js';
 import { prepareReview } from '../../core/prepare.js';
 import { loadReviewPromptKit, renderReviewPrompt } from '../../core/prompts/review.js';
 import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering } from '../../core/prompts/annotation.js';
-import { loadInstructions } from '../../core/instructions.js';
+import { InstructionSchema, loadInstructions } from '../../core/instructions.js';
+import { readJsonl } from '../../core/jsonl.js';
 import type { ChatMessage } from '../../core/prompts/chat.js';
 import { evalSetFile } from './review.js';
 import { intFlag, strFlag } from '../flags.js';
@@ -42,6 +43,7 @@ export async function promptsCommand(argv: string[]): Promise<void> {
     const input = strFlag(v, 'input');
     const items = (input ? loadInstructions(input) : loadEvalSet(evalSetFile(v))).slice(0, limit);
     const seed = intFlag(v, 'seed', 0, 0);
+    const inputDomains = input && stage === 'difficulty' ? domainsOfInput(input) : undefined;
     lines = items.map((i) => {
       if (stage === 'domain') { const p = renderDomainPrompt(i.instruction); return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens }; }
       if (stage === 'skillset') {
@@ -49,8 +51,9 @@ export async function promptsCommand(argv: string[]): Promise<void> {
         const p = renderSkillsetPrompt(i.instruction, i.answer || undefined, numbering);
         return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens, extra: { numbering } };
       }
-      // Difficulty depends on the domain label; from the evaluation set we can use its own.
-      const domains = 'domains' in i ? (i.domains as string[]) : [];
+      // Difficulty depends on the domain label: the evaluation set's own, or the --input line's
+      // `domain` / `domain_labeled` when it carries one (as `annotate` and --eval-set do).
+      const domains = 'domains' in i ? (i.domains as string[]) : (inputDomains?.get(i.idx) ?? []);
       const p = renderDifficultyPrompt(i.instruction, domains);
       return { idx: i.idx, messages: p.messages, temperature: p.temperature, max_tokens: p.maxTokens, extra: { domains, prompt_id: p.promptId } };
     });
@@ -64,4 +67,21 @@ export async function promptsCommand(argv: string[]): Promise<void> {
     process.stdout.write(JSON.stringify({ idx: l.idx, stage, messages: l.messages, temperature: l.temperature, max_tokens: l.max_tokens, estimated_prompt_tokens: est, ...l.extra }) + '\n');
   }
   process.stderr.write(`${lines.length} prompts; about ${tokens} tokens at most (prompt estimate + max_tokens each)\n`);
+}
+
+/**
+ * The domains an instructions file carries, by the idx loadInstructions gives each line:
+ * FLASK's `domain` (evaluation set) or `domain_labeled` (its scripts), a list or one string.
+ * FLASK's unlabelled marker "-1" counts as none.
+ */
+export function domainsOfInput(file: string): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const r of readJsonl(file, InstructionSchema)) {
+    const o = r.value as Record<string, unknown>;
+    const idx = (o.idx ?? o.id ?? o.question_id ?? r.line) as number;
+    const raw = o.domain ?? o.domain_labeled;
+    const list = (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).map(String).filter((d) => d !== '-1' && d.trim() !== '');
+    if (list.length) out.set(idx, list);
+  }
+  return out;
 }

@@ -22,9 +22,13 @@
  *     and seed 0 keeps the file order.
  *   - skill-set template: FLASK always uses reviewer 0 -> prompt 1 (with "[Ground Truth Answer]");
  *     every FLASK input has a reference answer. Without one we use prompt 2, which omits the section.
- * Sampling settings: skill set and difficulty send reviewer.jsonl's metadata (temperature 0.2,
- * max_tokens 1024, what the scripts send too). domain_annotation.py sends temperature 0 although
- * reviewer.jsonl says 0.2; we send what FLASK really sent (FLASK_DOMAIN_TEMPERATURE).
+ * Sampling settings: we send reviewer.jsonl's metadata (temperature 0.2, max_tokens 1024) for skill
+ * set and difficulty, and temperature 0 for the domain stage (the value domain_annotation.py writes
+ * into its request records, FLASK_DOMAIN_TEMPERATURE). FLASK's scripts themselves send neither:
+ * they put "temperature" and "max_tokens" next to "request", not inside it, and
+ * openai_concurrent.call_and_return passes only item["request"] (model, messages) to
+ * ChatCompletion.create, so every FLASK stage ran at the API's defaults. See README,
+ * "Differences from FLASK's scripts".
  */
 import { createHash } from 'node:crypto';
 import { loadRubrics, rubricFor, type Rubric } from '../rubrics.js';
@@ -46,7 +50,11 @@ export interface AnnotationPrompt {
   promptId: number;
 }
 
-/** domain_annotation.py hard-codes "temperature": 0 in its requests (reviewer.jsonl says 0.2). */
+/**
+ * domain_annotation.py writes "temperature": 0 into its request records (reviewer.jsonl says 0.2);
+ * the record's temperature never reaches the API (see the module comment), but it is the value
+ * FLASK's authors chose for this stage.
+ */
 export const FLASK_DOMAIN_TEMPERATURE = 0;
 
 /** prompt_id of each stage's templates (see the module comment for where each choice comes from). */

@@ -9,7 +9,11 @@ import { resolveSkill, type SkillName } from '../skills.js';
 
 export type SkillScore = number | 'N/A';
 export type ParsedScores =
-  | { ok: true; scores: Partial<Record<SkillName, SkillScore>> }
+  /**
+   * `warnings`: keys the judge added beyond the instance's skills (another rubric skill, or a
+   * key such as "Overall"): they are left out of the scores and reported, not asked again.
+   */
+  | { ok: true; scores: Partial<Record<SkillName, SkillScore>>; warnings?: string[] }
   | { ok: false; reason: string };
 
 type Scalar = { kind: 'text'; value: string } | { kind: 'number'; value: number };
@@ -100,10 +104,15 @@ export function parseSkillScores(judgeText: string, expected: readonly SkillName
   }
 
   const scores: Partial<Record<SkillName, SkillScore>> = {};
+  const extras: string[] = [];
   for (const { key, value } of entries) {
     const skill = resolveSkill(key);
-    if (!skill) return { ok: false, reason: `unknown skill "${key}" ${instance}` };
-    if (!want.includes(skill)) return { ok: false, reason: `unexpected skill "${skill}" ${instance}` };
+    // A key outside the instance's skills does not make the instance's own scores wrong: keep
+    // them, and record what else the judge scored (FLASK's parser would keep it as a fourth key).
+    if (!skill || !want.includes(skill)) {
+      extras.push(`${JSON.stringify(key)}: ${JSON.stringify(value.value)}`);
+      continue;
+    }
     const parsed = toScore(value, skill);
     if ('error' in parsed) return { ok: false, reason: parsed.error };
     const score = parsed.score;
@@ -116,7 +125,12 @@ export function parseSkillScores(judgeText: string, expected: readonly SkillName
   }
 
   const missing = want.filter((s) => scores[s] === undefined);
-  if (missing.length > 0) return { ok: false, reason: `missing score for ${missing.join(', ')}` };
+  if (missing.length > 0) {
+    const also = extras.length ? `; the dictionary has ${extras.length} other key(s): ${extras.join(', ')}` : '';
+    return { ok: false, reason: `missing score for ${missing.join(', ')} ${instance}${also}` };
+  }
   // Report in the instance's skill order, whatever order the judge used.
-  return { ok: true, scores: Object.fromEntries(want.map((s) => [s, scores[s]])) };
+  const ordered = Object.fromEntries(want.map((s) => [s, scores[s]]));
+  if (extras.length === 0) return { ok: true, scores: ordered };
+  return { ok: true, scores: ordered, warnings: [`judge scored key(s) outside the instance's skills, ignored: ${extras.join(', ')} ${instance}`] };
 }

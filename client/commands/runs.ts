@@ -1,0 +1,29 @@
+import { parseArgs } from 'node:util';
+import { InputError } from '../../core/errors.js';
+import { readRunsOverview } from '../../core/report/runsOverview.js';
+import { textTable } from '../../core/report/textTable.js';
+import { strFlag } from '../flags.js';
+import { withReader } from './report.js';
+
+export const RUNS_HELP = `flask-eval runs [--format table|json] [--full] [--db FILE]
+  Every run: kind, model, judge, created, status (from the stored rows), instances finished /
+  total, failed, tokens, re-sent calls (calls sent again after a crash or lost; "-" when the store
+  keeps no call log) and whether the offline endpoint produced it (SIMULATED).`;
+
+export async function runsCommand(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, full: { type: 'boolean' } } });
+  if (positionals.length) throw new InputError(`runs takes no arguments\n\n${RUNS_HELP}`);
+  if (!['table', 'json'].includes(v.format as string)) throw new InputError(`--format must be table or json (got "${v.format}")`);
+  const rows = await withReader(strFlag(v, 'db'), (r) => readRunsOverview(r));
+  if (v.format === 'json') {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
+  const tok = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+  process.stdout.write(textTable(
+    ['run', 'kind', 'model', 'judge', 'created', 'status', 'done/instances', 'failed', 'tokens in+out', 're-sent', 'simulated'],
+    rows.map((r) => [r.runId, r.kind, r.modelId ?? '-', r.judgeModel ?? '-', r.createdAt ?? '-', r.status, `${r.finished}/${r.instances}`, String(r.failed),
+      `${tok(r.promptTokens)}+${tok(r.completionTokens)}`, r.resentCalls == null ? '-' : String(r.resentCalls), r.simulated ? 'SIMULATED' : 'no']),
+    { maxWidth: v.full ? undefined : 40 },
+  ));
+}

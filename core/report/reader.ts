@@ -1,0 +1,28 @@
+/**
+ * What report code needs from the results store: run a read-only query. Both the read-only
+ * Database session (`openReadOnly().run(sql => ...)`, whose `Sql` fits) and the store's
+ * `ResultsReader` (core/store/reader.ts: all/one/stream/close) satisfy it.
+ */
+export interface Reader {
+  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * Columns of a table as the file has them. The schema gains columns over time (provenance per
+ * row, the `calls` table): queries check here first so they work on older and newer files alike.
+ */
+export async function tableColumns(r: Reader, table: string): Promise<Set<string>> {
+  const rows = await r.all(`SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'`, [table]);
+  return new Set(rows.map((x) => String(x.column_name)));
+}
+
+/** `alias.column` when the column exists, else a typed NULL named like it. */
+export function optionalColumn(cols: Set<string>, alias: string, column: string, type = 'VARCHAR'): string {
+  return cols.has(column) ? `${alias}.${column}` : `NULL::${type}`;
+}
+
+export const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}

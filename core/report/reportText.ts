@@ -1,0 +1,85 @@
+import type { Figure, RunFigures } from './figures.js';
+import type { RunProvenance } from './provenance.js';
+import type { MeanCi } from '../stats/bootstrap.js';
+import { textTable } from './textTable.js';
+
+export type ReportBy = 'skill' | 'difficulty' | 'domain';
+
+const f3 = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(3));
+const f2 = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(2));
+
+/** "3.412 [3.35, 3.47] n=405" (+ " N/A 3"), or "-" when the run has no score there. */
+export function ciCell(c: (MeanCi & { naCount?: number }) | undefined): string {
+  if (!c || (c.n === 0 && !c.naCount)) return '-';
+  if (c.n === 0) return `N/A (all ${c.naCount} N/A)`;
+  return `${f3(c.mean)} [${f2(c.low)}, ${f2(c.high)}] n=${c.n}${c.naCount ? ` N/A ${c.naCount}` : ''}`;
+}
+
+export function bootstrapNote(f: RunFigures | undefined): string {
+  if (!f) return '';
+  return `mean [95% CI] n: percentile bootstrap over instances, B=${f.bootstrap.resamples}, seed=${f.bootstrap.seed} (--bootstrap N, --seed S)`;
+}
+
+/** One column per run; rows in FLASK's order; an "overall" row for --by skill. */
+export function figuresTable(figs: readonly RunFigures[], by: ReportBy): string {
+  const rows: string[][] = [];
+  if (by === 'skill') {
+    const keys = unique(figs.flatMap((f) => f.skills.map((s) => s.skill)));
+    for (const k of keys) rows.push([k, ...figs.map((f) => ciCell(f.skills.find((s) => s.skill === k)))]);
+    rows.push(['overall (all scores)', ...figs.map((f) => ciCell(f.overall))]);
+    return textTable(['skill', ...figs.map((f) => f.runId)], rows);
+  }
+  if (by === 'domain') {
+    const keys = unique(figs.flatMap((f) => f.domains.map((d) => d.domain)));
+    for (const k of keys) rows.push([k, ...figs.map((f) => ciCell(f.domains.find((d) => d.domain === k)))]);
+    return textTable(['domain', ...figs.map((f) => f.runId)], rows);
+  }
+  const keys = unique(figs.flatMap((f) => f.difficulty.map((d) => `${d.skill}\u0000${d.level}`)));
+  for (const key of keys) {
+    const [skill, lvl] = key.split('\u0000');
+    const cells = figs.map((f) => f.difficulty.find((d) => d.skill === skill && d.level === Number(lvl)));
+    const name = cells.find(Boolean)!.difficulty;
+    rows.push([`${skill} / L${lvl} ${name}`, ...cells.map((c) => (c ? `${ciCell(c)}; cum ${ciCell(c.cumulative)}` : '-'))]);
+  }
+  return textTable(['skill / level', ...figs.map((f) => f.runId)], rows);
+}
+
+export function runHeaderLine(p: RunProvenance): string {
+  return `${p.runId}: ${p.kind}, model ${p.modelId ?? '-'}, judge ${p.judgeModel ?? '-'}; ${p.scored} scored, ${p.failed} failed of ${p.instances} instances` +
+    (p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '');
+}
+
+/**
+ * JSON: one row per run and figure, the columns of the summary views (run_id, key, score_sum,
+ * count, avg, na_count; level, difficulty and cumulative_avg per difficulty) plus the CI and how
+ * it was drawn, on every row.
+ */
+export function figuresJson(figs: readonly RunFigures[], prov: readonly RunProvenance[], by: ReportBy): string {
+  const rows: Record<string, unknown>[] = [];
+  for (const f of figs) {
+    const simulated = prov.find((p) => p.runId === f.runId)?.simulated ?? false;
+    const ci = { method: 'percentile bootstrap over instances', level: f.bootstrap.level, resamples: f.bootstrap.resamples, seed: f.bootstrap.seed };
+    const row = (key: string, x: Figure, more: Record<string, unknown> = {}) => rows.push({
+      run_id: f.runId, key, ...more, score_sum: x.sum, count: x.n, avg: x.mean, na_count: x.naCount,
+      ci95_low: x.low, ci95_high: x.high, instances: x.instances, simulated, bootstrap: ci,
+    });
+    if (by === 'skill') {
+      for (const s of f.skills) row(s.skill, s);
+      row('overall', f.overall);
+    } else if (by === 'domain') {
+      for (const d of f.domains) row(d.domain, d);
+    } else {
+      for (const d of f.difficulty) {
+        row(d.skill, d, {
+          level: d.level, difficulty: d.difficulty,
+          cumulative_avg: d.cumulative.mean, cumulative_ci95_low: d.cumulative.low, cumulative_ci95_high: d.cumulative.high,
+        });
+      }
+    }
+  }
+  return JSON.stringify(rows, null, 2) + '\n';
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}
