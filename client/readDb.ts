@@ -1,14 +1,31 @@
 import { existsSync } from 'node:fs';
-import { Database } from '../core/store/database.js';
 import { InputError } from '../core/errors.js';
 import { dbPath } from '../core/config.js';
+import { openReader, type ResultsReader } from '../core/store/reader.js';
+
+/** A read-only handle on the results: `run(fn)` opens a reader for `fn` and closes it after. */
+export interface ReadOnlyResults {
+  file: string;
+  run<T>(fn: (sql: ResultsReader) => Promise<T>): Promise<T>;
+}
 
 /**
- * A read-only view of the results file for report/query. It opens between the workers'
- * write sessions (see Database), so it works while a run is still landing results.
+ * Read the results: through this folder's state server when it is up (it owns the file, so
+ * reads work while a run lands), else by opening the file read-only, with DuckDB's access to
+ * any other file switched off.
  */
-export function openReadOnly(file: string | undefined): Database {
+export function openReadOnly(file: string | undefined): ReadOnlyResults {
   const f = file ?? dbPath();
   if (!existsSync(f)) throw new InputError(`no results database at ${f}: run a review first, or pass --db FILE (env FLASK_DB)`);
-  return new Database(f, { readOnly: true, gatherMs: 0 });
+  return {
+    file: f,
+    async run(fn) {
+      const reader = await openReader({ dbFile: f });
+      try {
+        return await fn(reader);
+      } finally {
+        await reader.close();
+      }
+    },
+  };
 }

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
 import { projectVersion } from '../../core/config.js';
-import { createOrMatchRun } from '../../core/store/runs.js';
-import { landInstances, landResponses } from '../../core/store/instances.js';
+import { attachStateServer } from '../stateServer/attach.js';
 import { defaultRunName, openDb, runNameFlag, strFlag } from '../flags.js';
 import { evalSetFile } from './review.js';
 
@@ -34,14 +33,22 @@ export async function importAnswersCommand(argv: string[], log: (s: string) => v
     duplicates: { keepFirst: !!v['keep-first-duplicate'], warn: (s) => log(`warning: ${s}`) },
   });
   const db = openDb(v);
-  const landed = await db.run(async (sql) => {
-    const existed = await createOrMatchRun(sql, {
-      runId, kind: 'review', simulated: false, datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
-      answersPath: path.resolve(file), answersSha256: sha256File(file), modelId, modelEndpoint: null, modelSettings: null,
-      judgeModel: null, judgeEndpoint: null, judgeSettings: null, promptTemplateSha256: null, projectVersion: projectVersion(), summary: prepared.summary,
+  // The results file belongs to the state server: the run is landed through it.
+  const server = await attachStateServer({ log, dbFile: db.file });
+  let landed;
+  try {
+    landed = await server.store.prepareRun({
+      record: {
+        runId, kind: 'review', simulated: false, datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
+        answersPath: path.resolve(file), answersSha256: sha256File(file), modelId, modelEndpoint: null, modelSettings: null,
+        judgeModel: null, judgeEndpoint: null, judgeSettings: null, promptTemplateSha256: null, projectVersion: projectVersion(), summary: prepared.summary,
+      },
+      instances: prepared.instances,
+      responses: prepared.responses,
     });
-    return { existed, instances: await landInstances(sql, runId, prepared.instances), responses: await landResponses(sql, runId, prepared.responses) };
-  });
+  } finally {
+    await server.release();
+  }
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
-  log(`${landed.existed ? 'Run existed' : 'Run created'}: "${runId}" (${landed.responses} new responses). Judge them: flask-eval review --run ${runId}`);
+  log(`${landed.existed ? 'Run existed' : 'Run created'}: "${runId}" (${landed.newResponses} new responses). Judge them: flask-eval review --run ${runId}`);
 }

@@ -42,8 +42,8 @@ export async function withReader<T>(dbFile: string | undefined, fn: (r: Reader, 
 }
 
 /** The per-skill table (with CIs) that review/eval print when a run finishes. */
-export async function printRunReport(db: Database, runIds: string[], by: ReportBy, format: 'table' | 'json', log: (s: string) => void, bs: BootstrapOptions = DEFAULT_BOOTSTRAP): Promise<void> {
-  const { prov, figs } = await db.run((sql) => loadRunFigures(sql, runIds, bs, db.file));
+export async function printRunReport(db: { file: string }, runIds: string[], by: ReportBy, format: 'table' | 'json', log: (s: string) => void, bs: BootstrapOptions = DEFAULT_BOOTSTRAP): Promise<void> {
+  const { prov, figs } = await withReader(db.file, (sql, where) => loadRunFigures(sql, runIds, bs, where));
   // The run lines go with the progress output (stderr); the figures are the command's result.
   for (const p of prov) log(runHeaderLine(p));
   log(bootstrapNote(figs[0]));

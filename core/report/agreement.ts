@@ -12,7 +12,7 @@ export interface Agreement {
  * Agreement of an annotation run with the reference labels its input carried (FLASK's GPT-4
  * labels for the evaluation set). Rates are over instances where both sides have a label.
  */
-export async function annotationAgreement(sql: Sql, runId: string): Promise<Agreement> {
+export async function annotationAgreement(sql: Pick<Sql, 'all'>, runId: string): Promise<Agreement> {
   const rows = await sql.all(
     `SELECT i.idx, i.skills, i.domains, i.difficulty, a.stage, a.label
      FROM instances i JOIN annotations a USING (run_id, idx) WHERE i.run_id = ? AND a.status = 'labelled'`,

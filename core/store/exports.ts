@@ -125,7 +125,7 @@ export interface EvalSetLine {
  * Annotated instructions in the evaluation-set format. Only instances whose three stages all
  * got a label are written; the others are counted so the caller can report them.
  */
-export async function exportEvalSet(sql: Sql, runId: string): Promise<{ lines: EvalSetLine[]; incomplete: number[] }> {
+export async function exportEvalSet(sql: Sql | Reader, runId: string): Promise<{ lines: EvalSetLine[]; incomplete: number[] }> {
   const rows = await sql.all(
     `SELECT i.idx, i.instruction, i.answer, i.task,
             max(a.label) FILTER (WHERE a.stage = 'domain' AND a.status = 'labelled') AS domain,
