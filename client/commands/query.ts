@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Json } from '@duckdb/node-api';
 import { InputError } from '../../core/errors.js';
 import { dbPath } from '../../core/config.js';
 import { openLockedReadOnly, runUserQuery, type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
 import { intFlag, strFlag } from '../flags.js';
+import { openReader } from '../../core/store/reader.js';
 
 export const QUERY_HELP = `flask-eval query "SQL" | --file q.sql [--format table|csv|jsonl|json] [--max-rows N] [--db FILE]
   One read-only SQL statement over the results (tables: runs, instances, responses, reviews,
@@ -37,6 +38,44 @@ export function directQueryRunner(file: string): UserQueryRunner {
   };
 }
 
+/**
+ * The runner commands use: through this folder's state server when it owns the file (it holds
+ * it open while runs land), else the direct locked read-only open. Either way the same safe-query
+ * rules apply (core/store/safeQuery.ts), and rows stream.
+ */
+export function readerQueryRunner(file: string): UserQueryRunner {
+  return async (sql, sink, opts = {}) => {
+    if (!existsSync(file)) throw new InputError(`no results database at ${file}: run a review first, or pass --db FILE (env FLASK_DB)`);
+    const reader = await openReader({ dbFile: file });
+    let names: string[] = [];
+    let batch: Json[][] = [];
+    let delivered = 0;
+    let total = 0;
+    let stopped = false;
+    const flush = async () => {
+      if (batch.length === 0 || stopped) return;
+      const more = await sink.rows(batch);
+      batch = [];
+      if (more === false) stopped = true;
+    };
+    try {
+      await reader.stream(sql, (opts.params as unknown[] | undefined) ?? [], async (row) => {
+        total++;
+        if (stopped || (opts.deliverAtMost !== undefined && delivered >= opts.deliverAtMost)) return;
+        batch.push(names.map((n) => row[n] as Json));
+        delivered++;
+        if (batch.length >= 2048) await flush();
+      }, { user: true, onColumns: (n) => { names = n; void sink.columns(n, []); } });
+      await flush();
+    } catch (e) {
+      throw e instanceof InputError ? e : new InputError(`query failed: ${(e as Error).message}`);
+    } finally {
+      await reader.close();
+    }
+    return { delivered, total } as UserQueryResult;
+  };
+}
+
 export async function queryCommand(argv: string[], runner?: UserQueryRunner): Promise<void> {
   const { values: v, positionals } = parseArgs({
     args: argv, allowPositionals: true,
@@ -59,7 +98,7 @@ export async function queryCommand(argv: string[], runner?: UserQueryRunner): Pr
   const format = v.format as string;
   if (!(FORMATS as readonly string[]).includes(format)) throw new InputError(`--format must be one of ${FORMATS.join(', ')} (got "${format}")`);
   const maxRows = intFlag(v, 'max-rows', 200);
-  const run = runner ?? directQueryRunner(strFlag(v, 'db') ?? dbPath());
+  const run = runner ?? readerQueryRunner(strFlag(v, 'db') ?? dbPath());
   await printUserQuery(run, sql, format as Format, maxRows, new Output(process.stdout));
 }
 
