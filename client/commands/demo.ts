@@ -16,5 +16,6 @@ export async function demoCommand(argv: string[], log: (s: string) => void): Pro
   await reviewCommand(['--model', model, '--run', runName, ...(v.full ? [] : ['--limit', v.limit as string])], log);
   log(`Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   log(`Next: npm run flask-eval -- report ${runName} --by domain    (or --by difficulty, --format csv)`);
-  log('      npm run flask-eval -- server    keeps the Temporal dev server up to browse the run in its UI (http://127.0.0.1:8233)');
+  log('      npm run flask-eval -- report ' + runName + ' --format html --out report.html    (charts, CIs, every instance)');
+  log('      npm run flask-eval -- server start    keeps the state server (and the Temporal UI) up; `server stop` stops it');
 }

@@ -67,7 +67,13 @@ export async function postNdjson<T>(socket: string, urlPath: string, lines: Iter
   void response.then((r) => { early = r; }, () => undefined);
   for (const line of lines) {
     if (early) break; // the server answered already (a refusal): stop sending
-    if (!req.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((r) => { req.once('drain', r); req.once('close', r); });
+    if (!req.write(`${JSON.stringify(line)}\n`)) {
+      await new Promise<void>((r) => {
+        const done = () => { req.off('drain', done); req.off('close', done); r(); };
+        req.once('drain', done);
+        req.once('close', done);
+      });
+    }
   }
   req.end();
   const res = await response;
