@@ -122,6 +122,7 @@ test('CLI: malformed reference labels on annotate are listed by line; agreement 
     });
     await landInstances(sql, 'plain', [{ idx: 1, instruction: 'q', answer: '', task: '', skills: [], domains: [], unlabelledDomain: false, difficulty: null, extra: {} }]);
   });
+  await store.close(); // handed to the CLI's process next
   const before = sha(db);
   const ag = cli(['agreement', 'plain', '--db', db]);
   assert.equal(ag.code, 2, ag.stderr);

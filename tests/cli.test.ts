@@ -87,7 +87,7 @@ test('query is read-only, report names unknown runs, and a missing command argum
 test('review on the embedded defaults: starts the dev server, lands, reports; a rerun resumes', () => {
   const first = cli(['review', '--model', 'davinci_003', '--limit', '6', '--run', 'e2e']);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stderr, /Temporal: embedded dev server at 127\.0\.0\.1:\d+ .*UI at http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(first.stderr, /Temporal: 127\.0\.0\.1:\d+, namespace default; UI at http:\/\/127\.0\.0\.1:\d+; results in /);
   assert.match(first.stderr, /Run "e2e" created: 6 instances, 6 responses/);
   assert.match(first.stderr, /6 scored, 0 failed of 6 instances\s+\[SIMULATED/);
   assert.ok(existsSync(path.join(dir, 'state', 'temporal.db')), 'the dev server persists to the state folder');

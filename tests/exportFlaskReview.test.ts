@@ -103,8 +103,7 @@ test('export --format flask keeps the model_id each imported answer line carried
     await landInstances(sql, 'mixed', INSTANCES.slice(0, 2));
     await landResponses(sql, 'mixed', [1, 2].map((idx) => ({ idx, modelId: 'chatgpt', text: `a${idx}`, source: 'imported' as const })));
   });
-  // The session closes the file right after the promise resolves; spawnSync would block that.
-  await new Promise((r) => setTimeout(r, 300));
+  await d.close(); // the file is handed to another process
   const out = cli('export', 'mixed', '--db', file, '--format', 'flask');
   assert.equal(out.code, 0, out.err);
   assert.deepEqual(out.out.trim().split('\n').map((l) => JSON.parse(l)), [

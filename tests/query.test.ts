@@ -37,6 +37,7 @@ function collect(): { sink: UserQuerySink; columns: string[]; rows: Json[][] } {
 test('setup: a results file with the real schema and one run', async () => {
   const db = new Database(dbFile, { gatherMs: 0 });
   await db.run((sql) => sql.exec(`INSERT INTO runs (run_id, kind, simulated, project_version, created_at) VALUES ('r1', 'review', true, 'test', now())`));
+  await db.close();
   assert.ok(existsSync(dbFile));
 });
 

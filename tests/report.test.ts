@@ -200,7 +200,7 @@ test('newer store columns are used when present: per-row simulated and served mo
       ('fa', 1, 'review', 2, 'ok', 200, 10, 5, 100, true, 'e', now()), ('fa', 2, 'review', 1, 'rate_limited', 429, NULL, NULL, 5, false, 'e', now()),
       ('fa', 2, 'review', 2, 'ok', 200, 10, 5, 100, false, 'e', now())`);
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await d.close();
   const runs = cli('runs', '--db', file);
   assert.match(runs.out, /fa\s+review\s.*\s2\s+SIMULATED\n/);
   assert.match(runs.out, /fc\s+review\s.*\s0\s+SIMULATED\n/); // its reviews say simulated although the run row does not

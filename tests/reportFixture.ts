@@ -76,8 +76,8 @@ export async function buildReportFixture(): Promise<string> {
     });
     for (const idx of idxs) await db.run((sql) => landReview(sql, runId, review(idx, reviews[idx])));
   }
-  // The write session closes the file just after the last promise resolves: let it, before
-  // tests hand the file to other processes (spawnSync blocks this process's event loop).
-  await new Promise((r) => setTimeout(r, 300));
+  // One process owns a results file while it has it open: close it before tests hand the
+  // file to other processes.
+  await db.close();
   return file;
 }

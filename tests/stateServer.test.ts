@@ -364,6 +364,7 @@ describe('openReader without a state server', () => {
     const dbFile = path.join(stateDir, 'results.duckdb');
     const db = new Database(dbFile);
     await db.run((sql) => sql.exec('SELECT 1')); // creates the file and its schema
+    await db.close();
     const reader = await openReader({ dbFile, stateDir });
     const before = statSync(dbFile); // the writer has closed it: the reader could open it
     try {

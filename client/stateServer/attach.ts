@@ -122,13 +122,14 @@ const FLASK_EVAL_BIN = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
  * so it never holds a parent's pipe (a CI step waiting for EOF would hang) and outlives the
  * command. Its environment has no API keys: it never calls a model.
  */
-export function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground'): ChildProcess {
+export function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground', dbFile?: string): ChildProcess {
   mkdirSync(stateDir, { recursive: true });
   const fd = openSync(serverLogPath(stateDir), 'a');
   const child = spawn(process.execPath, [FLASK_EVAL_BIN, 'server', 'start', mode], {
     detached: true,
     stdio: ['ignore', fd, fd],
-    env: { ...keyFreeEnv(process.env), FLASK_STATE_DIR: stateDir },
+    // The results file the command asked for (--db or FLASK_DB) is the one the daemon owns.
+    env: { ...keyFreeEnv(process.env), FLASK_STATE_DIR: stateDir, ...(dbFile ? { FLASK_DB: dbFile } : {}) },
     cwd: PROJECT_ROOT,
   });
   closeSync(fd);
@@ -148,7 +149,7 @@ function logTail(stateDir: string, lines = 15): string {
  * The folder's state server, started if needed, and ready: answering on its socket with
  * Temporal up. Used by `attachStateServer` and `flask-eval server start`.
  */
-export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | '--foreground'; log: (s: string) => void; timeoutMs?: number }): Promise<{ info: ServerInfo; health: StateServerHealth; started: boolean }> {
+export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | '--foreground'; log: (s: string) => void; timeoutMs?: number; dbFile?: string }): Promise<{ info: ServerInfo; health: StateServerHealth; started: boolean }> {
   const timeoutMs = o.timeoutMs ?? Number(process.env.FLASK_SERVER_START_TIMEOUT_MS ?? 120_000);
   const deadline = Date.now() + timeoutMs;
   let child: ChildProcess | undefined;
@@ -167,7 +168,7 @@ export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | 
           o.log(`The state server recorded in ${serverJsonPath(o.stateDir)} is gone (pid ${readServerInfo(o.stateDir)?.pid ?? '?'} not running): starting a new one.`);
           rmSync(serverJsonPath(o.stateDir), { force: true });
         }
-        child = spawnStateServer(o.stateDir, o.mode);
+        child = spawnStateServer(o.stateDir, o.mode, o.dbFile);
         child.once('exit', (code, signal) => { childExit = signal ?? `exit code ${code}`; });
         o.log(`Starting the state server for ${o.stateDir} (pid ${child.pid}, log ${serverLogPath(o.stateDir)})...`);
       }
@@ -192,7 +193,14 @@ export async function attachStateServer(o: { log: (s: string) => void; stateDir?
   // An auto-started daemon may decide it is idle between our health check and our lease:
   // then its socket is gone and we start over (a new daemon).
   for (let attempt = 1; ; attempt++) {
-    const { info, health } = await ensureStateServer({ stateDir, mode: '--auto', log: o.log, timeoutMs: o.timeoutMs });
+    const { info, health } = await ensureStateServer({ stateDir, mode: '--auto', log: o.log, timeoutMs: o.timeoutMs, dbFile });
+    if (path.resolve(health.dbFile) !== dbFile && info.autoStarted && health.leases === 0 && attempt < 3) {
+      // An idle, auto-started server of another results file: nobody uses it, so it makes way.
+      o.log(`The idle state server of ${stateDir} serves ${health.dbFile}; stopping it to serve ${dbFile}.`);
+      await requestJson(info.socket ?? socketPathFor(stateDir), 'POST', '/stop').catch(() => undefined);
+      for (let i = 0; i < 100 && liveDaemonPid(stateDir) !== undefined; i++) await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
     checkSameSettings(stateDir, dbFile, info, health);
     const socket = info.socket ?? socketPathFor(stateDir);
     let lease;
