@@ -27,10 +27,10 @@ function file(name: string, lines: unknown[]): string {
   return f;
 }
 
-function cli(args: string[]) {
+function cli(args: string[], stateDir = state) {
   const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), ...args], {
     cwd: dir, encoding: 'utf8', timeout: 120_000,
-    env: { ...process.env, FLASK_STATE_DIR: state, FLASK_TEMPORAL_PORT: String(7900 + (process.pid % 90)) },
+    env: { ...process.env, FLASK_STATE_DIR: stateDir, FLASK_TEMPORAL_PORT: String(7900 + (process.pid % 90)) },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -75,10 +75,14 @@ test('CLI: duplicate ids name both lines; --keep-first-duplicate keeps the first
   assert.match(a.stderr, /dup-instr\.jsonl:3: field idx: duplicate idx 7 \(first on line 1\)/);
   assertNothingStored(db);
 
-  const kept = cli(['import-answers', dupAnswers, '--model-id', 'm', '--run', 'kept', '--keep-first-duplicate', '--db', db]);
+  // Landing goes through a state server (and its dev server): in a state folder of its own, so the
+  // other tests can still check that nothing was started.
+  const keptState = path.join(dir, 'kept-state');
+  const kept = cli(['import-answers', dupAnswers, '--model-id', 'm', '--run', 'kept', '--keep-first-duplicate', '--db', db], keptState);
   assert.equal(kept.code, 0, kept.stderr);
   assert.match(kept.stderr, /warning: 1 duplicate question_id value\(s\) in .*dup-answers\.jsonl: the first line of each is kept/);
-  const q = cli(['query', "SELECT idx, text FROM responses WHERE run_id = 'kept' ORDER BY idx", '--db', db, '--format', 'json']);
+  const q = cli(['query', "SELECT idx, text FROM responses WHERE run_id = 'kept' ORDER BY idx", '--db', db, '--format', 'json'], keptState);
+  spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'server', 'stop'], { env: { ...process.env, FLASK_STATE_DIR: keptState } });
   assert.deepEqual(JSON.parse(q.stdout), [{ idx: 1, text: 'a' }, { idx: 2, text: 'b' }]);
 });
 
