@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createEndpointLimiter, fleetSizeFromPollers, parseResetDuration, formatResetDuration, readRateLimitHeaders,
+  createEndpointLimiter, fleetSizeFromPollers, headerRecord, parseResetDuration, formatResetDuration, readRateLimitHeaders,
   type CallObservation, type Clock, type EndpointLimiter, type Permit, type EndpointLimits, type LimiterTuning,
 } from '../core/rate/index.js';
 
@@ -400,6 +400,31 @@ test('a permit released twice counts once', async () => {
   assert.equal(s.calls, 1);
   assert.equal(s.rateLimited, 0);
   assert.equal(s.inFlight, 0);
+});
+
+test('an aborted acquire leaves the queue (no slot is granted to it later) and rejects with the reason', async () => {
+  const { clock, limiter } = make({ maxConcurrency: 1 });
+  const first = await limiter.acquire(1);
+  const ac = new AbortController();
+  const waiting = limiter.acquire(1, ac.signal);
+  let next = false;
+  const third = limiter.acquire(1).then((p) => { next = true; return p; });
+  assert.equal(limiter.snapshot().waiting, 2);
+  ac.abort(new Error('activity cancelled'));
+  await assert.rejects(waiting, /activity cancelled/);
+  assert.equal(limiter.snapshot().waiting, 1);
+  first.release({ outcome: 'ok', latencyMs: 1 });
+  await clock.advance(1);
+  assert.ok(next, 'the slot went to the next live waiter');
+  (await third).release({ outcome: 'ok', latencyMs: 1 });
+  assert.equal(limiter.snapshot().inFlight, 0);
+  await assert.rejects(limiter.acquire(1, AbortSignal.abort(new Error('already'))), /already/);
+});
+
+test('headerRecord: fetch Headers or a plain object -> lower-case names', () => {
+  assert.deepEqual(headerRecord(new Headers({ 'X-RateLimit-Remaining-Requests': '3' })), { 'x-ratelimit-remaining-requests': '3' });
+  assert.deepEqual(headerRecord({ 'Retry-After': '2' }), { 'retry-after': '2' });
+  assert.deepEqual(headerRecord(undefined), {});
 });
 
 test('bad limits are refused with the name of the option', () => {

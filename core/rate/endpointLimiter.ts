@@ -218,10 +218,28 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
   }
 
   return {
-    acquire(estimatedTokens: number): Promise<Permit> {
+    acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit> {
       const estimate = Number.isFinite(estimatedTokens) && estimatedTokens > 0 ? estimatedTokens : 0;
-      return new Promise<Permit>((resolve) => {
-        waiters.push({ estimate, resolve });
+      return new Promise<Permit>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        const onAbort = (): void => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(signal!.reason);
+          pump(); // the head may have changed
+        };
+        const w: Waiter = {
+          estimate,
+          resolve: (p) => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(p);
+          },
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiters.push(w);
         pump();
       });
     },

@@ -66,3 +66,15 @@ export function formatResetDuration(ms: number): string {
   const sec = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
   return m > 0 ? `${m}m${sec}` : sec;
 }
+
+/** Response headers (fetch Headers, as the openai SDK exposes them, or a plain object) -> lower-case record. */
+export function headerRecord(headers: Headers | Record<string, string> | undefined | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  if (typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).get === 'function') {
+    (headers as Headers).forEach((value, key) => { out[key.toLowerCase()] = value; });
+  } else {
+    for (const [k, v] of Object.entries(headers as Record<string, string>)) out[k.toLowerCase()] = v;
+  }
+  return out;
+}

@@ -4,8 +4,13 @@
  */
 
 export interface EndpointLimiter {
-  /** Waits for a concurrency slot and the RPM/TPM budget (and any Retry-After hold in force). */
-  acquire(estimatedTokens: number): Promise<Permit>;
+  /**
+   * Waits for a concurrency slot and the RPM/TPM budget (and any Retry-After hold in force).
+   * `estimatedTokens`: prompt estimate + max_tokens (0 = unknown). An aborted `signal` takes the
+   * caller out of the queue and rejects with its reason (a cancelled activity must not leave a
+   * waiter behind that would later hold a slot nobody releases).
+   */
+  acquire(estimatedTokens: number, signal?: AbortSignal): Promise<Permit>;
   snapshot(): LimiterSnapshot;
   /** Limits are fleet-wide: with n live workers on the endpoint, each uses 1/n of them. */
   setFleetSize(n: number): void;
