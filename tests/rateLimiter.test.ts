@@ -465,3 +465,45 @@ test('reset durations in OpenAI format', () => {
     limitTokens: 30000, remainingTokens: 29000, resetTokensMs: 2000,
   });
 });
+
+test('real HTTP: the limiter in front of the offline server (RPM window shortened to 3 s) gets no 429 and >= 0.9 of the limit; adaptive learns it from the headers', async () => {
+  const { startOfflineServer, OFFLINE_MODEL_ID } = await import('../offline/server.js');
+  const OpenAI = (await import('openai')).default;
+  const { systemClock } = await import('../core/rate/index.js');
+  const windowMs = 3000;
+  const limit = 30; // per 3 s window: 10/s
+  for (const given of [true, false]) {
+    const server = await startOfflineServer({ requestsPerMinute: limit, rateWindowMs: windowMs, latencyMs: 50 });
+    try {
+      const client = new OpenAI({ apiKey: 'k', baseURL: server.url, maxRetries: 0 });
+      const limiter = createEndpointLimiter(given ? { rpm: limit } : {}, systemClock, { windowMs, marginMs: 300 });
+      const t0 = Date.now();
+      let ok = 0;
+      let limited = 0;
+      const worker = async (i: number) => {
+        while (Date.now() - t0 < 7 * windowMs) {
+          const p = await limiter.acquire(10);
+          const started = Date.now();
+          try {
+            const { response } = await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'user', content: `hello ${i} ${ok}` }], max_tokens: 5 }).withResponse();
+            ok++;
+            p.release({ outcome: 'ok', latencyMs: Date.now() - started, headers: headerRecord(response.headers) });
+          } catch (e) {
+            const err = e as { status?: number; headers?: Headers };
+            if (err.status !== 429) throw e;
+            limited++;
+            p.release({ outcome: 'rate_limited', latencyMs: Date.now() - started, retryAfterMs: Number(err.headers?.get('retry-after') ?? 1) * 1000, headers: headerRecord(err.headers) });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, i) => worker(i)));
+      const elapsedWindows = (Date.now() - t0) / windowMs;
+      assert.ok(limited <= (given ? 0 : 2), `${given ? 'limit given' : 'adaptive'}: ${limited} x 429`);
+      // adaptive starts before it knows the limit: judge it from the second window on
+      assert.ok(ok >= 0.9 * limit * (elapsedWindows - (given ? 1 : 2)), `${given ? 'limit given' : 'adaptive'}: ${ok} ok in ${elapsedWindows.toFixed(1)} windows of ${limit}`);
+      if (!given) assert.equal(limiter.snapshot().rpm, limit);
+    } finally {
+      await server.close();
+    }
+  }
+});
