@@ -115,7 +115,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
   function scheduleWake(at: number, now: number): void {
     if (wakeAt !== undefined && wakeAt <= at) return;
     wakeAt = at;
-    void clock.sleep(at - now).then(() => {
+    void clock.sleep(Math.ceil(at - now)).then(() => {
       if (wakeAt === at) wakeAt = undefined;
       pump();
     });
