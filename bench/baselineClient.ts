@@ -10,8 +10,10 @@ import { renderReviewPrompt, loadReviewPromptKit } from '../core/prompts/review.
 import { parseSkillScores } from '../core/scoring/parseSkillScores.js';
 import { prepareReview } from '../core/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
+import { headerRecord, type EndpointLimiter } from '../core/rate/index.js';
 
-export interface BaselineOptions { url: string; model: string; reviews: number; concurrency: number; rpm?: number; dbFile: string }
+/** `limiter`: put core/rate's limiter in front of every call (bench --limiter-baseline), instead of `rpm` pacing. */
+export interface BaselineOptions { url: string; model: string; reviews: number; concurrency: number; rpm?: number; dbFile: string; limiter?: EndpointLimiter }
 export interface BaselineResult { wallMs: number; scored: number; failed: number; calls: number }
 
 export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
@@ -33,14 +35,20 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
     while (tries < 12 && !result?.ok) {
       if (o.rpm) { const wait = nextStart - Date.now(); nextStart = Math.max(Date.now(), nextStart) + 60_000 / o.rpm; if (wait > 0) await sleep(wait); }
       calls++;
+      const permit = await o.limiter?.acquire(Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4) + kit.maxTokens);
+      const t = Date.now();
       try {
-        const c = await client.chat.completions.create({ model: o.model, messages, temperature: kit.temperature, max_tokens: kit.maxTokens });
+        const { data: c, response } = await client.chat.completions.create({ model: o.model, messages, temperature: kit.temperature, max_tokens: kit.maxTokens }).withResponse();
+        permit?.release({ outcome: 'ok', latencyMs: Date.now() - t, promptTokens: c.usage?.prompt_tokens, completionTokens: c.usage?.completion_tokens, headers: headerRecord(response.headers) });
         tries++;
         raw = c.choices[0]?.message.content ?? '';
         result = parseSkillScores(raw, inst.skills);
       } catch (e) {
-        if (e instanceof OpenAI.APIError && e.status === 429) await sleep(Number(e.headers?.get('retry-after') ?? 1) * 1000);
-        else tries++;
+        const limited = e instanceof OpenAI.APIError && e.status === 429;
+        const retryAfterMs = limited ? Number(e.headers?.get('retry-after') ?? 1) * 1000 : undefined;
+        permit?.release({ outcome: limited ? 'rate_limited' : 'error', latencyMs: Date.now() - t, retryAfterMs, headers: headerRecord((e as { headers?: Headers }).headers) });
+        if (limited && !permit) await sleep(retryAfterMs!);
+        else if (!limited) tries++;
       }
     }
     if (result?.ok) scored++; else failed++;

@@ -2,7 +2,11 @@
  * `npm run bench`: the project and the ideal baseline client (bench/baselineClient.ts) on the same
  * offline judge, one scenario after the other in one session (bench/scenarios.ts):
  *
- *   npm run bench -- [--quick] [--only NAME[,NAME...]] [--flags auto|today|next] [--skip-baseline] [--skip-project] [--keep]
+ *   npm run bench -- [--quick] [--only NAME[,NAME...]] [--flags auto|today|next] [--skip-baseline] [--skip-project] [--keep] [--limiter-baseline]
+ *
+ * --limiter-baseline: the baseline calls through core/rate's limiter (the scenario's RPM/TPM limit
+ * given to it when the project gets one, else adaptive) with 64 in flight: the limiter measured on
+ * its own, without the rest of the project.
  *
  * Per scenario it starts a fresh offline server in this process (127.0.0.1, random port) for each
  * side, runs the baseline in-process, then spawns the project's CLI (`node bin/flask-eval.js review
@@ -21,6 +25,7 @@ import { PROJECT_ROOT } from '../core/paths.js';
 import { runBaseline, type BaselineResult } from './baselineClient.js';
 import { runProject, stopActiveRuns, type ProjectRunResult } from './projectRun.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { createEndpointLimiter } from '../core/rate/index.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -30,6 +35,7 @@ const { values: v } = parseArgs({
     'skip-baseline': { type: 'boolean', default: false },
     'skip-project': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'limiter-baseline': { type: 'boolean', default: false },
   },
 });
 
@@ -180,13 +186,20 @@ async function main(): Promise<void> {
       try {
         const l0 = load();
         const t0 = Date.now();
+        const given = !s.name.endsWith('-adaptive');
+        const limiter = v['limiter-baseline']
+          ? createEndpointLimiter({ ...(given && s.server.requestsPerMinute ? { rpm: s.server.requestsPerMinute } : {}), ...(given && s.server.tokensPerMinute ? { tpm: s.server.tokensPerMinute } : {}) })
+          : undefined;
+        const concurrency = limiter ? 64 : s.baseline.concurrency;
         const { r, events } = await withServer(s, async (server, events) => ({
-          r: await runBaseline({ url: server.url, model: OFFLINE_MODEL_ID, reviews: n, concurrency: s.baseline.concurrency, rpm: s.baseline.rpm, dbFile: path.join(dir, 'baseline.duckdb') }) as BaselineResult,
+          r: await runBaseline({ url: server.url, model: OFFLINE_MODEL_ID, reviews: n, concurrency, rpm: limiter ? undefined : s.baseline.rpm, dbFile: path.join(dir, 'baseline.duckdb'), limiter }) as BaselineResult,
           events,
         }));
         row.baseline = side(r.scored, r.failed, r.wallMs, traffic(events), latency, t0, l0);
         const b = row.baseline;
-        log(`  baseline  ${b.scored} scored, ${b.failed} failed in ${fmt(b.wallMs / 1000)} s = ${fmt(b.rate, 2)} reviews/s (${fmt(b.activeRate, 2)}/s first to last request); ${s.baseline.concurrency} in flight${s.baseline.rpm ? `, paced at ${s.baseline.rpm}/min` : ''}`);
+        const how = limiter ? `${concurrency} in flight through core/rate (${JSON.stringify(limiter.snapshot().mode)}, ${limiter.snapshot().rpm ?? '-'} rpm, ${limiter.snapshot().tpm ?? '-'} tpm, final window ${limiter.snapshot().concurrency})` : `${concurrency} in flight${s.baseline.rpm ? `, paced at ${s.baseline.rpm}/min` : ''}`;
+        log(`  baseline  ${b.scored} scored, ${b.failed} failed in ${fmt(b.wallMs / 1000)} s = ${fmt(b.rate, 2)} reviews/s (${fmt(b.activeRate, 2)}/s first to last request); ${how}`);
+        if (limiter && s.ratioTo !== 'baseline') log(`  ${ratioLine(s, b).replace('ratio    ', 'baseline ratio')}`);
         log(`            ${describeTraffic(b.traffic, s)}; load ${fmt(b.loadBefore, 2)} -> ${fmt(b.loadAfter, 2)}`);
       } finally {
         if (!v.keep) rmSync(dir, { recursive: true, force: true });
@@ -222,16 +235,28 @@ async function main(): Promise<void> {
   }
 
   log('');
-  log('| scenario | reviews | baseline reviews/s | project reviews/s | ratio | project 429 share | project peak RSS | load (1 min) |');
-  log('|---|---|---|---|---|---|---|---|');
+  log('| scenario | reviews | baseline reviews/s | project reviews/s | ratio (end to end) | ratio (first to last request) | project 429 share | project peak RSS | load (1 min) |');
+  log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const p = r.project;
     const b = r.baseline;
     let ratio = '-';
-    if (p && r.s.ratioTo === 'baseline' && b) ratio = `${fmt(p.rate / b.rate, 2)} of baseline`;
-    if (p && r.s.ratioTo === 'rpm') ratio = `${fmt((p.traffic.requests - p.traffic.s429) / (p.wallMs / 1000) / (r.s.server.requestsPerMinute! / 60), 2)} of the RPM limit`;
-    if (p && r.s.ratioTo === 'tpm') ratio = `${fmt(p.traffic.tokens / (p.wallMs / 1000) / (r.s.server.tokensPerMinute! / 60), 2)} of the TPM limit`;
-    log(`| ${r.s.name} | ${r.n} | ${b ? fmt(b.rate, 2) : '-'} | ${p ? fmt(p.rate, 2) : '-'} | ${ratio} | ${p ? pct(p.traffic.s429, p.traffic.requests) : '-'} | ${r.projectRun ? `${fmt(r.projectRun.memory.peakTreeBytes / MiB, 0)} MiB` : '-'} | ${p ? `${fmt(p.loadBefore, 2)}-${fmt(p.loadAfter, 2)}` : b ? `${fmt(b.loadBefore, 2)}-${fmt(b.loadAfter, 2)}` : '-'} |`);
+    let active = '-';
+    const spanS = p ? (p.traffic.last - p.traffic.first + (r.s.server.latencyMs ?? 0)) / 1000 : NaN;
+    if (p && r.s.ratioTo === 'baseline' && b) {
+      ratio = `${fmt(p.rate / b.rate, 2)} of baseline`;
+      active = `${fmt(p.activeRate / b.activeRate, 2)} of baseline`;
+    }
+    if (p && r.s.ratioTo === 'rpm') {
+      const admitted = p.traffic.requests - p.traffic.s429;
+      ratio = `${fmt(admitted / (p.wallMs / 1000) / (r.s.server.requestsPerMinute! / 60), 2)} of the RPM limit`;
+      active = `${fmt(admitted / spanS / (r.s.server.requestsPerMinute! / 60), 2)} of the RPM limit`;
+    }
+    if (p && r.s.ratioTo === 'tpm') {
+      ratio = `${fmt(p.traffic.tokens / (p.wallMs / 1000) / (r.s.server.tokensPerMinute! / 60), 2)} of the TPM limit`;
+      active = `${fmt(p.traffic.tokens / spanS / (r.s.server.tokensPerMinute! / 60), 2)} of the TPM limit`;
+    }
+    log(`| ${r.s.name} | ${r.n} | ${b ? fmt(b.rate, 2) : '-'} | ${p ? fmt(p.rate, 2) : '-'} | ${ratio} | ${active} | ${p ? pct(p.traffic.s429, p.traffic.requests) : '-'} | ${r.projectRun ? `${fmt(r.projectRun.memory.peakTreeBytes / MiB, 0)} MiB` : '-'} | ${p ? `${fmt(p.loadBefore, 2)}-${fmt(p.loadAfter, 2)}` : b ? `${fmt(b.loadBefore, 2)}-${fmt(b.loadAfter, 2)}` : '-'} |`);
   }
 }
 
