@@ -31,6 +31,8 @@ export class WindowBudget {
     private limitPerWindow: number,
     readonly windowMs = 60_000,
     readonly marginMs = 1_000,
+    /** how late a grant may be and still keep the pacing schedule (default 250 ms) */
+    readonly catchUpMs = 250,
   ) {
     if (!(limitPerWindow > 0)) throw new RangeError(`a rate limit must be > 0 (got ${limitPerWindow})`);
   }
@@ -94,7 +96,11 @@ export class WindowBudget {
     const entry: BudgetEntry = { at: now, amount };
     this.log.push(entry);
     this.sum += amount;
-    this.tat = Math.max(this.tat, now) + amount / this.rate;
+    // A grant that comes a little after its time (a timer fired late, the event loop was busy)
+    // keeps the schedule instead of pushing every later one back; after a real pause the
+    // schedule restarts from now (idle time is not banked into a burst).
+    const start = this.tat >= now || now - this.tat <= this.catchUpMs ? this.tat : now;
+    this.tat = Math.max(start, now - this.catchUpMs) + amount / this.rate;
     return entry;
   }
 
