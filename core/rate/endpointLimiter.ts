@@ -110,7 +110,9 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
   const holdFor = (now: number, ms: number): void => {
     holdUntil = Math.max(holdUntil, now + ms + jitter(ms));
   };
+  // Reserve at least the estimate (an endpoint admits on prompt + max_tokens); pace by the usage expected.
   const chargeFor = (estimate: number): number => Math.max(0, estimate) * Math.max(1, tokenRatio);
+  const expectedFor = (estimate: number): number => Math.max(0, estimate) * tokenRatio;
 
   function scheduleWake(at: number, now: number): void {
     if (wakeAt !== undefined && wakeAt <= at) return;
@@ -152,7 +154,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
     inFlight++;
     lastCharge = charge;
     rpmBudget?.take(now, 1);
-    const tpmEntry: BudgetEntry | undefined = tpmBudget?.take(now, charge);
+    const tpmEntry: BudgetEntry | undefined = tpmBudget?.take(now, charge, expectedFor(estimate));
     const tpmOwner = tpmBudget;
     recentRequests.take(now, 1);
     const recentEntry = recentTokens.take(now, charge);

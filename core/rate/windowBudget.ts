@@ -10,14 +10,21 @@
  * `marginMs` further than the provider's window. That margin is also why the pacing rate is
  * limit / (windowMs + marginMs): ~98% of the limit with the default 1 s margin.
  *
- * Amounts can be corrected after the fact (a token estimate replaced by the reported usage):
- * the log entry takes the new amount and the pacing clock moves back (or forward) by the
- * difference, never into the past (credit not used while idle is not banked into a burst).
+ * A grant has two amounts: what the log counts until the usage is known (the reservation: prompt
+ * estimate + max_tokens, what an OpenAI-style endpoint checks at admission) and what the pacing
+ * clock advances by (the EXPECTED usage: the estimate scaled by the usage/estimate ratio seen so
+ * far). Pacing by the reservation would leave a gap after every call whose correction arrives
+ * after its slot has passed (with max_tokens 1,024 and ~300 used, ~10-40% of the limit unused).
+ * At release both are corrected to the reported usage; the pacing clock never moves back further
+ * than `catchUpMs` into the past (credit not used while idle is not banked into a burst).
  */
 
 export interface BudgetEntry {
   at: number;
+  /** what the sliding log counts (the reservation, then the reported usage) */
   amount: number;
+  /** what the pacing clock was advanced by (the expected usage) */
+  paced: number;
 }
 
 export class WindowBudget {
@@ -92,34 +99,34 @@ export class WindowBudget {
   }
 
   /** Record a grant at `now` (call only when readyAt(now, amount) <= now). */
-  take(now: number, amount: number): BudgetEntry {
-    const entry: BudgetEntry = { at: now, amount };
+  take(now: number, amount: number, paced = amount): BudgetEntry {
+    const entry: BudgetEntry = { at: now, amount, paced };
     this.log.push(entry);
     this.sum += amount;
     // A grant that comes a little after its time (a timer fired late, the event loop was busy)
     // keeps the schedule instead of pushing every later one back; after a real pause the
     // schedule restarts from now (idle time is not banked into a burst).
     const start = this.tat >= now || now - this.tat <= this.catchUpMs ? this.tat : now;
-    this.tat = Math.max(start, now - this.catchUpMs) + amount / this.rate;
+    this.tat = Math.max(start, now - this.catchUpMs) + paced / this.rate;
     return entry;
   }
 
   /** Replace an entry's amount (estimate -> reported usage). */
   correct(entry: BudgetEntry, actual: number, now: number): void {
     this.expire(now);
-    const diff = actual - entry.amount;
-    if (diff === 0) return;
-    const inWindow = entry.at > now - this.windowMs - this.marginMs;
+    if (entry.at > now - this.windowMs - this.marginMs) this.sum += actual - entry.amount;
     entry.amount = actual;
-    if (inWindow) this.sum += diff;
-    this.tat = diff < 0 ? Math.max(now, this.tat + diff / this.rate) : this.tat + diff / this.rate;
+    const pace = actual - entry.paced;
+    entry.paced = actual;
+    if (pace < 0) this.tat = Math.max(Math.min(this.tat, now - this.catchUpMs), this.tat + pace / this.rate);
+    else this.tat += pace / this.rate;
   }
 
   /** Pretend `amount` was granted at `now` (seeded from a provider's remaining count). */
   seed(now: number, amount: number): void {
     if (amount <= 0) return;
     this.expire(now);
-    this.log.push({ at: now, amount });
+    this.log.push({ at: now, amount, paced: amount });
     this.sum += amount;
   }
 }
