@@ -117,7 +117,9 @@ function endpointLine(workers: EndpointWorker[]): string {
     .map((w) => {
       const s = w.stats;
       const snap = w.limiter.snapshot();
-      const limit = snap.rpm ? `rpm ${Math.round(snap.rpm * snap.share)}` : snap.tpm ? `tpm ${Math.round(snap.tpm * snap.share)}` : `adaptive, ${snap.concurrency} in flight max`;
+      // The limiter reports this process's share of fleet-wide limits.
+      const fleet = snap.fleetSize > 1 ? ` (1/${snap.fleetSize} of the fleet's)` : '';
+      const limit = snap.rpm ? `rpm ${Math.round(snap.rpm)}${fleet}` : snap.tpm ? `tpm ${Math.round(snap.tpm)}${fleet}` : `adaptive, ${snap.concurrency} in flight`;
       const share429 = s.calls > 0 ? ((100 * s.rateLimited) / s.calls).toFixed(1) : '0.0';
       const failing = s.failingStreak >= 3 && s.lastError ? ` | FAILING: ${s.lastError.message.slice(0, 120)}` : '';
       return `${w.endpoint.model}: ${s.rate().toFixed(1)} calls/s (${limit}), 429 ${share429}%${failing}`;

@@ -1,6 +1,6 @@
 /**
  * The offline OpenAI-compatible server as a stand-alone process:
- *   npx tsx offline/serve.ts --port 8808 --latency-ms 50 --rpm 600 --error-rate 0.02 --malformed-rate 0.02 --seed 0 --api-key X
+ *   npx tsx offline/serve.ts --port 8808 --latency-ms 50 --rpm 600 --tpm 400000 --error-rate 0.02 --malformed-rate 0.02 --seed 0 --api-key X
  * Its scores and labels are SIMULATED (deterministic hashes), for demos and tests only.
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ const HELP = `usage: tsx offline/serve.ts [options]
   --port N                  TCP port on 127.0.0.1 (default 8808; 0 = any free port)
   --latency-ms N            added to every request (default 0)
   --rpm N                   requests per minute before HTTP 429 (default 0 = unlimited)
+  --tpm N                   tokens per minute (prompt + max_tokens at admission, then the usage) before HTTP 429 (default 0 = unlimited)
   --error-rate F            fraction of requests answered 500/502/503 (default 0)
   --malformed-rate F        fraction of judge/annotator answers that are malformed (default 0)
   --seed N                  seed of every simulated choice (default 0)
@@ -42,6 +43,7 @@ export async function serveOffline(argv: string[]): Promise<void> {
       port: { type: 'string' },
       'latency-ms': { type: 'string' },
       rpm: { type: 'string' },
+      tpm: { type: 'string' },
       'error-rate': { type: 'string' },
       'malformed-rate': { type: 'string' },
       seed: { type: 'string' },
@@ -60,6 +62,7 @@ export async function serveOffline(argv: string[]): Promise<void> {
     port: num(values, 'port', { int: true, min: 0, max: 65535 }) ?? 8808,
     latencyMs: num(values, 'latency-ms', { min: 0 }),
     requestsPerMinute: num(values, 'rpm', { min: 0 }),
+    tokensPerMinute: num(values, 'tpm', { min: 0 }),
     serverErrorRate: num(values, 'error-rate', { min: 0, max: 1 }),
     malformedRate: num(values, 'malformed-rate', { min: 0, max: 1 }),
     seed: num(values, 'seed', { int: true }),

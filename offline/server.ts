@@ -27,11 +27,17 @@ import { generateDomain, generateSkillset, generateDifficulty } from './annotato
 import { generateAnswer } from './model.js';
 import { createOfflineBatches, type OfflineBatchOptions } from './batches.js';
 import { generatePrometheusGrade } from './prometheusJudge.js';
+import { RateWindow, type WindowEntry } from './rateWindow.js';
+import { formatResetDuration } from '../core/rate/headers.js';
 
 export type { RequestKind } from './classify.js';
 
 import { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID } from './names.js';
 export { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID };
+/** `owned_by` of the models it lists: clients learn from it (and from SIMULATED_HEADER) that its outputs are simulated. */
+export const OFFLINE_OWNER = 'flask-eval-offline (SIMULATED)';
+/** Sent with the value "true" on every response. */
+export const SIMULATED_HEADER = 'x-flask-simulated';
 
 export interface OfflineServerOptions {
   /** 0 = random free port (default 0); host is always 127.0.0.1 */
@@ -40,6 +46,15 @@ export interface OfflineServerOptions {
   latencyMs?: number;
   /** sliding 60 s window (rateWindowMs) over ALL chat requests; beyond it -> HTTP 429 with Retry-After; 0/undefined = unlimited */
   requestsPerMinute?: number;
+  /**
+   * sliding 60 s window (rateWindowMs) over tokens, like OpenAI's TPM: at admission a request is
+   * charged its prompt tokens + max_tokens (0 when absent) and refused with HTTP 429 + Retry-After
+   * if that does not fit; once answered, its entry becomes prompt + completion tokens really used
+   * (prompt only for a 5xx). A request larger than the whole limit is admitted into an empty window.
+   * 0/undefined = unlimited. With either limit set, every response carries
+   * x-ratelimit-limit/remaining/reset-requests (and -tokens); reset = until the oldest entry leaves.
+   */
+  tokensPerMinute?: number;
   /** fraction 0..1 of requests answered with HTTP 500/502/503 */
   serverErrorRate?: number;
   /** fraction 0..1 of successful judge/annotator completions whose text is malformed */
@@ -74,6 +89,11 @@ export interface OfflineRequestEvent {
   status: number;
   /** with a 429: the Retry-After sent, in seconds */
   retryAfterSec?: number;
+  /** with a 429: which limit refused it */
+  rateLimit?: 'requests' | 'tokens';
+  /** with a 200: usage as reported */
+  promptTokens?: number;
+  completionTokens?: number;
   /** with a 200 */
   kind?: RequestKind;
   malformed?: boolean;
@@ -186,6 +206,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   const seed = opts.seed ?? 0;
   const latencyMs = Math.max(0, opts.latencyMs ?? 0);
   const rpm = Math.max(0, Math.floor(opts.requestsPerMinute ?? 0));
+  const tpm = Math.max(0, Math.floor(opts.tokensPerMinute ?? 0));
   const rateWindowMs = opts.rateWindowMs ?? 60_000;
   const serverErrorRate = rate('serverErrorRate', opts.serverErrorRate);
   const malformedRate = rate('malformedRate', opts.malformedRate);
@@ -195,16 +216,40 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be a number (got ${opts.seed})`);
   if (!Number.isFinite(latencyMs)) throw new RangeError(`latencyMs must be a number (got ${opts.latencyMs})`);
   if (!Number.isFinite(rateWindowMs) || rateWindowMs <= 0) throw new RangeError(`rateWindowMs must be > 0 (got ${opts.rateWindowMs})`);
+  if (!Number.isFinite(rpm)) throw new RangeError(`requestsPerMinute must be a number (got ${opts.requestsPerMinute})`);
+  if (!Number.isFinite(tpm)) throw new RangeError(`tokensPerMinute must be a number (got ${opts.tokensPerMinute})`);
 
   const stats: OfflineServerStats = { requests: 0, byKind: {}, status429: 0, status5xx: 0, malformed: 0 };
   const seen = new Map<string, number>();
   const batches = createOfflineBatches(opts.batches ?? {}, { seed, apiKey: opts.apiKey, baseUrl: () => url });
-  const window: number[] = [];
+  const requestWindow = new RateWindow(rpm, rateWindowMs);
+  const tokenWindow = new RateWindow(tpm, rateWindowMs);
   let inFlight = 0;
   let closing = false;
   let onIdle: (() => void) | undefined;
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  /** x-ratelimit-* as OpenAI sends them, for the limits that are set. */
+  function rateLimitHeaders(now: number): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (rpm > 0) {
+      h['x-ratelimit-limit-requests'] = String(rpm);
+      h['x-ratelimit-remaining-requests'] = String(Math.max(0, rpm - requestWindow.count(now)));
+      h['x-ratelimit-reset-requests'] = formatResetDuration(requestWindow.resetMs(now));
+    }
+    if (tpm > 0) {
+      h['x-ratelimit-limit-tokens'] = String(tpm);
+      h['x-ratelimit-remaining-tokens'] = String(Math.max(0, tpm - tokenWindow.used(now)));
+      h['x-ratelimit-reset-tokens'] = formatResetDuration(tokenWindow.resetMs(now));
+    }
+    return h;
+  }
+
+  /** Every response: the simulated marker, the rate-limit state, then the response's own headers. */
+  function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    sendJson(res, status, body, { [SIMULATED_HEADER]: 'true', ...rateLimitHeaders(Date.now()), ...headers });
+  }
 
   function emit(e: OfflineRequestEvent): void {
     if (!opts.onRequest) return;
@@ -227,9 +272,9 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     // Every chat request ends in exactly one of these (and one event).
     let contentHash = '';
     let attempt = 0;
-    const fail = (status: number, err: ErrorBody, headers: Record<string, string> = {}, retryAfterSec?: number): void => {
-      sendJson(res, status, err, headers);
-      if (isChat) emit({ at, contentHash, attempt, status, ...(retryAfterSec !== undefined ? { retryAfterSec } : {}) });
+    const fail = (status: number, err: ErrorBody, headers: Record<string, string> = {}, retryAfterSec?: number, rateLimit?: 'requests' | 'tokens'): void => {
+      send(res, status, err, headers);
+      if (isChat) emit({ at, contentHash, attempt, status, ...(retryAfterSec !== undefined ? { retryAfterSec } : {}), ...(rateLimit ? { rateLimit } : {}) });
     };
 
     if (isChat) stats.requests++;
@@ -246,22 +291,22 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     }
 
     if (method === 'GET' && route === '/models') {
-      sendJson(res, 200, {
+      send(res, 200, {
         object: 'list',
-        data: [OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID].map((id) => ({ id, object: 'model', created: MODEL_CREATED, owned_by: 'flask-offline' })),
+        data: [OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID].map((id) => ({ id, object: 'model', created: MODEL_CREATED, owned_by: OFFLINE_OWNER })),
       });
       return;
     }
     const one = /^\/models\/(.+)$/.exec(route);
     if (method === 'GET' && one) {
       const id = decodeURIComponent(one[1]);
-      if (id === OFFLINE_MODEL_ID || id === OFFLINE_ANSWER_MODEL_ID) sendJson(res, 200, { id, object: 'model', created: MODEL_CREATED, owned_by: 'flask-offline' });
-      else sendJson(res, 404, errorBody(`The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model'));
+      if (id === OFFLINE_MODEL_ID || id === OFFLINE_ANSWER_MODEL_ID) send(res, 200, { id, object: 'model', created: MODEL_CREATED, owned_by: OFFLINE_OWNER });
+      else send(res, 404, errorBody(`The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model'));
       return;
     }
     if (!isChat && (await batches.handle(method, route, req, body, res))) return;
     if (!isChat) {
-      sendJson(res, 404, errorBody(`Invalid URL (${method} ${url.pathname})`, 'invalid_request_error'));
+      send(res, 404, errorBody(`Invalid URL (${method} ${url.pathname})`, 'invalid_request_error'));
       return;
     }
 
@@ -312,22 +357,41 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     }
     const maxTokens = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
 
-    // Rate limit: a sliding window (60 s by default) over all admitted chat requests.
-    if (rpm > 0) {
+    const promptTokens = tokens(messages.reduce((n, m) => n + m.text.length, 0));
+
+    // Rate limits: sliding windows (60 s by default) over all admitted chat requests / their tokens.
+    let tokenEntry: WindowEntry | undefined;
+    if (rpm > 0 || tpm > 0) {
       const now = Date.now();
-      while (window.length > 0 && window[0] <= now - rateWindowMs) window.shift();
-      if (window.length >= rpm) {
+      if (rpm > 0 && requestWindow.count(now) >= rpm) {
         stats.status429++;
-        const retryAfter = Math.max(1, Math.ceil((window[0] + rateWindowMs - now) / 1000));
+        const used = requestWindow.count(now);
+        const retryAfter = Math.max(1, Math.ceil(requestWindow.resetMs(now) / 1000));
         fail(
           429,
-          errorBody(`Rate limit reached for requests per minute (RPM): limit ${rpm}, used ${window.length}, requested 1. Please try again in ${retryAfter}s.`, 'requests', 'rate_limit_exceeded'),
+          errorBody(`Rate limit reached for requests per minute (RPM): limit ${rpm}, used ${used}, requested 1. Please try again in ${retryAfter}s.`, 'requests', 'rate_limit_exceeded'),
           { 'retry-after': String(retryAfter), 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': '0' },
           retryAfter,
+          'requests',
         );
         return;
       }
-      window.push(now);
+      const charge = promptTokens + (maxTokens ?? 0);
+      if (tpm > 0 && !tokenWindow.fits(now, charge)) {
+        stats.status429++;
+        const used = tokenWindow.used(now);
+        const retryAfter = Math.max(1, Math.ceil(tokenWindow.waitFor(now, charge) / 1000));
+        fail(
+          429,
+          errorBody(`Rate limit reached for tokens per minute (TPM): limit ${tpm}, used ${used}, requested ${charge}. Please try again in ${retryAfter}s.`, 'tokens', 'rate_limit_exceeded'),
+          { 'retry-after': String(retryAfter) },
+          retryAfter,
+          'tokens',
+        );
+        return;
+      }
+      if (rpm > 0) requestWindow.add(now, 1);
+      if (tpm > 0) tokenEntry = tokenWindow.add(now, charge);
     }
 
     // The attempt number of this exact content: it feeds the failure draws only.
@@ -340,6 +404,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     // Server errors: decided before any work.
     if (serverErrorRate > 0 && unit(seed, 'server-error', reqHash, attempt) < serverErrorRate) {
       stats.status5xx++;
+      if (tokenEntry) tokenWindow.correct(tokenEntry, promptTokens, Date.now());
       const which = Math.floor(unit(seed, 'server-error-status', reqHash, attempt) * 3);
       const [status, message, code] =
         which === 0
@@ -384,10 +449,9 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
 
     stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
     if (gen.malformed) stats.malformed++;
-    const promptChars = messages.reduce((n, m) => n + m.text.length, 0);
-    const promptTokens = tokens(promptChars);
     const completionTokens = tokens(gen.text.length);
-    sendJson(
+    if (tokenEntry) tokenWindow.correct(tokenEntry, promptTokens + completionTokens, Date.now());
+    send(
       res, 200,
       {
         id: `chatcmpl-${sha([seed, reqHash, attempt]).slice(0, 24)}`,
@@ -400,7 +464,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       },
       { 'x-request-id': `req_${sha(['id', reqHash, attempt]).slice(0, 24)}`, 'openai-processing-ms': String(latencyMs) },
     );
-    emit({ at, contentHash, attempt, status: 200, kind, malformed: gen.malformed, finishReason: gen.finishReason });
+    emit({ at, contentHash, attempt, status: 200, kind, malformed: gen.malformed, finishReason: gen.finishReason, promptTokens, completionTokens });
   }
 
   const server = http.createServer((req, res) => {
@@ -408,7 +472,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     if (closing) res.setHeader('connection', 'close');
     handle(req, res)
       .catch((e: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, errorBody(`offline server error: ${(e as Error)?.message ?? String(e)}`, 'server_error'));
+        if (!res.headersSent) send(res, 500, errorBody(`offline server error: ${(e as Error)?.message ?? String(e)}`, 'server_error'));
         else res.destroy();
       })
       .finally(() => {

@@ -1,7 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startOfflineServer, requestContentHash, OFFLINE_MODEL_ID, type OfflineServer, type OfflineServerOptions, type OfflineRequestEvent } from '../offline/server.js';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { startOfflineServer, requestContentHash, OFFLINE_MODEL_ID, OFFLINE_OWNER, SIMULATED_HEADER, type OfflineServer, type OfflineServerOptions, type OfflineRequestEvent } from '../offline/server.js';
 import { DOMAINS } from '../core/domains.js';
 import { DIFFICULTY_LEVELS } from '../core/difficulty.js';
 import { SKILL_NAMES } from '../core/skills.js';
@@ -61,15 +63,136 @@ function parseDict(text: string): Map<string, number | 'N/A'> {
   return out;
 }
 
-async function review(client: OpenAI, response: string, answer?: string) {
+function review(client: OpenAI, response: string, answer?: string) {
   return client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: reviewMessages(response, answer), temperature: 0.2, max_tokens: 1024 });
 }
 
-test('GET /v1/models lists the judge and the model', async () => {
+test('GET /v1/models lists the judge and the model, owned by "flask-eval-offline (SIMULATED)"', async () => {
   const { client } = await serve();
   const ids: string[] = [];
-  for await (const m of client.models.list()) ids.push(m.id);
+  for await (const m of client.models.list()) {
+    ids.push(m.id);
+    assert.equal(m.owned_by, 'flask-eval-offline (SIMULATED)');
+  }
   assert.deepEqual(ids.sort(), ['flask-offline-judge', 'flask-offline-model']);
+  assert.equal((await client.models.retrieve(OFFLINE_MODEL_ID)).owned_by, OFFLINE_OWNER);
+});
+
+test('every response says x-flask-simulated: true (200, 400, 401, 404, 429, 5xx, /models); no x-ratelimit-* without a limit', async () => {
+  const { server } = await serve({ apiKey: 'k' });
+  const call = (path: string, init: RequestInit = {}, key = 'k') =>
+    fetch(`${server.url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` } });
+  const chat = (body: unknown) => call('/chat/completions', { method: 'POST', body: JSON.stringify(body) });
+  const responses = [
+    await call('/models'),
+    await call('/models/nope'),
+    await call('/nothing-here'),
+    await call('/models', {}, 'wrong'),
+    await chat({ model: OFFLINE_MODEL_ID, messages: reviewMessages('Paris.') }),
+    await chat({ model: OFFLINE_MODEL_ID }),
+  ];
+  assert.deepEqual(responses.map((r) => r.status), [200, 404, 404, 401, 200, 400]);
+  for (const r of responses) {
+    assert.equal(r.headers.get(SIMULATED_HEADER), 'true', `${r.url} ${r.status}`);
+    assert.equal(r.headers.get('x-ratelimit-limit-requests'), null);
+    assert.equal(r.headers.get('x-ratelimit-limit-tokens'), null);
+    await r.arrayBuffer();
+  }
+  const { client: limited } = await serve({ requestsPerMinute: 1, serverErrorRate: 1 }); // a 5xx, then a 429
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(review(limited, 'x'), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.APIError);
+      assert.equal(e.status, i === 0 ? 500 : 429, `request ${i}`);
+      assert.equal(e.headers?.get(SIMULATED_HEADER), 'true');
+      return true;
+    });
+  }
+});
+
+test('tokensPerMinute: prompt + max_tokens must fit at admission; the window then keeps the usage; 429 names the tokens with a Retry-After', async () => {
+  const events: OfflineRequestEvent[] = [];
+  const { client, server } = await serve({ tokensPerMinute: 1500, answerWords: 20, rateWindowMs: 900, onRequest: (e) => events.push(e) });
+  const ask = (max_tokens: number, q = 'Tell me about the sea.') =>
+    client.chat.completions.create({ model: 'flask-offline-model', messages: [{ role: 'user', content: q }], max_tokens }).withResponse();
+  const a = await ask(1000);
+  const usedA = (a.data.usage?.prompt_tokens ?? 0) + (a.data.usage?.completion_tokens ?? 0);
+  assert.ok(usedA < 100, `a short answer: ${usedA} tokens`);
+  assert.equal(a.response.headers.get('x-ratelimit-limit-tokens'), '1500');
+  assert.equal(a.response.headers.get('x-ratelimit-remaining-tokens'), String(1500 - usedA), 'the window holds the usage, not max_tokens');
+  assert.match(a.response.headers.get('x-ratelimit-reset-tokens') ?? '', /^\d+ms$/);
+  // 1,000 more tokens reserved: fits only because the first request was corrected to its usage
+  const b = await ask(1000, 'And about the mountains?');
+  const usedB = (b.data.usage?.prompt_tokens ?? 0) + (b.data.usage?.completion_tokens ?? 0);
+  assert.equal(b.response.headers.get('x-ratelimit-remaining-tokens'), String(1500 - usedA - usedB));
+  // this one cannot fit: 429, type "tokens", Retry-After until enough of the window has left
+  await assert.rejects(ask(1450, 'And about rivers?'), (e: unknown) => {
+    assert.ok(e instanceof OpenAI.APIError);
+    assert.equal(e.status, 429);
+    assert.equal(e.code, 'rate_limit_exceeded');
+    assert.equal(e.type, 'tokens');
+    assert.match(e.message, /tokens per minute \(TPM\): limit 1500/);
+    assert.equal(e.headers?.get('retry-after'), '1');
+    assert.equal(e.headers?.get('x-ratelimit-remaining-tokens'), String(1500 - usedA - usedB));
+    assert.equal(e.headers?.get(SIMULATED_HEADER), 'true');
+    return true;
+  });
+  assert.equal(events.at(-1)?.rateLimit, 'tokens');
+  assert.equal(events.at(-1)?.status, 429);
+  assert.equal(events[0].promptTokens, a.data.usage?.prompt_tokens);
+  assert.equal(events[0].completionTokens, a.data.usage?.completion_tokens);
+  assert.equal(server.stats().status429, 1);
+  await new Promise((r) => setTimeout(r, 950));
+  const c = await ask(1450, 'And about rivers?');
+  assert.equal(c.response.status, 200);
+  // a request larger than the whole limit still gets through an empty window (it could never fit otherwise)
+  await new Promise((r) => setTimeout(r, 950));
+  assert.equal((await ask(5000, 'Once more.')).response.status, 200);
+});
+
+test('requestsPerMinute: x-ratelimit-limit/remaining/reset-requests on every response', async () => {
+  const { client } = await serve({ requestsPerMinute: 3 });
+  const seen: (string | null)[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const { response } = await review(client, `r${i}`).withResponse();
+    seen.push(['limit', 'remaining', 'reset'].map((k) => response.headers.get(`x-ratelimit-${k}-requests`)));
+  }
+  assert.deepEqual(seen.map((h) => h.slice(0, 2)), [['3', '2'], ['3', '1'], ['3', '0']]);
+  for (const h of seen) {
+    const m = /^(?:(\d+)m)?(\d+(?:\.\d+)?)s$/.exec(h[2] ?? '');
+    assert.ok(m, `reset ${h[2]}`);
+    const ms = (Number(m[1] ?? 0) * 60 + Number(m[2])) * 1000;
+    assert.ok(ms > 55_000 && ms <= 60_000, `reset ${h[2]}: until the oldest request leaves the 60 s window`);
+  }
+  const models = await fetch(`${(client as unknown as { baseURL: string }).baseURL}/models`);
+  assert.equal(models.headers.get('x-ratelimit-remaining-requests'), '0');
+  await models.arrayBuffer();
+});
+
+test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'offline/serve.ts', '--port', '0', '--tpm', '5000', '--rpm', '60', '--latency-ms', '5', '--error-rate', '0'], {
+    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
+    });
+    const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
+    const { response } = await review(client, 'Paris.').withResponse();
+    assert.equal(response.headers.get('x-ratelimit-limit-tokens'), '5000');
+    assert.equal(response.headers.get('x-ratelimit-limit-requests'), '60');
+    assert.equal(response.headers.get('x-ratelimit-remaining-requests'), '59');
+    assert.equal(response.headers.get(SIMULATED_HEADER), 'true');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
 });
 
 test('review: feedback ending in a dictionary with exactly the 3 named skills, scores 1..5; usage counted', async () => {

@@ -1,0 +1,53 @@
+/**
+ * Fleet size of an endpoint = the workers polling its task queue. The caller asks Temporal:
+ *
+ *   const r = await client.workflowService.describeTaskQueue({
+ *     namespace, taskQueue: { name: endpointQueue, kind: TaskQueueKind.NORMAL },
+ *     taskQueueType: TaskQueueType.ACTIVITY,     // endpoint queues carry activities only
+ *   });
+ *   limiter.setFleetSize(fleetSizeFromPollers(r));
+ *
+ * A poller stays listed for a while after its worker stopped; only those seen within 70 s count
+ * (the server refreshes lastAccessTime on every poll, and a long poll lasts at most ~60 s).
+ */
+
+/** google.protobuf.Timestamp as the SDK decodes it (seconds may be a Long). */
+interface TimestampLike {
+  seconds?: number | string | { toNumber(): number } | null;
+  nanos?: number | null;
+}
+
+interface PollerLike {
+  identity?: string | null;
+  lastAccessTime?: TimestampLike | null;
+}
+
+/** The part of temporal.api.workflowservice.v1.IDescribeTaskQueueResponse this reads. */
+export interface DescribeTaskQueueLike {
+  pollers?: readonly PollerLike[] | null;
+}
+
+export const LIVE_POLLER_MS = 70_000;
+
+function millis(t: TimestampLike | null | undefined): number | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  const s = typeof t.seconds === 'object' ? t.seconds.toNumber() : Number(t.seconds);
+  if (!Number.isFinite(s)) return undefined;
+  return s * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+}
+
+/**
+ * Distinct poller identities seen within `liveMs` of `now`; at least 1 (the caller is a worker
+ * of this queue itself, and may ask before its own first poll is recorded).
+ */
+export function fleetSizeFromPollers(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
+  const live = new Set<string>();
+  let anonymous = 0;
+  for (const p of response.pollers ?? []) {
+    const at = millis(p.lastAccessTime);
+    if (at === undefined || now - at > liveMs) continue;
+    if (p.identity) live.add(p.identity);
+    else anonymous++;
+  }
+  return Math.max(1, live.size + anonymous);
+}
