@@ -71,6 +71,11 @@ export interface OfflineServerOptions {
   truncatedAnswerRate?: number;
   /** length of the rate-limit window in ms (default 60 000); lets tests exercise 429s quickly */
   rateWindowMs?: number;
+  /**
+   * Send x-ratelimit-* headers (default true). Off, a client cannot learn the limit and pace
+   * itself: tests of 429 handling (Retry-After, AIMD back-off) use it.
+   */
+  rateLimitHeaders?: boolean;
   /** called once per chat-completion request with how it was answered (tests, benchmarks) */
   onRequest?: (event: OfflineRequestEvent) => void;
   /** the Files + Batch API (offline/batches.ts): completion delay, per-line failures, expiry */
@@ -232,6 +237,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
 
   /** x-ratelimit-* as OpenAI sends them, for the limits that are set. */
   function rateLimitHeaders(now: number): Record<string, string> {
+    if (opts.rateLimitHeaders === false) return {};
     const h: Record<string, string> = {};
     if (rpm > 0) {
       h['x-ratelimit-limit-requests'] = String(rpm);
