@@ -376,7 +376,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
         fail(
           429,
           errorBody(`Rate limit reached for requests per minute (RPM): limit ${rpm}, used ${used}, requested 1. Please try again in ${retryAfter}s.`, 'requests', 'rate_limit_exceeded'),
-          { 'retry-after': String(retryAfter), 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': '0' },
+          { 'retry-after': String(retryAfter), ...(opts.rateLimitHeaders === false ? {} : { 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': '0' }) },
           retryAfter,
           'requests',
         );
