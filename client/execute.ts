@@ -89,7 +89,7 @@ export async function executeRun(a: {
     );
     const input: RunWorkflowInput = {
       runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
-      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined } : {}),
+      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
       ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
       chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
       shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,

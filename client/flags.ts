@@ -29,6 +29,10 @@ export const RUN_FLAGS = {
   'max-concurrency': { type: 'string' },
   'chunk-size': { type: 'string' },
   'change-judge': { type: 'boolean' },
+  'judge-profile': { type: 'string' },
+  prices: { type: 'string' },
+  'max-cost': { type: 'string' },
+  judge: { type: 'string', multiple: true },
 } as const;
 
 export function intFlag(v: Values, name: string, dflt: number, min?: number): number;

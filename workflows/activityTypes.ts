@@ -13,7 +13,7 @@ export interface StoreActivities {
   /** The texts the calls need, with what earlier steps already landed (responses, domain labels). */
   loadChunk(input: { runId: string; idxs: number[] }): Promise<ChunkItem[]>;
   /** Idempotent: an outcome already landed for (run, idx, step) is ignored. */
-  landResults(input: { runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[] }): Promise<{ landed: number; duplicates: number }>;
+  landResults(input: { runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string }): Promise<{ landed: number; duplicates: number }>;
 }
 
 /** An endpoint worker's one activity: a chunk of instances through one step. No file I/O. */

@@ -37,7 +37,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     const endpoint = input[role];
     const act = endpoints[role];
     if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
-    const settings = role === 'judge' ? input.judgeSettings : input.modelSettings;
+    const settings = role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
     try {
       return await act.callChunk({
         runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
@@ -68,7 +68,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
       const out = await callStep(step, todo);
-      await store.landResults({ runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results });
+      await store.landResults({
+        runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results, ...(step === 'review' ? { judgeProfile: input.judgeProfile ?? 'flask' } : {}),
+      });
       progress.calls += out.stats.calls;
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;

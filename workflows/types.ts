@@ -21,6 +21,8 @@ export interface StepSettings {
   /** Annotation runs: the user's temperature / max tokens replace each stage's FLASK settings. */
   override?: boolean;
   maxParseAttempts?: number;
+  /** Review step: the judge profile (core/judges: 'flask' | 'prometheus'); default flask. */
+  judgeProfile?: string;
 }
 
 /** What a step needs to know about one instance: travels in activity payloads (a few KB). */
@@ -145,6 +147,8 @@ export interface RunPlan {
   model?: EndpointRef;
   judgeSettings?: StepSettings;
   modelSettings?: StepSettings;
+  /** How the judge is asked (core/judges): 'flask' (default) or 'prometheus' (one call per skill). */
+  judgeProfile?: string;
   /** Instances per endpoint activity. */
   chunkSize: number;
   /** Instances in flight per batch (the endpoint's limiter caps the calls really in flight). */

@@ -4,12 +4,11 @@ import { InputError } from '../../core/errors.js';
 import { loadEvalSet } from '../../core/dataset.js';
 import { datasetQuirks } from '../../core/dataset.js';
 import { describeSummary, sha256File } from '../../core/prepare.js';
-import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
 import { RUN_FLAGS, intFlag, judgeFromFlags, modelFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
-import { evalSetFile, judgeSettings } from './review.js';
+import { evalSetFile, judgeProfileRecord, judgeSettings } from './review.js';
 import { printRunReport } from './report.js';
 
 const MODEL_FLAGS = {
@@ -69,7 +68,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
       modelId: model.model, modelEndpoint: endpointHost(model), modelSettings: modelSettings(v),
       judgeModel: kind === 'eval' ? judge.model : null, judgeEndpoint: kind === 'eval' ? endpointHost(judge) : null,
       judgeSettings: kind === 'eval' ? judgeSettings(v) : null,
-      promptTemplateSha256: kind === 'eval' ? loadReviewPromptKit().hash : null, projectVersion: projectVersion(), summary,
+      ...(kind === 'eval' ? judgeProfileRecord(strFlag(v, 'judge-profile') ?? 'flask') : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
     },
   });
   if (final && kind === 'eval') await printRunReport(db, [runId], 'skill', 'table', log);

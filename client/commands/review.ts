@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { InputError } from '../../core/errors.js';
 import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
-import { loadReviewPromptKit } from '../../core/prompts/review.js';
+import { judgeProfile } from '../../core/judges/index.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
 import { RUN_FLAGS, intFlag, judgeFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
@@ -19,7 +19,9 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --limit N           only the first N answered instances
   --judge-model M     (env FLASK_JUDGE_MODEL; default gpt-4-0613, or the offline judge without a key)
   --judge-base-url U  (env OPENAI_BASE_URL)   --judge-api-key K (env OPENAI_API_KEY)
-  --judge-temperature T / --judge-max-tokens N   (default: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --judge-profile P   flask (default: FLASK's prompt, one call scores 3 skills) | prometheus (Prometheus 2's prompt, one call per skill)
+  --judge-temperature T / --judge-max-tokens N   (default: the profile's; flask: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  stop the run cleanly when its landed cost reaches USD
   --concurrency N (8)  --batch-size N (200)  --max-attempts N (12)  --judge-rps R
   --retry-failed      judge again the instances recorded as failed
   --detach            start the workflow and return (with external workers)`;
@@ -29,14 +31,20 @@ export function evalSetFile(v: Record<string, unknown>): string {
   return typeof v['eval-set'] === 'string' ? (v['eval-set'] as string) : DATA_FILES.evalSet;
 }
 
-/** FLASK's judge settings (reviewer.jsonl), overridable, plus the bounded re-ask count. */
-export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
-  const kit = loadReviewPromptKit();
+/** The judge profile's sampling (flask: FLASK's reviewer.jsonl), overridable, plus the bounded re-ask count. */
+export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>, profileName?: string): SamplingSettings {
+  const profile = judgeProfile(profileName ?? strFlag(v, 'judge-profile') ?? 'flask');
   return {
-    temperature: numFlag(v, 'judge-temperature') ?? kit.temperature,
-    maxTokens: intFlag(v, 'judge-max-tokens', kit.maxTokens),
+    temperature: numFlag(v, 'judge-temperature') ?? profile.sampling.temperature,
+    maxTokens: intFlag(v, 'judge-max-tokens', profile.sampling.maxTokens),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
+}
+
+/** What a run records of its judge profile: the name, and its prompt hash as the run's template hash. */
+export function judgeProfileRecord(name: string): { judgeProfile: string; promptTemplateSha256: string } {
+  const profile = judgeProfile(name);
+  return { judgeProfile: profile.name, promptTemplateSha256: profile.hash };
 }
 
 export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<void> {
@@ -67,7 +75,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
       answersPath: path.resolve(answersFile), answersSha256: sha256File(answersFile),
       modelId, modelEndpoint: null, modelSettings: null,
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
-      promptTemplateSha256: loadReviewPromptKit().hash, projectVersion: projectVersion(), summary: prepared.summary,
+      ...judgeProfileRecord(strFlag(v, 'judge-profile') ?? 'flask'), projectVersion: projectVersion(), summary: prepared.summary,
     },
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
@@ -85,12 +93,13 @@ async function reviewStoredRun(runId: string, v: Record<string, string | boolean
   const stored = await db.read((sql) => getRun(sql, runId));
   if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
   const firstReview = stored.judgeModel === null;
+  const profileName = strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
   const final = await executeRun({
     db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v), changeJudge: firstReview || !!v['change-judge'] }, log,
     record: {
       ...stored,
-      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
-      promptTemplateSha256: loadReviewPromptKit().hash, simulated: stored.simulated || endpointIsOffline(judge),
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),
+      ...judgeProfileRecord(profileName), simulated: stored.simulated || endpointIsOffline(judge),
     },
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);

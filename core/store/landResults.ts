@@ -15,6 +15,7 @@ export async function landResults(
   step: Step,
   endpoint: EndpointRef,
   outcomes: readonly StepOutcome[],
+  opts: { judgeProfile?: string } = {},
 ): Promise<{ landed: number; duplicates: number }> {
   if (outcomes.length === 0) return { landed: 0, duplicates: 0 };
   const landed = await alreadyLanded(sql, runId, step, outcomes.map((o) => o.idx));
@@ -37,9 +38,9 @@ export async function landResults(
     await insertRows(sql, 'reviews', {
       run_id: 'VARCHAR', idx: 'INTEGER', status: 'VARCHAR', judge_model: 'VARCHAR', raw_text: 'VARCHAR', error: 'VARCHAR',
       prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', attempts: 'INTEGER', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
-      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN',
+      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN', judge_profile: 'VARCHAR',
     }, fresh.map((o) => ({
-      run_id: runId, idx: o.idx, status: o.status === 'done' ? 'scored' : 'failed', judge_model: endpoint.model, raw_text: o.text ?? null,
+      run_id: runId, idx: o.idx, status: o.status === 'done' ? 'scored' : 'failed', judge_model: endpoint.model, judge_profile: opts.judgeProfile ?? 'flask', raw_text: o.text ?? null,
       error: o.error ?? null, attempts: o.attempts, ...tokens(o), ...times(o), ...provenance(o),
     })));
     await insertRows(sql, 'review_scores', { run_id: 'VARCHAR', idx: 'INTEGER', skill: 'VARCHAR', skill_key: 'VARCHAR', score: 'DOUBLE' },

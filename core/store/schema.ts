@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS runs (
   project_version VARCHAR,
   summary JSON,                          -- data quirks found when the run was created
   judge_base_url VARCHAR, judge_queue VARCHAR,  -- the endpoints the run is bound to (base URL, never a key)
-  model_base_url VARCHAR, model_queue VARCHAR
+  model_base_url VARCHAR, model_queue VARCHAR,
+  judge_profile VARCHAR                  -- flask | prometheus (core/judges); its hash is prompt_template_sha256
 );
 CREATE TABLE IF NOT EXISTS instances (
   run_id VARCHAR NOT NULL,
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS reviews (
   attempts INTEGER NOT NULL,             -- judge calls that returned text
   started_at TIMESTAMP, finished_at TIMESTAMP,
   endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,
+  judge_profile VARCHAR,                 -- how the judge was asked (core/judges): flask | prometheus
   PRIMARY KEY (run_id, idx)
 );
 CREATE TABLE IF NOT EXISTS review_scores (
@@ -191,6 +193,8 @@ ALTER TABLE annotations ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS served_model VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {
