@@ -15,6 +15,7 @@ export function createStoreActivities(deps: { db: Database }): StoreActivities {
     countWorkItems: (runId) => db.read((sql) => countInstances(sql, runId)),
     listWorkItems: ({ runId, steps, fromOrd, toOrd }) => db.read((sql) => workItemsInRange(sql, runId, steps, fromOrd, toOrd)),
     loadChunk: ({ runId, idxs }) => db.read((sql) => loadChunkItems(sql, runId, idxs)),
-    landResults: ({ runId, step, endpoint, results, judgeProfile }) => db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile })),
+    landResults: ({ runId, step, endpoint, results, judgeProfile, prices }) =>
+      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, prices })),
   };
 }

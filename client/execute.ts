@@ -5,7 +5,10 @@ import type { EvalInstance } from '../core/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/endpoint.js';
 import type { RateLimits } from '../core/rate/limiter.js';
-import { roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import { BUDGET_REACHED, roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import { loadPriceTable, formatUsd } from '../core/pricing.js';
+import { formatRunCost, runCost, runPrices } from '../core/report/cost.js';
+import { InputError } from '../core/errors.js';
 import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
 import { followRun, startOrAttach } from './runs.js';
@@ -31,6 +34,10 @@ export interface RunOptions {
   limit?: number;
   /** Seconds without a heartbeat before a chunk's worker is presumed dead. */
   heartbeatTimeoutMs?: number;
+  /** --prices FILE: entries over data/prices.json. */
+  pricesFile?: string;
+  /** --max-cost USD: the run stops starting work once its landed cost reaches it. */
+  maxCostUsd?: number;
 }
 
 /** What a finished run came to: the summary's counts are the progress line's. */
@@ -70,6 +77,18 @@ export async function executeRun(a: {
     ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
   };
   for (const [role, ep] of Object.entries(served)) log(`${role}: ${describeEndpoint(ep.ref)}${ep.simulated ? '' : ''} (task queue ${ep.ref.queue})`);
+  const priceTable = loadPriceTable(options.pricesFile);
+  const models = Object.values(served).map((ep) => ep.ref.model);
+  const prices = runPrices(models, priceTable);
+  if (options.maxCostUsd !== undefined) {
+    const missing = models.filter((m) => !prices[m]);
+    if (missing.length > 0) {
+      throw new InputError(
+        `--max-cost needs a price for ${missing.join(', ')}, which ${priceTable.files.join(' + ')} does not list: ` +
+          `give one with --prices FILE ({"models": {"${missing[0]}": {"input": USD_PER_1M, "output": USD_PER_1M}}})`,
+      );
+    }
+  }
 
   const session = await openSession({ db: a.db, log });
   try {
@@ -82,6 +101,17 @@ export async function executeRun(a: {
         : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.responses ? `, ${prepared.newResponses} responses` : ''}.`,
     );
     const run = prepared.record;
+    const costNow = async () => a.db.read((sql) => runCost(sql, run.runId, priceTable));
+    if (options.maxCostUsd !== undefined) {
+      const spent = (await costNow()).pricedUsd;
+      if (spent >= options.maxCostUsd) {
+        throw new InputError(
+          `run "${run.runId}" has already cost ${formatUsd(spent)}, at or over --max-cost ${formatUsd(options.maxCostUsd)}: ` +
+            'run the same command with a higher --max-cost to continue it.',
+        );
+      }
+      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
+    }
     const workers = await session.serve(
       (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>).map(([role, endpoint]) => ({
         endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits,
@@ -93,6 +123,7 @@ export async function executeRun(a: {
       ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
       chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
       shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
     };
     const { handle, attached } = await startOrAttach(session.client, input);
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
@@ -104,7 +135,12 @@ export async function executeRun(a: {
     const bar = progressPrinter(record.runId, { endpoints: () => endpointLine(workers) });
     const final = await followRun(session.client, handle, (p) => bar.update(p));
     bar.end();
-    log(runSummary(final));
+    const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
+    log(runSummary(final, cost));
+    if (final.stopped === BUDGET_REACHED) {
+      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
+        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
+    }
     return { progress: final, record: run };
   } finally {
     await session.close();
@@ -125,10 +161,11 @@ function endpointLine(workers: EndpointWorker[]): string {
     .join(' | ');
 }
 
-export function runSummary(p: Progress): string {
-  return `Finished: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
+export function runSummary(p: Progress, cost?: string): string {
+  return `${p.stopped ? `Stopped (${p.stopped})` : 'Finished'}: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
     (p.resumed ? ` (${p.resumed} were already landed)` : '') +
     `; ${p.calls} calls, ${p.tokens} tokens` +
     (p.rateLimited ? `, ${p.rateLimited} answered 429 (waited out)` : '') +
-    (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') + '.';
+    (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') +
+    (cost !== undefined ? `; cost ${cost}` : '') + '.';
 }

@@ -79,7 +79,18 @@ export function runOptions(v: Values): RunOptions {
     judgeLimits,
     modelLimits,
     limit: intFlag(v, 'limit', undefined),
+    ...(strFlag(v, 'prices') ? { pricesFile: strFlag(v, 'prices') } : {}),
+    ...(maxCost(v) !== undefined ? { maxCostUsd: maxCost(v) } : {}),
   };
+}
+
+/** --max-cost USD: a positive amount ("$" allowed). */
+function maxCost(v: Values): number | undefined {
+  const raw = strFlag(v, 'max-cost');
+  if (raw === undefined) return undefined;
+  const n = Number(raw.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`--max-cost must be an amount in USD > 0, e.g. --max-cost 5 (got "${raw}")`);
+  return n;
 }
 
 export function openDb(v: Values): Database {

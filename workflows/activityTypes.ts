@@ -12,8 +12,13 @@ export interface StoreActivities {
   }>;
   /** The texts the calls need, with what earlier steps already landed (responses, domain labels). */
   loadChunk(input: { runId: string; idxs: number[] }): Promise<ChunkItem[]>;
-  /** Idempotent: an outcome already landed for (run, idx, step) is ignored. */
-  landResults(input: { runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string }): Promise<{ landed: number; duplicates: number }>;
+  /**
+   * Idempotent: an outcome already landed for (run, idx, step) is ignored. Given `prices` (USD
+   * per 1M tokens of the run's models), it also answers the run's landed cost.
+   */
+  landResults(input: {
+    runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; prices?: Record<string, { input: number; output: number }>;
+  }): Promise<{ landed: number; duplicates: number; runCostUsd?: number }>;
 }
 
 /** An endpoint worker's one activity: a chunk of instances through one step. No file I/O. */

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from './activityTypes.js';
 import {
-  RUN_STOPPING_ERRORS, roleOf, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BUDGET_REACHED, RUN_STOPPING_ERRORS, roleOf, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from './types.js';
 
 export const batchProgressQuery = defineQuery<Progress>('batchProgress');
@@ -68,9 +68,15 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
       const out = await callStep(step, todo);
-      await store.landResults({
-        runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results, ...(step === 'review' ? { judgeProfile: input.judgeProfile ?? 'flask' } : {}),
+      const landed = await store.landResults({
+        runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results,
+        ...(step === 'review' ? { judgeProfile: input.judgeProfile ?? 'flask' } : {}),
+        ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
       });
+      if (landed.runCostUsd !== undefined) {
+        progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
+        if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
+      }
       progress.calls += out.stats.calls;
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;
@@ -89,7 +95,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
   // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus one landing.
   const inFlight = Math.max(2, Math.ceil(input.concurrency / input.chunkSize) + 1);
-  await pool(chunks, inFlight, runChunk);
+  // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
+  // flight finish and land: their calls are paid for).
+  await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);
   return progress;
 }
 
@@ -113,10 +121,10 @@ function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
 }
 
 /** Run `fn` over `items` with at most `limit` in flight (deterministic: plain promises). */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length && !stop()) await fn(items[next++]);
   });
   await Promise.all(lanes);
 }

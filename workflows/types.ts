@@ -117,6 +117,10 @@ export interface Progress {
   resent: number;
   /** Instances found already finished when a batch started: work not redone on resume. */
   resumed: number;
+  /** The run's landed cost (USD), known when the run has a budget. */
+  costUsd?: number;
+  /** Why the run ended before its last instance (e.g. "budget reached"). */
+  stopped?: string;
 }
 
 export function emptyProgress(total = 0): Progress {
@@ -134,6 +138,9 @@ export function addProgress(a: Progress, b: Progress): Progress {
     rateLimited: a.rateLimited + b.rateLimited,
     resent: a.resent + b.resent,
     resumed: a.resumed + b.resumed,
+    // The run's cost is cumulative: the later figure is the larger one.
+    ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
+    ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
   };
 }
 
@@ -157,6 +164,10 @@ export interface RunPlan {
   shuffleSeed: number;
   /** An endpoint activity silent this long is presumed dead (its worker crashed) and retried. */
   heartbeatTimeoutMs?: number;
+  /** Stop starting chunks once the run's landed cost reaches this (USD); needs `prices`. */
+  maxCostUsd?: number;
+  /** USD per 1M tokens of the run's models (only those), for the budget. */
+  prices?: Record<string, { input: number; output: number }>;
 }
 
 export interface RunWorkflowInput extends RunPlan {
@@ -186,4 +197,7 @@ export function runWorkflowId(runId: string): string {
 }
 
 /** Failure types that stop a run: every instance would fail the same way. */
+/** Progress.stopped of a run that reached its --max-cost. */
+export const BUDGET_REACHED = 'budget reached';
+
 export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch'];

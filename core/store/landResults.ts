@@ -3,6 +3,7 @@ import { insertRows } from './jsonRows.js';
 import { skillKey, type SkillName } from '../skills.js';
 import type { EndpointRef } from '../endpoint.js';
 import type { Step, StepOutcome } from '../../workflows/types.js';
+import { runCost, type RunPrices } from '../report/cost.js';
 
 /**
  * Land one step's outcomes for a chunk of instances, in the caller's transaction. Idempotent:
@@ -15,9 +16,12 @@ export async function landResults(
   step: Step,
   endpoint: EndpointRef,
   outcomes: readonly StepOutcome[],
-  opts: { judgeProfile?: string } = {},
-): Promise<{ landed: number; duplicates: number }> {
-  if (outcomes.length === 0) return { landed: 0, duplicates: 0 };
+  opts: { judgeProfile?: string; prices?: RunPrices } = {},
+): Promise<{ landed: number; duplicates: number; runCostUsd?: number }> {
+  // With prices (a run with --max-cost), the run's landed cost comes back with each landing:
+  // the workflow stops starting chunks once it reaches the budget.
+  const cost = async () => (opts.prices ? { runCostUsd: (await runCost(sql, runId, opts.prices)).pricedUsd } : {});
+  if (outcomes.length === 0) return { landed: 0, duplicates: 0, ...(await cost()) };
   const landed = await alreadyLanded(sql, runId, step, outcomes.map((o) => o.idx));
   const fresh = outcomes.filter((o) => !landed.has(o.idx));
   const provenance = (o: StepOutcome) => ({ endpoint: endpoint.baseUrl, served_model: o.servedModel ?? null, simulated: o.simulated });
@@ -69,7 +73,7 @@ export async function landResults(
     completion_tokens: c.completionTokens, latency_ms: c.latencyMs, resent: c.resent, endpoint: endpoint.baseUrl, model: endpoint.model,
     started_at: c.startedAt,
   }))), { onConflict: 'none' });
-  return { landed: fresh.length, duplicates: outcomes.length - fresh.length };
+  return { landed: fresh.length, duplicates: outcomes.length - fresh.length, ...(await cost()) };
 }
 
 async function alreadyLanded(sql: Sql, runId: string, step: Step, idxs: number[]): Promise<Set<number>> {
