@@ -16,6 +16,7 @@ import { compareCommand, COMPARE_HELP } from './commands/compare.js';
 import { annotateCommand, ANNOTATE_HELP } from './commands/annotate.js';
 import { agreementCommand, AGREEMENT_HELP } from './commands/agreement.js';
 import { estimateCommand, ESTIMATE_HELP } from './commands/estimate.js';
+import { judgeAgreementCommand, JUDGE_AGREEMENT_HELP } from './commands/judgeAgreement.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   report: { run: (a) => reportCommand(a, log), help: REPORT_HELP },
   compare: { run: (a) => compareCommand(a, log), help: COMPARE_HELP },
   agreement: { run: (a) => agreementCommand(a, log), help: AGREEMENT_HELP },
+  'judge-agreement': { run: (a) => judgeAgreementCommand(a, log), help: JUDGE_AGREEMENT_HELP },
   export: { run: (a) => exportCommand(a, log), help: EXPORT_HELP },
   query: { run: (a) => queryCommand(a), help: QUERY_HELP },
   status: { run: (a) => statusCommand(a, log), help: 'flask-eval status RUN   progress of a run from its workflow' },

@@ -5,7 +5,7 @@ import type { EndpointRef } from '../core/endpoint.js';
 export interface StoreActivities {
   countWorkItems(runId: string): Promise<number>;
   /** Unfinished instances of ords [fromOrd, toOrd) with the index of their first unfinished step. */
-  listWorkItems(input: { runId: string; steps: Step[]; fromOrd: number; toOrd: number }): Promise<{
+  listWorkItems(input: { runId: string; steps: Step[]; fromOrd: number; toOrd: number; judgeIds?: string[] }): Promise<{
     pending: Array<[idx: number, firstStep: number]>;
     done: number;
     failed: number;
@@ -17,7 +17,7 @@ export interface StoreActivities {
    * per 1M tokens of the run's models), it also answers the run's landed cost.
    */
   landResults(input: {
-    runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; prices?: Record<string, { input: number; output: number }>;
+    runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; judgeId?: string; prices?: Record<string, { input: number; output: number }>;
   }): Promise<{ landed: number; duplicates: number; runCostUsd?: number }>;
 }
 

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from './activityTypes.js';
 import {
-  BUDGET_REACHED, RUN_STOPPING_ERRORS, roleOf, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BUDGET_REACHED, RUN_STOPPING_ERRORS, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from './types.js';
 
 export const batchProgressQuery = defineQuery<Progress>('batchProgress');
@@ -25,19 +25,30 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     model: input.model ? proxyActivities<EndpointActivities>(endpointOptions(input.model.queue, input.heartbeatTimeoutMs)) : undefined,
   };
 
-  const work = await store.listWorkItems({ runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd });
+  const judges = planJudges(input);
+  const byQueue = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
+  const judgeActs = (j: JudgeSpec) => {
+    let act = byQueue.get(j.endpoint.queue);
+    if (!act) byQueue.set(j.endpoint.queue, (act = proxyActivities<EndpointActivities>(endpointOptions(j.endpoint.queue, input.heartbeatTimeoutMs))));
+    return act;
+  };
+  const work = await store.listWorkItems({
+    runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd, judgeIds: judges.map((j) => j.id),
+  });
   const progress: Progress = {
     total: input.toOrd - input.fromOrd, done: work.done, failed: work.failed, pending: work.pending.length,
     tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
   };
   setHandler(batchProgressQuery, () => progress);
 
-  async function callStep(step: Step, items: ChunkItem[]): Promise<CallChunkResult> {
+  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
     const role = roleOf(step);
-    const endpoint = input[role];
-    const act = endpoints[role];
+    const endpoint = judge ? judge.endpoint : input[role];
+    const act = judge ? judgeActs(judge) : endpoints[role];
     if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
-    const settings = role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
+    const settings = judge
+      ? { ...judge.settings, judgeProfile: judge.profile }
+      : role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
     try {
       return await act.callChunk({
         runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
@@ -59,6 +70,48 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     }
   }
 
+  /** Land one step's outcomes; a run with a budget learns its landed cost. */
+  async function landStep(step: Step, items: ChunkItem[], out: CallChunkResult, judge?: JudgeSpec): Promise<CallChunkResult> {
+    const landed = await store.landResults({
+      runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
+      ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
+      ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
+    });
+    if (landed.runCostUsd !== undefined) {
+      progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
+      if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
+    }
+    return out;
+  }
+
+  /**
+   * The review step: each judge of the panel reviews the chunk's instances it has not reviewed
+   * yet (concurrently, each on its endpoint's queue), and lands them under its judge id. An
+   * instance fails the step when one of its judges failed it.
+   */
+  async function reviewByEachJudge(items: ChunkItem[]): Promise<CallChunkResult> {
+    const outs = await Promise.all(judges.map(async (j) => {
+      const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
+      if (todo.length === 0) return undefined;
+      return landStep('review', todo, await callStep('review', todo, j), j);
+    }));
+    const stats = { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 };
+    const failed = new Map<number, StepOutcome>();
+    for (const o of outs) {
+      if (!o) continue;
+      for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += o.stats[k];
+      for (const r of o.results) if (r.status === 'failed' && !failed.has(r.idx)) failed.set(r.idx, r);
+    }
+    const now = new Date().toISOString();
+    // Instances no judge failed now go on as done (the review step is every run's last step).
+    return {
+      results: items.map((it) => failed.get(it.idx) ?? {
+        idx: it.idx, status: 'done', attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: [],
+      }),
+      stats,
+    };
+  }
+
   async function runChunk(chunk: Array<[number, number]>): Promise<void> {
     const firstStep = new Map(chunk);
     let alive = await store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
@@ -67,16 +120,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const step = input.steps[k];
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
-      const out = await callStep(step, todo);
-      const landed = await store.landResults({
-        runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results,
-        ...(step === 'review' ? { judgeProfile: input.judgeProfile ?? 'flask' } : {}),
-        ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
-      });
-      if (landed.runCostUsd !== undefined) {
-        progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
-        if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
-      }
+      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step, todo, await callStep(step, todo));
       progress.calls += out.stats.calls;
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;

@@ -36,6 +36,8 @@ export interface ChunkItem {
   response?: string;
   /** Labels of the domain stage (difficulty step). */
   domains?: string[];
+  /** Judge ids with a landed review of this instance (a panel judge skips those it has). */
+  judged?: string[];
 }
 
 export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost';
@@ -144,6 +146,28 @@ export function addProgress(a: Progress, b: Progress): Progress {
   };
 }
 
+/** One judge of a run's panel: its endpoint, how it is asked, its sampling. */
+export interface JudgeSpec {
+  /** "<endpoint id>:<profile>", recorded with each of its reviews (reviews.judge_id). */
+  id: string;
+  endpoint: EndpointRef;
+  profile: string;
+  settings: StepSettings;
+}
+
+/** The judge id of an endpoint asked with a profile (same formula as core/store/schema.ts judgeIdOf). */
+export function judgeIdFor(endpoint: Pick<EndpointRef, 'id'>, profile: string | undefined): string {
+  return `${endpoint.id}:${profile ?? 'flask'}`;
+}
+
+/** The run's judges: its panel, or its one judge. */
+export function planJudges(plan: RunPlan): JudgeSpec[] {
+  if (plan.judges && plan.judges.length > 0) return plan.judges;
+  if (!plan.judge || !plan.judgeSettings) return [];
+  const profile = plan.judgeProfile ?? 'flask';
+  return [{ id: judgeIdFor(plan.judge, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
+}
+
 /** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */
 export interface RunPlan {
   runId: string;
@@ -156,6 +180,8 @@ export interface RunPlan {
   modelSettings?: StepSettings;
   /** How the judge is asked (core/judges): 'flask' (default) or 'prometheus' (one call per skill). */
   judgeProfile?: string;
+  /** A panel: each instance is reviewed by each judge (replaces judge/judgeSettings/judgeProfile for the review step). */
+  judges?: JudgeSpec[];
   /** Instances per endpoint activity. */
   chunkSize: number;
   /** Instances in flight per batch (the endpoint's limiter caps the calls really in flight). */
