@@ -5,7 +5,8 @@ import type { EvalInstance } from '../core/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/endpoint.js';
 import type { RateLimits } from '../core/rate/limiter.js';
-import { BUDGET_REACHED, roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import { BUDGET_REACHED, judgeIdFor, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import type { StepSettings } from '../workflows/types.js';
 import { loadPriceTable, formatUsd } from '../core/pricing.js';
 import { formatRunCost, runCost, runPrices } from '../core/report/cost.js';
 import { InputError } from '../core/errors.js';
@@ -62,23 +63,43 @@ export async function executeRun(a: {
   model: EndpointConfig;
   options: RunOptions;
   log: (s: string) => void;
+  /** A panel (--judge ..., repeated): each instance is reviewed by each; `judge` is its first. */
+  judges?: Array<{ config: EndpointConfig; profile: string }>;
+  /** A panel judge's sampling for its profile (the profile's, or the user's overrides). */
+  judgeSettingsFor?: (profile: string) => StepSettings;
 }): Promise<RunOutcome | undefined> {
   const { record, options, log } = a;
   const queueBase = temporalConfig().taskQueue;
   const roles = new Set(a.steps.map(roleOf));
   const served: Partial<Record<'judge' | 'model', ServedEndpoint>> = {};
   for (const role of roles) {
+    if (role === 'judge' && a.judges) continue;
     served[role] = await preflight(role, await serveEndpoint(role === 'judge' ? a.judge : a.model, queueBase));
+  }
+  // A panel: every judge's endpoint served once (two profiles of one endpoint share its worker).
+  const panel: JudgeSpec[] = [];
+  const panelEndpoints = new Map<string, ServedEndpoint>();
+  if (roles.has('judge') && a.judges) {
+    for (const j of a.judges) {
+      const ep = await preflight('judge', await serveEndpoint(j.config, queueBase));
+      const id = judgeIdFor(ep.ref, j.profile);
+      if (panel.some((p) => p.id === id)) throw new InputError(`--judge ${j.config.model} at ${ep.ref.baseUrl} with profile ${j.profile} is given twice`);
+      if (!panelEndpoints.has(ep.ref.id)) panelEndpoints.set(ep.ref.id, ep);
+      panel.push({ id, endpoint: ep.ref, profile: j.profile, settings: a.judgeSettingsFor ? a.judgeSettingsFor(j.profile) : record.judgeSettings! });
+    }
+    served.judge = panelEndpoints.get(panel[0].endpoint.id);
   }
   const bound: RunRecord = {
     ...record,
     simulated: record.simulated || !!served.judge?.simulated || !!served.model?.simulated,
     ...(served.judge ? { judgeModel: served.judge.ref.model, judgeEndpoint: endpointHost(a.judge), judgeBaseUrl: served.judge.ref.baseUrl, judgeQueue: served.judge.ref.queue } : {}),
+    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile })) } : {}),
     ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
   };
-  for (const [role, ep] of Object.entries(served)) log(`${role}: ${describeEndpoint(ep.ref)}${ep.simulated ? '' : ''} (task queue ${ep.ref.queue})`);
+  for (const [role, ep] of Object.entries(served)) if (!(role === 'judge' && panel.length)) log(`${role}: ${describeEndpoint(ep.ref)} (task queue ${ep.ref.queue})`);
+  for (const [k, p] of panel.entries()) log(`judge ${k + 1}: ${describeEndpoint(p.endpoint)}, profile ${p.profile} (task queue ${p.endpoint.queue})`);
   const priceTable = loadPriceTable(options.pricesFile);
-  const models = Object.values(served).map((ep) => ep.ref.model);
+  const models = [...new Set([...Object.values(served).map((ep) => ep.ref.model), ...panel.map((p) => p.endpoint.model)])];
   const prices = runPrices(models, priceTable);
   if (options.maxCostUsd !== undefined) {
     const missing = models.filter((m) => !prices[m]);
@@ -112,11 +133,11 @@ export async function executeRun(a: {
       }
       log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
     }
-    const workers = await session.serve(
-      (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>).map(([role, endpoint]) => ({
-        endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits,
-      })),
-    );
+    const toServe = (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>)
+      .filter(([role]) => !(role === 'judge' && panel.length))
+      .map(([role, endpoint]) => ({ endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits }));
+    for (const endpoint of panelEndpoints.values()) if (!toServe.some((t) => t.endpoint.ref.id === endpoint.ref.id)) toServe.push({ endpoint, limits: options.judgeLimits });
+    const workers = await session.serve(toServe);
     const input: RunWorkflowInput = {
       runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
       ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
@@ -124,6 +145,7 @@ export async function executeRun(a: {
       chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
       shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
+      ...(panel.length > 0 ? { judges: panel } : {}),
     };
     const { handle, attached } = await startOrAttach(session.client, input);
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);

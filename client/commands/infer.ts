@@ -8,7 +8,7 @@ import { endpointHost, endpointIsOffline, projectVersion } from '../../core/conf
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
 import { RUN_FLAGS, intFlag, judgeFromFlags, modelFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
-import { evalSetFile, judgeProfileRecord, judgeSettings } from './review.js';
+import { evalSetFile, judgeProfileRecord, judgeSettings, judgesFromFlags } from './review.js';
 import { printRunReport } from './report.js';
 
 const MODEL_FLAGS = {
@@ -57,18 +57,21 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   if (limit !== undefined) instances = instances.slice(0, limit);
   const summary = { dataset: datasetQuirks(instances), ...(limit !== undefined ? { limit } : {}) };
   for (const line of describeSummary(summary)) log(`  ${line}`);
-  const judge = judgeFromFlags(v);
+  const judges = kind === 'eval' ? judgesFromFlags(v) : undefined;
+  const judge = judges?.[0].config ?? judgeFromFlags(v);
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const runId = strFlag(v, 'run') ?? `${kind}-${model.model.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
   const db = openDb(v);
   const final = await executeRun({
     db, instances, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options: runOptions(v), log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind, simulated: endpointIsOffline(model) || (kind === 'eval' && endpointIsOffline(judge)),
       datasetPath: path.resolve(datasetFile), datasetSha256: sha256File(datasetFile), answersPath: null, answersSha256: null,
       modelId: model.model, modelEndpoint: endpointHost(model), modelSettings: modelSettings(v),
       judgeModel: kind === 'eval' ? judge.model : null, judgeEndpoint: kind === 'eval' ? endpointHost(judge) : null,
-      judgeSettings: kind === 'eval' ? judgeSettings(v) : null,
-      ...(kind === 'eval' ? judgeProfileRecord(strFlag(v, 'judge-profile') ?? 'flask') : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
+      judgeSettings: kind === 'eval' ? judgeSettings(v, profileName) : null,
+      ...(kind === 'eval' ? judgeProfileRecord(profileName) : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
     },
   });
   if (final && kind === 'eval') await printRunReport(db, [runId], 'skill', 'table', log);

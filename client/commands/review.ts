@@ -4,7 +4,8 @@ import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { InputError } from '../../core/errors.js';
 import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
 import { judgeProfile } from '../../core/judges/index.js';
-import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
+import { endpointHost, endpointIsOffline, projectVersion, type EndpointConfig } from '../../core/config.js';
+import { OFFLINE_MODEL_ID } from '../../offline/server.js';
 import { executeRun } from '../execute.js';
 import { RUN_FLAGS, intFlag, judgeFromFlags, numFlag, openDb, runOptions, strFlag } from '../flags.js';
 import { printRunReport } from './report.js';
@@ -21,6 +22,9 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --judge-base-url U  (env OPENAI_BASE_URL)   --judge-api-key K (env OPENAI_API_KEY)
   --judge-profile P   flask (default: FLASK's prompt, one call scores 3 skills) | prometheus (Prometheus 2's prompt, one call per skill)
   --judge-temperature T / --judge-max-tokens N   (default: the profile's; flask: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --judge model=M,base-url=U,profile=P[,key-env=VAR]   a panel judge (repeat the flag: each instance is judged by each);
+                      base-url=offline for the offline judge; the key comes from env only: VAR, else OPENAI_API_KEY for OpenAI's URL
+                      (compare them: flask-eval judge-agreement RUN; a judge added to a run judges only what it has not judged)
   --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  stop the run cleanly when its landed cost reaches USD
   --concurrency N (8)  --batch-size N (200)  --max-attempts N (12)  --judge-rps R
   --retry-failed      judge again the instances recorded as failed
@@ -39,6 +43,49 @@ export function judgeSettings(v: Record<string, string | boolean | string[] | un
     maxTokens: intFlag(v, 'judge-max-tokens', profile.sampling.maxTokens),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
+}
+
+/** One judge of a panel (`--judge model=M,base-url=U,profile=P[,key-env=VAR]`). */
+export interface PanelJudge {
+  config: EndpointConfig;
+  profile: string;
+}
+
+const JUDGE_SPEC_KEYS = ['model', 'base-url', 'profile', 'key-env'];
+
+/**
+ * The panel from repeated `--judge` flags, or undefined. Keys never come from flags (they would
+ * sit in shell history and process lists): `key-env=VAR` names the environment variable holding
+ * it; without it, OpenAI's URL (or no base-url) takes OPENAI_API_KEY and any other URL none.
+ */
+export function judgesFromFlags(v: Record<string, string | boolean | string[] | undefined>, env = process.env): PanelJudge[] | undefined {
+  const specs = v.judge;
+  if (!Array.isArray(specs) || specs.length === 0) return undefined;
+  return specs.map((spec) => {
+    const kv: Record<string, string> = {};
+    for (const part of spec.split(',')) {
+      const i = part.indexOf('=');
+      const key = part.slice(0, i).trim();
+      if (i < 0 || !JUDGE_SPEC_KEYS.includes(key)) {
+        const hint = /key/.test(part) ? ' (API keys come from the environment: key-env=VAR names the variable)' : '';
+        throw new InputError(`--judge "${spec}": expected ${JUDGE_SPEC_KEYS.map((k) => `${k}=...`).join(',')}; "${part}" is not one of them${hint}`);
+      }
+      kv[key] = part.slice(i + 1).trim();
+    }
+    const profile = judgeProfile(kv.profile ?? 'flask').name;
+    const offline = kv['base-url'] === 'offline' || (!kv['base-url'] && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL && !kv['key-env']);
+    if (offline) return { config: { model: kv.model ?? OFFLINE_MODEL_ID }, profile };
+    const baseURL = kv['base-url'] ?? env.OPENAI_BASE_URL ?? undefined;
+    let apiKey: string | undefined;
+    if (kv['key-env']) {
+      apiKey = env[kv['key-env']];
+      if (!apiKey) throw new InputError(`--judge "${spec}": the environment variable ${kv['key-env']} is not set`);
+    } else if (!baseURL || /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL) || baseURL === env.OPENAI_BASE_URL) {
+      apiKey = env.OPENAI_API_KEY || undefined;
+    }
+    if (!kv.model) throw new InputError(`--judge "${spec}": name the judge's model (model=M)`);
+    return { config: { model: kv.model, ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) }, profile };
+  });
 }
 
 /** What a run records of its judge profile: the name, and its prompt hash as the run's template hash. */
@@ -63,19 +110,22 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), { answersKeyedByMainSet: model !== undefined && !v.answers });
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
 
-  const judge = judgeFromFlags(v);
+  const judges = judgesFromFlags(v);
+  const judge = judges?.[0].config ?? judgeFromFlags(v);
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
   const runId = strFlag(v, 'run') ?? `review-${modelId}`;
   const final = await executeRun({
     db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options: runOptions(v), log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind: 'review', simulated,
       datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
       answersPath: path.resolve(answersFile), answersSha256: sha256File(answersFile),
       modelId, modelEndpoint: null, modelSettings: null,
-      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
-      ...judgeProfileRecord(strFlag(v, 'judge-profile') ?? 'flask'), projectVersion: projectVersion(), summary: prepared.summary,
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),
+      ...judgeProfileRecord(profileName), projectVersion: projectVersion(), summary: prepared.summary,
     },
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
@@ -89,13 +139,15 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
  */
 async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<void> {
   const db = openDb(v);
-  const judge = judgeFromFlags(v);
+  const judges = judgesFromFlags(v);
+  const judge = judges?.[0].config ?? judgeFromFlags(v);
   const stored = await db.read((sql) => getRun(sql, runId));
   if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
   const firstReview = stored.judgeModel === null;
-  const profileName = strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
   const final = await executeRun({
     db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v), changeJudge: firstReview || !!v['change-judge'] }, log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       ...stored,
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),

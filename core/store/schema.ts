@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS runs (
   summary JSON,                          -- data quirks found when the run was created
   judge_base_url VARCHAR, judge_queue VARCHAR,  -- the endpoints the run is bound to (base URL, never a key)
   model_base_url VARCHAR, model_queue VARCHAR,
-  judge_profile VARCHAR                  -- flask | prometheus (core/judges); its hash is prompt_template_sha256
+  judge_profile VARCHAR,                 -- flask | prometheus (core/judges); its hash is prompt_template_sha256
+  judges JSON                            -- a panel's judges [{id, model, baseUrl, profile}] (reviews.judge_id)
 );
 CREATE TABLE IF NOT EXISTS instances (
   run_id VARCHAR NOT NULL,
@@ -198,6 +199,7 @@ ALTER TABLE annotations ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS served_model VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judges JSON;
 ALTER TABLE reviews ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
 ALTER TABLE calls ADD COLUMN IF NOT EXISTS judge_id VARCHAR;
 `;
