@@ -130,6 +130,11 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
           calls: [], inFlight: [], nextCallNo: 1, errors: 0, attempts: 0, part: 0, partAttempts: 0, values: [], texts: [],
           promptTokens: 0, completionTokens: 0, startedAt: new Date().toISOString(), resend: false,
         });
+        // A checkpoint heartbeated before multi-call steps existed: one call, its attempts so far.
+        st.values ??= [];
+        st.texts ??= [];
+        st.part ??= 0;
+        st.partAttempts ??= st.attempts;
         const finish = (o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>): StepOutcome => {
           delete cp.items[item.idx];
           return {

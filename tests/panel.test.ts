@@ -160,3 +160,28 @@ test('a two-judge panel judges each instance with each judge; a judge added to a
     `items ${o.items}, spearman ${o.pairs[0].spearman?.toFixed(3)}, kendall ${o.pairs[0].kendallTauB?.toFixed(3)}, alpha ${o.krippendorffAlpha?.toFixed(3)}, ` +
     `exact ${o.exact.count}/${o.exact.n}, within one ${o.withinOne.count}/${o.withinOne.n}`);
 });
+
+test('eval with a panel: each answer generated once, then judged by each judge; cost per judge from its calls', async () => {
+  const server = await startOfflineServer({ seed: 8 });
+  const db = tempDb('panel-eval');
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 5);
+  await landRun(db, baseRun('pe', 'eval'), prepared.instances);
+  const w = await startTestPipeline(env, db, 'pe', server.url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => w.shutdown(), () => server.close());
+  const judges: JudgeSpec[] = (['flask', 'prometheus'] as const).map((profile) => ({
+    id: judgeIdFor(w.judge, profile), endpoint: w.judge, profile, settings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
+  }));
+  const final = await (await startOrAttach(env.client, w.plan('pe', ['generate', 'review'], { judges }))).handle.result();
+  assert.equal(final.done + final.failed, 5);
+  const rows = await db.read((sql) => sql.all(
+    `SELECT step, coalesce(judge_id, '-') AS judge, count(*)::INT AS n FROM calls WHERE run_id = 'pe' AND outcome = 'ok' GROUP BY ALL ORDER BY step, judge`));
+  const by = Object.fromEntries(rows.map((r) => [`${r.step}/${r.judge}`, Number(r.n)]));
+  assert.equal(by['generate/-'], 5, 'each answer generated once');
+  assert.ok(by[`review/${judges[0].id}`] >= 5 && by[`review/${judges[1].id}`] >= 15);
+  const reviews = await db.read((sql) => sql.all(`SELECT judge_id, count(DISTINCT idx)::INT AS n FROM reviews WHERE run_id = 'pe' GROUP BY judge_id`));
+  assert.deepEqual(reviews.map((r) => r.n), [5, 5]);
+  const { runCost } = await import('../core/report/cost.js');
+  const cost = await db.read((sql) => runCost(sql, 'pe', { 'flask-offline-judge': { input: 1, output: 1 }, 'flask-offline-model': { input: 1, output: 1 } }));
+  assert.deepEqual(cost.lines.map((l) => [l.role, l.judgeId]).sort(), [['judge', judges[0].id], ['judge', judges[1].id], ['model', null]].sort());
+  assert.ok(cost.totalUsd! > 0);
+});

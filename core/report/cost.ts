@@ -15,6 +15,8 @@ export interface CostLine {
   role: 'judge' | 'model';
   model: string;
   endpoint: string | null;
+  /** A judge's calls: its judge id ("<endpoint id>:<profile>", reviews.judge_id); null for annotation steps and generations. */
+  judgeId: string | null;
   calls: number;
   promptTokens: number;
   completionTokens: number;
@@ -48,14 +50,14 @@ export function runPrices(models: readonly string[], table: PriceTable): RunPric
 
 async function tokensByModel(reader: CostReader, runId: string) {
   const rows = await reader.all(
-    `SELECT CASE WHEN step = 'generate' THEN 'model' ELSE 'judge' END AS role, model, endpoint,
+    `SELECT CASE WHEN step = 'generate' THEN 'model' ELSE 'judge' END AS role, model, endpoint, nullif(judge_id, '') AS judge_id,
             (count(*) FILTER (outcome <> 'lost'))::DOUBLE AS calls,
             coalesce(sum(prompt_tokens), 0)::DOUBLE AS prompt_tokens, coalesce(sum(completion_tokens), 0)::DOUBLE AS completion_tokens
-     FROM calls WHERE run_id = ? GROUP BY ALL ORDER BY role, model, endpoint`,
+     FROM calls WHERE run_id = ? GROUP BY ALL ORDER BY role, model, endpoint, judge_id`,
     [runId],
   );
   return rows.map((r) => ({
-    role: r.role as 'judge' | 'model', model: String(r.model ?? ''), endpoint: (r.endpoint as string | null) ?? null,
+    role: r.role as 'judge' | 'model', model: String(r.model ?? ''), endpoint: (r.endpoint as string | null) ?? null, judgeId: (r.judge_id as string | null) ?? null,
     calls: Number(r.calls), promptTokens: Number(r.prompt_tokens), completionTokens: Number(r.completion_tokens),
   }));
 }
@@ -79,7 +81,8 @@ function priced(prices: PriceTable | RunPrices, model: string, prompt: number, c
 
 /** "$1.23 (judge gpt-4o: $1.00, model m: $0.23)", or "n/a (no price for m; --prices FILE)". */
 export function formatRunCost(c: RunCost): string {
-  const parts = c.lines.filter((l) => l.calls > 0 || l.promptTokens > 0).map((l) => `${l.role} ${l.model}: ${formatUsd(l.usd)}`);
+  const parts = c.lines.filter((l) => l.calls > 0 || l.promptTokens > 0)
+    .map((l) => `${l.role} ${l.model}${l.judgeId?.includes(':') ? ` (${l.judgeId.split(':').pop()})` : ''}: ${formatUsd(l.usd)}`);
   const head = c.totalUsd !== undefined ? formatUsd(c.totalUsd) : `n/a (no price for ${c.unpriced.join(', ')}; give one with --prices FILE)`;
   return parts.length > 1 ? `${head} (${parts.join(', ')})` : head;
 }
