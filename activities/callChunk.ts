@@ -6,6 +6,7 @@ import type { EndpointActivities } from '../workflows/activityTypes.js';
 import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../workflows/types.js';
 import { estimatePromptTokens, stepRequest } from './stepRequests.js';
 import { EndpointStats } from './endpointStats.js';
+import { createBatchActivities } from './batchCalls.js';
 
 export interface EndpointDeps {
   /** The endpoint this worker serves: activities for any other are refused. */
@@ -62,6 +63,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
   const backoffMs = deps.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
 
   return {
+    ...createBatchActivities({ endpoint: deps.endpoint, provider: deps.provider }),
     async callChunk(input: CallChunkInput): Promise<CallChunkResult> {
       if (input.endpoint.id !== deps.endpoint.id) {
         throw ApplicationFailure.nonRetryable(

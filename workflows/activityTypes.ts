@@ -1,5 +1,6 @@
 import type { CallChunkInput, CallChunkResult, ChunkItem, Step, StepOutcome } from './types.js';
 import type { EndpointRef } from '../core/endpoint.js';
+import type { BatchActivities } from '../activities/batchCalls.js';
 
 /** The store's activities: the only code that touches the results file, run by its one owner. */
 export interface StoreActivities {
@@ -21,7 +22,7 @@ export interface StoreActivities {
   }): Promise<{ landed: number; duplicates: number; runCostUsd?: number }>;
 }
 
-/** An endpoint worker's one activity: a chunk of instances through one step. No file I/O. */
-export interface EndpointActivities {
+/** An endpoint worker's activities: a chunk of instances through one step, or through the Batch API (--batch). No file I/O. */
+export interface EndpointActivities extends BatchActivities {
   callChunk(input: CallChunkInput): Promise<CallChunkResult>;
 }

@@ -1,7 +1,7 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from './activityTypes.js';
 import {
-  BUDGET_REACHED, RUN_STOPPING_ERRORS, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from './types.js';
 
 export const batchProgressQuery = defineQuery<Progress>('batchProgress');
@@ -41,8 +41,59 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   };
   setHandler(batchProgressQuery, () => progress);
 
-  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
+  const batchActs = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
+  /**
+   * --batch: the chunk's judge requests as one Batch API batch — submit (its id is in this
+   * workflow's history from then on), poll between durable timers, collect. Lines that failed,
+   * expired or did not parse are asked directly (at most `maxFallback` instances a chunk; the
+   * rest fail with the line's reason), their batch lines recorded as calls before the direct ones.
+   */
+  async function batchStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
     const role = roleOf(step);
+    const endpoint = judge ? judge.endpoint : input[role]!;
+    const settings = judge ? { ...judge.settings, judgeProfile: judge.profile } : { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
+    let b = batchActs.get(endpoint.queue);
+    if (!b) {
+      b = proxyActivities<EndpointActivities>({
+        taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
+      });
+      batchActs.set(endpoint.queue, b);
+    }
+    const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? role}/${hashIdxs(items.map((it) => it.idx))}`;
+    const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key };
+    const submitted = await b.submitBatch(base);
+    for (;;) {
+      await sleep(input.batch!.pollMs);
+      const state = await b.pollBatch({ endpoint, batchId: submitted.batchId });
+      if (TERMINAL_BATCH_STATES.includes(state.status)) break;
+    }
+    const got = await b.collectBatch({ ...base, batchId: submitted.batchId });
+    const stats = { calls: got.linesOk + got.linesFailed, rateLimited: 0, errors: got.linesFailed, tokens: 0, lost: 0 };
+    for (const r of got.results) stats.tokens += r.promptTokens + r.completionTokens;
+    const fallback = new Map(got.fallback.map((f) => [f.idx, f]));
+    const again = items.filter((it) => fallback.has(it.idx));
+    const bound = input.batch!.maxFallback ?? again.length;
+    const direct = again.length > 0 && bound > 0 ? await callStep(step, again.slice(0, bound), judge, true) : undefined;
+    const results: StepOutcome[] = [...got.results];
+    for (const r of direct?.results ?? []) {
+      const prior = fallback.get(r.idx)!.calls;
+      const priorTokens = prior.reduce((s, c) => s + c.promptTokens + c.completionTokens, 0);
+      stats.tokens += priorTokens;
+      results.push({ ...r, calls: [...prior, ...r.calls.map((c) => ({ ...c, callNo: c.callNo + prior.length }))] });
+    }
+    if (direct) for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += direct.stats[k];
+    const now = new Date().toISOString();
+    for (const it of again.slice(bound)) {
+      const f = fallback.get(it.idx)!;
+      results.push({ idx: it.idx, status: 'failed', error: `${f.reason} (no direct call left: --batch fallback bound ${bound})`, attempts: 0,
+        promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: f.calls });
+    }
+    return { results, stats };
+  }
+
+  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
+    const role = roleOf(step);
+    if (input.batch && role === 'judge' && !direct) return batchStep(step, items, judge);
     const endpoint = judge ? judge.endpoint : input[role];
     const act = judge ? judgeActs(judge) : endpoints[role];
     if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
@@ -143,6 +194,17 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   // flight finish and land: their calls are paid for).
   await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);
   return progress;
+}
+
+/** A short deterministic name for a chunk's instances (FNV-1a 32; no Node crypto in workflows). */
+function hashIdxs(idxs: number[]): string {
+  let h = 0x811c9dc5;
+  const text = idxs.join(',');
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${idxs.length}-${h.toString(16).padStart(8, '0')}`;
 }
 
 /** What a finished step hands to the next one. */

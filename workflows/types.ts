@@ -192,6 +192,8 @@ export interface RunPlan {
   heartbeatTimeoutMs?: number;
   /** Stop starting chunks once the run's landed cost reaches this (USD); needs `prices`. */
   maxCostUsd?: number;
+  /** --batch: judge requests go through the endpoint's Batch API (submit, durable timers, collect). */
+  batch?: { pollMs: number; maxFallback?: number };
   /** USD per 1M tokens of the run's models (only those), for the budget. */
   prices?: Record<string, { input: number; output: number }>;
 }
@@ -223,6 +225,9 @@ export function runWorkflowId(runId: string): string {
 }
 
 /** Failure types that stop a run: every instance would fail the same way. */
+/** Batch API states after which a batch changes no more. */
+export const TERMINAL_BATCH_STATES = ['completed', 'failed', 'expired', 'cancelled'];
+
 /** Progress.stopped of a run that reached its --max-cost. */
 export const BUDGET_REACHED = 'budget reached';
 
