@@ -39,6 +39,8 @@ export interface RunOptions {
   pricesFile?: string;
   /** --max-cost USD: the run stops starting work once its landed cost reaches it. */
   maxCostUsd?: number;
+  /** --batch: judge requests through the Batch API, polled every pollMs; at most maxFallback direct re-asks a chunk. */
+  batch?: { pollMs: number; maxFallback?: number };
 }
 
 /** What a finished run came to: the summary's counts are the progress line's. */
@@ -146,6 +148,7 @@ export async function executeRun(a: {
       shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
       ...(panel.length > 0 ? { judges: panel } : {}),
+      ...(options.batch ? { batch: options.batch } : {}),
     };
     const { handle, attached } = await startOrAttach(session.client, input);
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);

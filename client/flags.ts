@@ -33,6 +33,9 @@ export const RUN_FLAGS = {
   prices: { type: 'string' },
   'max-cost': { type: 'string' },
   judge: { type: 'string', multiple: true },
+  batch: { type: 'boolean' },
+  'batch-poll-seconds': { type: 'string' },
+  'batch-fallback': { type: 'string' },
 } as const;
 
 export function intFlag(v: Values, name: string, dflt: number, min?: number): number;
@@ -80,6 +83,7 @@ export function runOptions(v: Values): RunOptions {
     modelLimits,
     limit: intFlag(v, 'limit', undefined),
     ...(strFlag(v, 'prices') ? { pricesFile: strFlag(v, 'prices') } : {}),
+    ...(v.batch ? { batch: { pollMs: 1000 * (numFlag(v, 'batch-poll-seconds') ?? 30), ...(intFlag(v, 'batch-fallback', undefined, 0) !== undefined ? { maxFallback: intFlag(v, 'batch-fallback', undefined, 0) } : {}) } } : {}),
     ...(maxCost(v) !== undefined ? { maxCostUsd: maxCost(v) } : {}),
   };
 }

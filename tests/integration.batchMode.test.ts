@@ -95,3 +95,24 @@ test('batch mode: failed lines fall back to direct calls (bounded), recorded aft
   }
   assert.equal((await listBatches(server.url)).length, 1);
 });
+
+test('submitBatch is idempotent by its key: a retried submit (the first created the batch, then died) finds that batch', async () => {
+  const server = await startOfflineServer({ seed: 11, batches: { completionDelayMs: 200 } });
+  cleanups.push(() => server.close());
+  const { createBatchActivities } = await import('../activities/batchCalls.js');
+  const { OpenAIProvider } = await import('../core/provider/openaiProvider.js');
+  const { endpointRef } = await import('../core/endpoint.js');
+  const endpoint = endpointRef(server.url, 'flask-offline-judge', 'q');
+  const acts = createBatchActivities({ endpoint, provider: new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url }) });
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 2);
+  const items = prepared.instances.map((i, k) => ({ idx: i.idx, instruction: i.instruction, answer: i.answer, skills: i.skills, response: prepared.responses[k].text }));
+  const input = { runId: 'r', step: 'review' as const, endpoint, settings: { temperature: 0.2, maxTokens: 1024 }, shuffleSeed: 1, items, key: 'wf/review/j/2-abc' };
+  const a = await acts.submitBatch(input);
+  const b = await acts.submitBatch(input);
+  assert.equal(a.reused, false);
+  assert.equal(a.lines, 2);
+  assert.deepEqual({ id: b.batchId, reused: b.reused }, { id: a.batchId, reused: true });
+  const c = await acts.submitBatch({ ...input, key: 'wf/review/j/other' });
+  assert.notEqual(c.batchId, a.batchId, 'another chunk is another batch');
+  assert.equal((await listBatches(server.url)).length, 2);
+});

@@ -25,6 +25,8 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --judge model=M,base-url=U,profile=P[,key-env=VAR]   a panel judge (repeat the flag: each instance is judged by each);
                       base-url=offline for the offline judge; the key comes from env only: VAR, else OPENAI_API_KEY for OpenAI's URL
                       (compare them: flask-eval judge-agreement RUN; a judge added to a run judges only what it has not judged)
+  --batch             judge requests through the endpoint's Batch API (OpenAI: half the price; waits on durable timers,
+                      a restart resumes without resubmitting); --batch-poll-seconds N (30); --batch-fallback N: direct re-asks a chunk
   --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  stop the run cleanly when its landed cost reaches USD
   --concurrency N (8)  --batch-size N (200)  --max-attempts N (12)  --judge-rps R
   --retry-failed      judge again the instances recorded as failed
