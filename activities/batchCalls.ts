@@ -136,7 +136,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
           const record: CallRecord = {
             callNo: k + 1, outcome: line?.status === 200 ? 'ok' : line?.error === 'batch_expired' ? 'timeout' : 'server_error',
             ...(line?.status ? { httpStatus: line.status } : {}), promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0,
-            latencyMs: 0, resent: false, startedAt: at,
+            latencyMs: 0, resent: false, startedAt: at, batch: true,
           };
           calls.push(record);
           if (record.outcome === 'ok') out.linesOk++;

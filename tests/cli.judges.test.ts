@@ -25,7 +25,7 @@ test('review with a two-judge panel (flask + prometheus profiles), then judge-ag
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /judge 1: .*profile flask/);
   assert.match(r.stderr, /judge 2: .*profile prometheus/);
-  assert.match(r.stderr, /Finished: 6 scored, 0 failed of 6 instances; 24 calls, \d+ tokens; cost n\/a \(no price for flask-offline-judge; give one with --prices FILE\)\./);
+  assert.match(r.stderr, /Finished: 6 scored, 0 failed of 6 instances; 24 calls, \d+ tokens; cost n\/a \(no price for flask-offline-judge; give one with --prices FILE\) \(judge flask-offline-judge \(flask\): n\/a, judge flask-offline-judge \(prometheus\): n\/a\)\./);
   const q = cli(['query', `SELECT judge_profile, count(*)::INT AS n FROM reviews WHERE run_id = 'p' GROUP BY ALL ORDER BY 1`, '--db', db, '--format', 'json']);
   assert.equal(q.code, 0, q.stderr);
   assert.deepEqual(JSON.parse(q.stdout), [{ judge_profile: 'flask', n: 6 }, { judge_profile: 'prometheus', n: 6 }]);
@@ -60,4 +60,19 @@ test('review with a two-judge panel (flask + prometheus profiles), then judge-ag
   const done = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '1000', '--prices', prices]);
   assert.equal(done.code, 0, done.stderr);
   assert.match(done.stderr, /Finished: 12 scored, 0 failed of 12 instances \(\d+ were already landed\).*; cost \$\d+\.\d\d\./);
+});
+
+test('review --batch: lines through the offline Batch API, every line a call, the cost at the batch discount', () => {
+  const db = path.join(dir, 'batch.duckdb');
+  const prices = path.join(dir, 'prices-batch.json');
+  writeFileSync(prices, JSON.stringify({ models: { 'flask-offline-judge': { input: 1000, output: 1000 } } }));
+  const r = cli(['review', '--model', 'gpt4', '--limit', '4', '--run', 'bt', '--db', db, '--batch', '--batch-poll-seconds', '0.3', '--prices', prices]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = r.stderr.match(/Finished: 4 scored, 0 failed of 4 instances; 4 calls, (\d+) tokens; cost \$(\d+\.\d\d)\./);
+  assert.ok(m, r.stderr);
+  const q = cli(['query', `SELECT count(*)::INT AS n, count(*) FILTER (via_batch)::INT AS b, sum(prompt_tokens + completion_tokens)::INT AS t FROM calls WHERE run_id = 'bt'`, '--db', db, '--format', 'json']);
+  const [row] = JSON.parse(q.stdout);
+  assert.deepEqual({ n: row.n, b: row.b }, { n: 4, b: 4 });
+  // $1,000 per 1M tokens, half price through the Batch API.
+  assert.ok(Math.abs(Number(m![2]) - (row.t * 1000) / 1e6 / 2) < 0.006, `${m![2]} vs ${(row.t * 1000) / 1e6 / 2}`);
 });

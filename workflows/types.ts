@@ -54,6 +54,8 @@ export interface CallRecord {
   /** This call repeats one whose result was lost when a worker died. */
   resent: boolean;
   startedAt: string;
+  /** A Batch API line (billed at the batch discount). */
+  batch?: boolean;
 }
 
 /** The result of one step on one instance, as the endpoint worker hands it to the store. */

@@ -68,8 +68,9 @@ export async function landResults(
   await insertRows(sql, 'calls', {
     run_id: 'VARCHAR', idx: 'INTEGER', step: 'VARCHAR', call_no: 'INTEGER', outcome: 'VARCHAR', http_status: 'INTEGER',
     prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', latency_ms: 'INTEGER', resent: 'BOOLEAN', endpoint: 'VARCHAR', model: 'VARCHAR',
-    started_at: 'TIMESTAMP', judge_id: 'VARCHAR',
+    started_at: 'TIMESTAMP', judge_id: 'VARCHAR', via_batch: 'BOOLEAN',
   }, fresh.flatMap((o) => o.calls.map((c) => ({
+    via_batch: c.batch ?? false,
     judge_id: step === 'review' ? judgeId : null,
     run_id: runId, idx: o.idx, step, call_no: c.callNo, outcome: c.outcome, http_status: c.httpStatus ?? null, prompt_tokens: c.promptTokens,
     completion_tokens: c.completionTokens, latency_ms: c.latencyMs, resent: c.resent, endpoint: endpoint.baseUrl, model: endpoint.model,

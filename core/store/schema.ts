@@ -109,7 +109,8 @@ CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, 
   resent BOOLEAN NOT NULL,               -- repeats a call whose answer was lost when a worker died
   endpoint VARCHAR, model VARCHAR,
   started_at TIMESTAMP,
-  judge_id VARCHAR                       -- review calls: the panel judge (reviews.judge_id)
+  judge_id VARCHAR,                      -- review calls: the panel judge (reviews.judge_id)
+  via_batch BOOLEAN                      -- a Batch API line (--batch): billed at the batch discount
 );
 CREATE TABLE IF NOT EXISTS skill_catalog (skill VARCHAR PRIMARY KEY, skill_key VARCHAR NOT NULL, skill_order INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, level INTEGER NOT NULL);
@@ -202,6 +203,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS judges JSON;
 ALTER TABLE reviews ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
 ALTER TABLE calls ADD COLUMN IF NOT EXISTS judge_id VARCHAR;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS via_batch BOOLEAN;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {
