@@ -68,31 +68,48 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
       throw ApplicationFailure.nonRetryable(`this worker serves ${deps.endpoint.model} at ${deps.endpoint.baseUrl}, not ${endpoint.model} at ${endpoint.baseUrl}`, 'EndpointMismatch');
     }
   };
+  async function submit(input: BatchChunkInput): Promise<{ batchId: string; lines: number; reused: boolean }> {
+    const client = batchClient(deps.provider);
+    // Already submitted (a retried activity, a restarted workflow)? Then that batch it is. Batches
+    // are listed newest first and a retry comes minutes after: the latest 500 are enough.
+    let seen = 0;
+    for await (const b of client.batches.list({ limit: 100 })) {
+      if (b.metadata?.[KEY_FIELD] === input.key && !['failed', 'cancelled', 'cancelling'].includes(b.status)) {
+        return { batchId: b.id, lines: b.request_counts?.total ?? 0, reused: true };
+      }
+      if (++seen >= 500) break;
+    }
+    const lines: string[] = [];
+    for (const item of input.items) {
+      const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
+      if ('cannot' in asked) continue; // fails without a call in the direct fallback
+      asked.calls.forEach((c, k) => lines.push(JSON.stringify({
+        custom_id: customId(item.idx, k), method: 'POST', url: '/v1/chat/completions',
+        body: { model: input.endpoint.model, messages: c.request.messages, temperature: c.request.temperature, max_tokens: c.request.maxTokens,
+          ...(c.request.seed !== undefined ? { seed: c.request.seed } : {}) },
+      })));
+    }
+    const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), `${input.runId}-${input.step}.jsonl`), purpose: 'batch' });
+    const batch = await client.batches.create({
+      input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [KEY_FIELD]: input.key, run: input.runId },
+    });
+    return { batchId: batch.id, lines: lines.length, reused: false };
+  }
+
   return {
     async submitBatch(input) {
       check(input.endpoint);
-      const client = batchClient(deps.provider);
-      // Already submitted (a retried activity, a restarted workflow)? Then that batch it is.
-      for await (const b of client.batches.list({ limit: 100 })) {
-        if (b.metadata?.[KEY_FIELD] === input.key && !['failed', 'cancelled', 'cancelling'].includes(b.status)) {
-          return { batchId: b.id, lines: b.request_counts?.total ?? 0, reused: true };
+      try {
+        return await submit(input);
+      } catch (e) {
+        // An endpoint without the Files / Batch API (vLLM, Ollama: 404) or refusing it (400/401/403)
+        // will not change its mind on a retry: the workflow asks the chunk directly instead.
+        const status = (e as { status?: number }).status;
+        if (status !== undefined && [400, 401, 403, 404, 405].includes(status)) {
+          throw ApplicationFailure.nonRetryable(`${input.endpoint.baseUrl} refused the Batch API (${status}): ${(e as Error).message}`, 'BatchUnsupported');
         }
+        throw e;
       }
-      const lines: string[] = [];
-      for (const item of input.items) {
-        const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
-        if ('cannot' in asked) continue; // fails without a call in the direct fallback
-        asked.calls.forEach((c, k) => lines.push(JSON.stringify({
-          custom_id: customId(item.idx, k), method: 'POST', url: '/v1/chat/completions',
-          body: { model: input.endpoint.model, messages: c.request.messages, temperature: c.request.temperature, max_tokens: c.request.maxTokens,
-            ...(c.request.seed !== undefined ? { seed: c.request.seed } : {}) },
-        })));
-      }
-      const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), `${input.runId}-${input.step}.jsonl`), purpose: 'batch' });
-      const batch = await client.batches.create({
-        input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [KEY_FIELD]: input.key, run: input.runId },
-      });
-      return { batchId: batch.id, lines: lines.length, reused: false };
     },
 
     async pollBatch({ endpoint, batchId }) {

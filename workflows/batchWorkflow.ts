@@ -61,9 +61,20 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     }
     const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? role}/${hashIdxs(items.map((it) => it.idx))}`;
     const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key };
-    const submitted = await b.submitBatch(base);
+    let submitted: { batchId: string };
+    try {
+      submitted = await b.submitBatch(base);
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      if (cause?.type !== 'BatchUnsupported') throw err;
+      // The endpoint has no Batch API (a local server): this chunk is asked directly.
+      return callStep(step, items, judge, true);
+    }
+    // Poll less often as the batch runs on (×1.5 up to 10 minutes): a 24-hour batch stays a short history.
+    let wait = input.batch!.pollMs;
     for (;;) {
-      await sleep(input.batch!.pollMs);
+      await sleep(wait);
+      wait = Math.min(Math.round(wait * 1.5), Math.max(input.batch!.pollMs, 600_000));
       const state = await b.pollBatch({ endpoint, batchId: submitted.batchId });
       if (TERMINAL_BATCH_STATES.includes(state.status)) break;
     }
