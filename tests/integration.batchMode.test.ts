@@ -116,3 +116,31 @@ test('submitBatch is idempotent by its key: a retried submit (the first created 
   assert.notEqual(c.batchId, a.batchId, 'another chunk is another batch');
   assert.equal((await listBatches(server.url)).length, 2);
 });
+
+test('batch mode on an endpoint without the Batch API (a local server answering 404): the chunk is asked directly', async () => {
+  const http = await import('node:http');
+  const server = await startOfflineServer({ seed: 12 });
+  // A vLLM-like front: chat completions and models pass through, /files and /batches are 404.
+  const front = http.createServer(async (req, res) => {
+    if (/\/v1\/(files|batches)/.test(req.url ?? '')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Not Found', type: 'not_found' } }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const r = await fetch(`${server.url}${(req.url ?? '').replace(/^\/v1/, '')}`, { method: req.method, headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+    res.writeHead(r.status, Object.fromEntries(r.headers)).end(Buffer.from(await r.arrayBuffer()));
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(front.address() as { port: number }).port}/v1`;
+  cleanups.push(() => new Promise<void>((r) => { front.closeAllConnections(); front.close(() => r()); }), () => server.close());
+  const db = tempDb('batch-unsupported');
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 3);
+  await landRun(db, baseRun('bu'), prepared.instances, prepared.responses);
+  const w = await startTestPipeline(env, db, 'batch-unsupported', url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => w.shutdown());
+  const final = await (await startOrAttach(env.client, w.plan('bu', ['review'], { batch: { pollMs: 200 } }))).handle.result();
+  assert.equal(final.done, 3);
+  const c = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(*) FILTER (via_batch)::INT AS b FROM calls WHERE run_id = 'bu' AND outcome = 'ok'`));
+  assert.deepEqual({ ...c }, { n: 3, b: 0 });
+});
