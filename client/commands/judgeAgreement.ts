@@ -13,6 +13,8 @@ export const JUDGE_AGREEMENT_HELP = `flask-eval judge-agreement RUN [--format ta
 /** One judge's score of one (instance, skill), from the scores view (scored reviews only). */
 interface PanelScore extends JudgeScore {
   skill: string;
+  /** FLASK's order of the skill (skill_catalog), for listing. */
+  skillOrder: number;
 }
 
 /** A run's panel: its judges (id, model, profile) and their scores. */
@@ -23,19 +25,20 @@ export async function panelScores(sql: Sql, runId: string): Promise<{ judges: Ar
     [runId],
   );
   const rows = await sql.all(
-    `SELECT idx, skill_key, judge_id, score FROM scores WHERE run_id = ? AND score IS NOT NULL ORDER BY idx, skill_order, judge_id`,
+    `SELECT idx, skill_key, skill_order, judge_id, score FROM scores WHERE run_id = ? AND score IS NOT NULL ORDER BY idx, skill_order, judge_id`,
     [runId],
   );
   return {
     judges: judges.map((j) => ({ id: String(j.id), model: String(j.model ?? ''), profile: String(j.profile) })),
-    scores: rows.map((r) => ({ item: itemKey(Number(r.idx), String(r.skill_key)), judge: String(r.judge_id), score: Number(r.score), skill: String(r.skill_key) })),
+    scores: rows.map((r) => ({ item: itemKey(Number(r.idx), String(r.skill_key)), judge: String(r.judge_id), score: Number(r.score), skill: String(r.skill_key), skillOrder: Number(r.skill_order) })),
   };
 }
 
-/** Per skill (FLASK's order of first appearance) and overall. */
+/** Per skill (in FLASK's skill order) and overall. */
 export function panelAgreement(scores: readonly PanelScore[]): { overall: AgreementSummary; bySkill: Array<[string, AgreementSummary]> } {
   const { overall, groups } = judgeAgreementByGroup(scores, (s) => s.skill);
-  return { overall, bySkill: [...groups] };
+  const order = new Map(scores.map((s) => [s.skill, s.skillOrder]));
+  return { overall, bySkill: [...groups].sort(([a], [b]) => (order.get(a) ?? 0) - (order.get(b) ?? 0)) };
 }
 
 const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
