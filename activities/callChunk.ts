@@ -6,6 +6,7 @@ import type { EndpointActivities } from '../workflows/activityTypes.js';
 import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../workflows/types.js';
 import { estimatePromptTokens, stepRequest } from './stepRequests.js';
 import { EndpointStats } from './endpointStats.js';
+import { createBatchActivities } from './batchCalls.js';
 
 export interface EndpointDeps {
   /** The endpoint this worker serves: activities for any other are refused. */
@@ -28,6 +29,11 @@ interface ItemState {
   nextCallNo: number;
   errors: number;
   attempts: number;
+  /** The call of a multi-call step (a per-skill judge) this instance is at, its answers so far, and its parse attempts. */
+  part: number;
+  partAttempts: number;
+  values: unknown[];
+  texts: string[];
   promptTokens: number;
   completionTokens: number;
   lastText?: string;
@@ -57,6 +63,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
   const backoffMs = deps.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
 
   return {
+    ...createBatchActivities({ endpoint: deps.endpoint, provider: deps.provider }),
     async callChunk(input: CallChunkInput): Promise<CallChunkResult> {
       if (input.endpoint.id !== deps.endpoint.id) {
         throw ApplicationFailure.nonRetryable(
@@ -122,9 +129,14 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
 
       async function runItem(item: ChunkItem): Promise<StepOutcome> {
         const st: ItemState = (cp.items[item.idx] ??= {
-          calls: [], inFlight: [], nextCallNo: 1, errors: 0, attempts: 0, promptTokens: 0, completionTokens: 0,
-          startedAt: new Date().toISOString(), resend: false,
+          calls: [], inFlight: [], nextCallNo: 1, errors: 0, attempts: 0, part: 0, partAttempts: 0, values: [], texts: [],
+          promptTokens: 0, completionTokens: 0, startedAt: new Date().toISOString(), resend: false,
         });
+        // A checkpoint heartbeated before multi-call steps existed: one call, its attempts so far.
+        st.values ??= [];
+        st.texts ??= [];
+        st.part ??= 0;
+        st.partAttempts ??= st.attempts;
         const finish = (o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>): StepOutcome => {
           delete cp.items[item.idx];
           return {
@@ -135,13 +147,18 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
         if ('cannot' in asked) return finish({ status: 'failed', error: asked.cannot });
         const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
-        const estimate = estimatePromptTokens(asked.request) + asked.request.maxTokens;
+        const many = asked.calls.length > 1;
+        // Several calls (one per skill): the verbatim answers, each under its call's label.
+        const allText = (last?: string) =>
+          many ? [...st.texts, ...(last !== undefined ? [last] : [])].map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n') : last;
 
         for (;;) {
-          if (st.attempts >= parseAttempts) {
+          const call = asked.calls[st.part];
+          const estimate = estimatePromptTokens(call.request) + call.request.maxTokens;
+          if (st.partAttempts >= parseAttempts) {
             return finish({
-              status: 'failed', text: st.lastText, numbering: asked.numbering,
-              error: `unparseable answer after ${st.attempts} attempt(s): ${st.lastReason ?? 'unknown'}`,
+              status: 'failed', text: allText(st.lastText), numbering: asked.numbering,
+              error: `unparseable answer after ${st.partAttempts} attempt(s)${many ? ` (call ${st.part + 1} of ${asked.calls.length})` : ''}: ${st.lastReason ?? 'unknown'}`,
             });
           }
           if (st.errors >= input.maxAttempts) {
@@ -163,7 +180,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
             return c;
           };
           try {
-            const res = await deps.provider.complete(input.endpoint.model, asked.request);
+            const res = await deps.provider.complete(input.endpoint.model, call.request);
             permit.release({
               outcome: 'ok', latencyMs: Date.now() - t0, promptTokens: res.promptTokens, completionTokens: res.completionTokens, headers: res.rateHeaders,
             });
@@ -172,14 +189,25 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
             // A lost call asked the same thing: its cost is best estimated by this one's.
             for (const c of st.calls) if (c.outcome === 'lost' && c.promptTokens === 0) Object.assign(c, { promptTokens: res.promptTokens, completionTokens: res.completionTokens });
             st.attempts++;
+            st.partAttempts++;
             st.promptTokens += res.promptTokens;
             st.completionTokens += res.completionTokens;
             st.lastText = res.text;
-            const parsed = asked.parse(res.text);
+            const parsed = call.parse(res.text);
             if (parsed.ok) {
+              st.values.push(parsed.value);
+              st.texts.push(res.text);
+              st.lastText = undefined;
+              st.lastReason = undefined;
+              if (st.part + 1 < asked.calls.length) {
+                st.part++;
+                st.partAttempts = 0;
+                changed();
+                continue;
+              }
               return finish({
-                status: 'done', text: res.text, finishReason: res.finishReason, value: parsed.value, numbering: asked.numbering,
-                servedModel: res.model, simulated: res.simulated,
+                status: 'done', text: many ? allText() : res.text, finishReason: res.finishReason, value: asked.combine(st.values),
+                numbering: asked.numbering, servedModel: res.model, simulated: res.simulated,
               });
             }
             st.lastReason = parsed.reason;

@@ -1,20 +1,33 @@
 import type { ChatRequest } from '../core/prompts/chat.js';
-import { renderReviewPrompt } from '../core/prompts/review.js';
 import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering, type AnnotationPrompt } from '../core/prompts/annotation.js';
-import { parseSkillScores } from '../core/scoring/parseSkillScores.js';
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
+import { judgeProfile } from '../core/judges/index.js';
 import type { SkillName } from '../core/skills.js';
 import type { ChunkItem, Step, StepSettings } from '../workflows/types.js';
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 
-/** What one step sends for one instance, and how its answer is read. */
-export interface StepRequest {
+/** One call of a step: its request and how its answer is read (re-asked while it does not parse). */
+export interface StepCall {
   request: ChatRequest;
   parse(text: string): Parsed;
+  /** Names the call among several (a per-skill judge: the skill). */
+  label?: string;
+}
+
+/** What one step sends for one instance, and how its answers make one result. */
+export interface StepRequest {
+  /** The calls, asked in order; most steps have one, a per-skill judge profile one per skill. */
+  calls: StepCall[];
+  /** The result from every call's parsed value, in call order. */
+  combine(values: unknown[]): unknown;
   /** skillset: the order the skills were shown in. */
   numbering?: SkillName[];
 }
+
+const single = (request: ChatRequest, parse: (text: string) => Parsed, numbering?: SkillName[]): StepRequest => ({
+  calls: [{ request, parse }], combine: (values) => values[0], ...(numbering ? { numbering } : {}),
+});
 
 /**
  * The request of `step` for `item`, or the reason it cannot be asked (nothing to review, no
@@ -30,42 +43,49 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
   });
   switch (step) {
     case 'generate':
-      return {
-        request: {
+      return single(
+        {
           ...sampling,
           messages: [...(settings.systemPrompt ? [{ role: 'system' as const, content: settings.systemPrompt }] : []), { role: 'user', content: item.instruction }],
         },
         // Empty, truncated or refusing answers are data: they land and get judged like any other.
-        parse: (text) => ({ ok: true, value: text }),
-      };
+        (text) => ({ ok: true, value: text }),
+      );
     case 'review': {
       if (item.response === undefined) return { cannot: 'no response to review' };
       if (item.skills.length === 0) return { cannot: 'instance has no skills to score' };
       const skills = item.skills as SkillName[];
-      return {
-        request: { ...sampling, messages: renderReviewPrompt({ ...item, skills }, item.response) },
-        parse: (text) => {
-          const p = parseSkillScores(text, skills);
+      const profile = judgeProfile(settings.judgeProfile ?? 'flask');
+      const response = item.response;
+      const groups = profile.callSkills(skills);
+      // flask: one call scores every skill; prometheus: one call a skill, each parsed on its own
+      // (render takes the call's skill; flask's ignores it).
+      const calls: StepCall[] = groups.map((callSkills) => ({
+        request: { ...sampling, messages: profile.render({ ...item, skills }, response, callSkills[0]) },
+        ...(groups.length > 1 ? { label: callSkills.join(', ') } : {}),
+        parse: (text: string): Parsed => {
+          const p = profile.parse(text, callSkills);
           return p.ok ? { ok: true, value: p.scores } : p;
         },
-      };
+      }));
+      return { calls, combine: (values) => Object.assign({}, ...values) };
     }
     case 'domain':
-      return { request: annotation(renderDomainPrompt(item.instruction)), parse: (t) => parseDomainAnswer(t) };
+      return single(annotation(renderDomainPrompt(item.instruction)), (t) => parseDomainAnswer(t));
     case 'skillset': {
       const numbering = skillNumbering(shuffleSeed, item.idx);
-      return {
-        request: annotation(renderSkillsetPrompt(item.instruction, item.answer || undefined, numbering)),
-        numbering,
-        parse: (t) => {
+      return single(
+        annotation(renderSkillsetPrompt(item.instruction, item.answer || undefined, numbering)),
+        (t) => {
           const p = parseSkillsetAnswer(t, numbering);
           return p.ok ? { ok: true, value: p.value.skills } : p;
         },
-      };
+        numbering,
+      );
     }
     case 'difficulty':
       if (!item.domains || item.domains.length === 0) return { cannot: 'the domain stage has no label for this instance' };
-      return { request: annotation(renderDifficultyPrompt(item.instruction, item.domains)), parse: (t) => parseDifficultyAnswer(t) };
+      return single(annotation(renderDifficultyPrompt(item.instruction, item.domains)), (t) => parseDifficultyAnswer(t));
   }
 }
 

@@ -13,8 +13,9 @@ export function createStoreActivities(deps: { db: Database }): StoreActivities {
   const { db } = deps;
   return {
     countWorkItems: (runId) => db.read((sql) => countInstances(sql, runId)),
-    listWorkItems: ({ runId, steps, fromOrd, toOrd }) => db.read((sql) => workItemsInRange(sql, runId, steps, fromOrd, toOrd)),
+    listWorkItems: ({ runId, steps, fromOrd, toOrd, judgeIds }) => db.read((sql) => workItemsInRange(sql, runId, steps, fromOrd, toOrd, judgeIds)),
     loadChunk: ({ runId, idxs }) => db.read((sql) => loadChunkItems(sql, runId, idxs)),
-    landResults: ({ runId, step, endpoint, results }) => db.run((sql) => landResults(sql, runId, step, endpoint, results)),
+    landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices }) =>
+      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices })),
   };
 }

@@ -5,9 +5,14 @@ import type { EvalInstance } from '../core/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/endpoint.js';
 import type { EndpointLimits } from '../core/rate/index.js';
-import { roleOf, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import { BUDGET_REACHED, judgeIdFor, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
+import type { StepSettings } from '../workflows/types.js';
+import { loadPriceTable, formatUsd } from '../core/pricing.js';
+import { formatRunCost, runCost, runPrices } from '../core/report/cost.js';
+import { InputError } from '../core/errors.js';
 import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
+import { openReadOnly } from './readDb.js';
 import { followRun, startOrAttach } from './runs.js';
 import { progressPrinter } from './progressBar.js';
 import { preflight, serveEndpoint, type ServedEndpoint } from './endpoints.js';
@@ -31,6 +36,12 @@ export interface RunOptions {
   limit?: number;
   /** Seconds without a heartbeat before a chunk's worker is presumed dead. */
   heartbeatTimeoutMs?: number;
+  /** --prices FILE: entries over data/prices.json. */
+  pricesFile?: string;
+  /** --max-cost USD: the run stops starting work once its landed cost reaches it. */
+  maxCostUsd?: number;
+  /** --batch: judge requests through the Batch API, polled every pollMs; at most maxFallback direct re-asks a chunk. */
+  batch?: { pollMs: number; maxFallback?: number };
 }
 
 /** What a finished run came to: the summary's counts are the progress line's. */
@@ -55,21 +66,53 @@ export async function executeRun(a: {
   model: EndpointConfig;
   options: RunOptions;
   log: (s: string) => void;
+  /** A panel (--judge ..., repeated): each instance is reviewed by each; `judge` is its first. */
+  judges?: Array<{ config: EndpointConfig; profile: string }>;
+  /** A panel judge's sampling for its profile (the profile's, or the user's overrides). */
+  judgeSettingsFor?: (profile: string) => StepSettings;
 }): Promise<RunOutcome | undefined> {
   const { record, options, log } = a;
   const queueBase = temporalConfig().taskQueue;
   const roles = new Set(a.steps.map(roleOf));
   const served: Partial<Record<'judge' | 'model', ServedEndpoint>> = {};
   for (const role of roles) {
+    if (role === 'judge' && a.judges) continue;
     served[role] = await preflight(role, await serveEndpoint(role === 'judge' ? a.judge : a.model, queueBase));
+  }
+  // A panel: every judge's endpoint served once (two profiles of one endpoint share its worker).
+  const panel: JudgeSpec[] = [];
+  const panelEndpoints = new Map<string, ServedEndpoint>();
+  if (roles.has('judge') && a.judges) {
+    for (const j of a.judges) {
+      const ep = await preflight('judge', await serveEndpoint(j.config, queueBase));
+      const id = judgeIdFor(ep.ref, j.profile);
+      if (panel.some((p) => p.id === id)) throw new InputError(`--judge ${j.config.model} at ${ep.ref.baseUrl} with profile ${j.profile} is given twice`);
+      if (!panelEndpoints.has(ep.ref.id)) panelEndpoints.set(ep.ref.id, ep);
+      panel.push({ id, endpoint: ep.ref, profile: j.profile, settings: a.judgeSettingsFor ? a.judgeSettingsFor(j.profile) : record.judgeSettings! });
+    }
+    served.judge = panelEndpoints.get(panel[0].endpoint.id);
   }
   const bound: RunRecord = {
     ...record,
     simulated: record.simulated || !!served.judge?.simulated || !!served.model?.simulated,
     ...(served.judge ? { judgeModel: served.judge.ref.model, judgeEndpoint: endpointHost(a.judge), judgeBaseUrl: served.judge.ref.baseUrl, judgeQueue: served.judge.ref.queue } : {}),
+    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile })) } : {}),
     ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
   };
-  for (const [role, ep] of Object.entries(served)) log(`${role}: ${describeEndpoint(ep.ref)}${ep.simulated ? '' : ''} (task queue ${ep.ref.queue})`);
+  for (const [role, ep] of Object.entries(served)) if (!(role === 'judge' && panel.length)) log(`${role}: ${describeEndpoint(ep.ref)} (task queue ${ep.ref.queue})`);
+  for (const [k, p] of panel.entries()) log(`judge ${k + 1}: ${describeEndpoint(p.endpoint)}, profile ${p.profile} (task queue ${p.endpoint.queue})`);
+  const priceTable = loadPriceTable(options.pricesFile);
+  const models = [...new Set([...Object.values(served).map((ep) => ep.ref.model), ...panel.map((p) => p.endpoint.model)])];
+  const prices = runPrices(models, priceTable);
+  if (options.maxCostUsd !== undefined) {
+    const missing = models.filter((m) => !prices[m]);
+    if (missing.length > 0) {
+      throw new InputError(
+        `--max-cost needs a price for ${missing.join(', ')}, which ${priceTable.files.join(' + ')} does not list: ` +
+          `give one with --prices FILE ({"models": {"${missing[0]}": {"input": USD_PER_1M, "output": USD_PER_1M}}})`,
+      );
+    }
+  }
 
   const session = await openSession({ dbFile: a.db.file, log });
   try {
@@ -82,17 +125,32 @@ export async function executeRun(a: {
         : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.responses ? `, ${prepared.newResponses} responses` : ''}.`,
     );
     const run = prepared.record;
-    const workers = await session.serve(
-      (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>).map(([role, endpoint]) => ({
-        endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits,
-      })),
-    );
+    // Costs are read through the state server, which owns the results file.
+    const costNow = async () => openReadOnly(session.dbFile).run((sql) => runCost(sql, run.runId, priceTable));
+    if (options.maxCostUsd !== undefined) {
+      const spent = (await costNow()).pricedUsd;
+      if (spent >= options.maxCostUsd) {
+        throw new InputError(
+          `run "${run.runId}" has already cost ${formatUsd(spent)}, at or over --max-cost ${formatUsd(options.maxCostUsd)}: ` +
+            'run the same command with a higher --max-cost to continue it.',
+        );
+      }
+      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
+    }
+    const toServe = (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>)
+      .filter(([role]) => !(role === 'judge' && panel.length))
+      .map(([role, endpoint]) => ({ endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits }));
+    for (const endpoint of panelEndpoints.values()) if (!toServe.some((t) => t.endpoint.ref.id === endpoint.ref.id)) toServe.push({ endpoint, limits: options.judgeLimits });
+    const workers = await session.serve(toServe);
     const input: RunWorkflowInput = {
       runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
-      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined } : {}),
+      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
       ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
       chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
       shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
+      ...(panel.length > 0 ? { judges: panel } : {}),
+      ...(options.batch ? { batch: options.batch } : {}),
     };
     const { handle, attached } = await startOrAttach(session.client, input);
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
@@ -104,7 +162,12 @@ export async function executeRun(a: {
     const bar = progressPrinter(record.runId, { endpoints: () => endpointLine(workers) });
     const final = await followRun(session.client, handle, (p) => bar.update(p));
     bar.end();
-    log(runSummary(final));
+    const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
+    log(runSummary(final, cost));
+    if (final.stopped === BUDGET_REACHED) {
+      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
+        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
+    }
     return { progress: final, record: run };
   } finally {
     await session.close();
@@ -127,10 +190,11 @@ function endpointLine(workers: EndpointWorker[]): string {
     .join(' | ');
 }
 
-export function runSummary(p: Progress): string {
-  return `Finished: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
+export function runSummary(p: Progress, cost?: string): string {
+  return `${p.stopped ? `Stopped (${p.stopped})` : 'Finished'}: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
     (p.resumed ? ` (${p.resumed} were already landed)` : '') +
     `; ${p.calls} calls, ${p.tokens} tokens` +
     (p.rateLimited ? `, ${p.rateLimited} answered 429 (waited out)` : '') +
-    (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') + '.';
+    (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') +
+    (cost !== undefined ? `; cost ${cost}` : '') + '.';
 }

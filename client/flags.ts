@@ -31,6 +31,13 @@ export const RUN_FLAGS = {
   'judge-rpm': { type: 'string' },
   'judge-tpm': { type: 'string' },
   'judge-rps': { type: 'string' },
+  'judge-profile': { type: 'string' },
+  prices: { type: 'string' },
+  'max-cost': { type: 'string' },
+  judge: { type: 'string', multiple: true },
+  batch: { type: 'boolean' },
+  'batch-poll-seconds': { type: 'string' },
+  'batch-fallback': { type: 'string' },
 } as const;
 
 /** The evaluated model's endpoint limits and key file (infer, eval). */
@@ -201,7 +208,19 @@ export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptionsFromFl
     detach: !!v.detach,
     limit: intFlag(v, 'limit', undefined),
     concurrency,
+    ...(strFlag(v, 'prices') ? { pricesFile: strFlag(v, 'prices') } : {}),
+    ...(v.batch ? { batch: { pollMs: 1000 * (numFlag(v, 'batch-poll-seconds') ?? 30), ...(intFlag(v, 'batch-fallback', undefined, 0) !== undefined ? { maxFallback: intFlag(v, 'batch-fallback', undefined, 0) } : {}) } } : {}),
+    ...(maxCost(v) !== undefined ? { maxCostUsd: maxCost(v) } : {}),
   };
+}
+
+/** --max-cost USD: a positive amount ("$" allowed). */
+function maxCost(v: Values): number | undefined {
+  const raw = strFlag(v, 'max-cost');
+  if (raw === undefined) return undefined;
+  const n = Number(raw.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`--max-cost must be an amount in USD > 0, e.g. --max-cost 5 (got "${raw}")`);
+  return n;
 }
 
 export function openDb(v: Values): Database {

@@ -1,7 +1,7 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from './activityTypes.js';
 import {
-  RUN_STOPPING_ERRORS, roleOf, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from './types.js';
 
 export const batchProgressQuery = defineQuery<Progress>('batchProgress');
@@ -25,19 +25,92 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     model: input.model ? proxyActivities<EndpointActivities>(endpointOptions(input.model.queue, input.heartbeatTimeoutMs)) : undefined,
   };
 
-  const work = await store.listWorkItems({ runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd });
+  const judges = planJudges(input);
+  const byQueue = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
+  const judgeActs = (j: JudgeSpec) => {
+    let act = byQueue.get(j.endpoint.queue);
+    if (!act) byQueue.set(j.endpoint.queue, (act = proxyActivities<EndpointActivities>(endpointOptions(j.endpoint.queue, input.heartbeatTimeoutMs))));
+    return act;
+  };
+  const work = await store.listWorkItems({
+    runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd, judgeIds: judges.map((j) => j.id),
+  });
   const progress: Progress = {
     total: input.toOrd - input.fromOrd, done: work.done, failed: work.failed, pending: work.pending.length,
     tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
   };
   setHandler(batchProgressQuery, () => progress);
 
-  async function callStep(step: Step, items: ChunkItem[]): Promise<CallChunkResult> {
+  const batchActs = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
+  /**
+   * --batch: the chunk's judge requests as one Batch API batch — submit (its id is in this
+   * workflow's history from then on), poll between durable timers, collect. Lines that failed,
+   * expired or did not parse are asked directly (at most `maxFallback` instances a chunk; the
+   * rest fail with the line's reason), their batch lines recorded as calls before the direct ones.
+   */
+  async function batchStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
     const role = roleOf(step);
-    const endpoint = input[role];
-    const act = endpoints[role];
+    const endpoint = judge ? judge.endpoint : input[role]!;
+    const settings = judge ? { ...judge.settings, judgeProfile: judge.profile } : { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
+    let b = batchActs.get(endpoint.queue);
+    if (!b) {
+      b = proxyActivities<EndpointActivities>({
+        taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
+      });
+      batchActs.set(endpoint.queue, b);
+    }
+    const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? role}/${hashIdxs(items.map((it) => it.idx))}`;
+    const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key };
+    let submitted: { batchId: string };
+    try {
+      submitted = await b.submitBatch(base);
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      if (cause?.type !== 'BatchUnsupported') throw err;
+      // The endpoint has no Batch API (a local server): this chunk is asked directly.
+      return callStep(step, items, judge, true);
+    }
+    // Poll less often as the batch runs on (×1.5 up to 10 minutes): a 24-hour batch stays a short history.
+    let wait = input.batch!.pollMs;
+    for (;;) {
+      await sleep(wait);
+      wait = Math.min(Math.round(wait * 1.5), Math.max(input.batch!.pollMs, 600_000));
+      const state = await b.pollBatch({ endpoint, batchId: submitted.batchId });
+      if (TERMINAL_BATCH_STATES.includes(state.status)) break;
+    }
+    const got = await b.collectBatch({ ...base, batchId: submitted.batchId });
+    const stats = { calls: got.linesOk + got.linesFailed, rateLimited: 0, errors: got.linesFailed, tokens: 0, lost: 0 };
+    for (const r of got.results) stats.tokens += r.promptTokens + r.completionTokens;
+    const fallback = new Map(got.fallback.map((f) => [f.idx, f]));
+    const again = items.filter((it) => fallback.has(it.idx));
+    const bound = input.batch!.maxFallback ?? again.length;
+    const direct = again.length > 0 && bound > 0 ? await callStep(step, again.slice(0, bound), judge, true) : undefined;
+    const results: StepOutcome[] = [...got.results];
+    for (const r of direct?.results ?? []) {
+      const prior = fallback.get(r.idx)!.calls;
+      const priorTokens = prior.reduce((s, c) => s + c.promptTokens + c.completionTokens, 0);
+      stats.tokens += priorTokens;
+      results.push({ ...r, calls: [...prior, ...r.calls.map((c) => ({ ...c, callNo: c.callNo + prior.length }))] });
+    }
+    if (direct) for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += direct.stats[k];
+    const now = new Date().toISOString();
+    for (const it of again.slice(bound)) {
+      const f = fallback.get(it.idx)!;
+      results.push({ idx: it.idx, status: 'failed', error: `${f.reason} (no direct call left: --batch fallback bound ${bound})`, attempts: 0,
+        promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: f.calls });
+    }
+    return { results, stats };
+  }
+
+  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
+    const role = roleOf(step);
+    if (input.batch && role === 'judge' && !direct) return batchStep(step, items, judge);
+    const endpoint = judge ? judge.endpoint : input[role];
+    const act = judge ? judgeActs(judge) : endpoints[role];
     if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
-    const settings = role === 'judge' ? input.judgeSettings : input.modelSettings;
+    const settings = judge
+      ? { ...judge.settings, judgeProfile: judge.profile }
+      : role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
     try {
       return await act.callChunk({
         runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
@@ -59,6 +132,48 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     }
   }
 
+  /** Land one step's outcomes; a run with a budget learns its landed cost. */
+  async function landStep(step: Step, items: ChunkItem[], out: CallChunkResult, judge?: JudgeSpec): Promise<CallChunkResult> {
+    const landed = await store.landResults({
+      runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
+      ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
+      ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
+    });
+    if (landed.runCostUsd !== undefined) {
+      progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
+      if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
+    }
+    return out;
+  }
+
+  /**
+   * The review step: each judge of the panel reviews the chunk's instances it has not reviewed
+   * yet (concurrently, each on its endpoint's queue), and lands them under its judge id. An
+   * instance fails the step when one of its judges failed it.
+   */
+  async function reviewByEachJudge(items: ChunkItem[]): Promise<CallChunkResult> {
+    const outs = await Promise.all(judges.map(async (j) => {
+      const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
+      if (todo.length === 0) return undefined;
+      return landStep('review', todo, await callStep('review', todo, j), j);
+    }));
+    const stats = { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 };
+    const failed = new Map<number, StepOutcome>();
+    for (const o of outs) {
+      if (!o) continue;
+      for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += o.stats[k];
+      for (const r of o.results) if (r.status === 'failed' && !failed.has(r.idx)) failed.set(r.idx, r);
+    }
+    const now = new Date().toISOString();
+    // Instances no judge failed now go on as done (the review step is every run's last step).
+    return {
+      results: items.map((it) => failed.get(it.idx) ?? {
+        idx: it.idx, status: 'done', attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: [],
+      }),
+      stats,
+    };
+  }
+
   async function runChunk(chunk: Array<[number, number]>): Promise<void> {
     const firstStep = new Map(chunk);
     let alive = await store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
@@ -67,8 +182,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const step = input.steps[k];
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
-      const out = await callStep(step, todo);
-      await store.landResults({ runId: input.runId, step, endpoint: input[roleOf(step)]!, results: out.results });
+      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step, todo, await callStep(step, todo));
       progress.calls += out.stats.calls;
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;
@@ -87,8 +201,21 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
   // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus one landing.
   const inFlight = Math.max(2, Math.ceil(input.concurrency / input.chunkSize) + 1);
-  await pool(chunks, inFlight, runChunk);
+  // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
+  // flight finish and land: their calls are paid for).
+  await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);
   return progress;
+}
+
+/** A short deterministic name for a chunk's instances (FNV-1a 32; no Node crypto in workflows). */
+function hashIdxs(idxs: number[]): string {
+  let h = 0x811c9dc5;
+  const text = idxs.join(',');
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${idxs.length}-${h.toString(16).padStart(8, '0')}`;
 }
 
 /** What a finished step hands to the next one. */
@@ -111,10 +238,10 @@ function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
 }
 
 /** Run `fn` over `items` with at most `limit` in flight (deterministic: plain promises). */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length && !stop()) await fn(items[next++]);
   });
   await Promise.all(lanes);
 }

@@ -33,7 +33,9 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
     finished.pending = Math.max(0, total - finished.done - finished.failed);
   };
 
-  while (nextOrd < total) {
+  // A batch that reached the run's budget (--max-cost): start no other batch.
+  const stopped = () => finished.stopped !== undefined;
+  while (nextOrd < total && !stopped()) {
     while (running.size < parallel && nextOrd < total) {
       const fromOrd = nextOrd;
       const toOrd = Math.min(total, fromOrd + input.batchSize);
@@ -50,7 +52,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
     }
     await waitForOne();
     const info = workflowInfo();
-    if ((info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) && nextOrd < total) {
+    if ((info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) && nextOrd < total && !stopped()) {
       while (running.size > 0) await waitForOne();
       await continueAsNew<typeof runWorkflow>({ ...input, nextOrd, carried: finished });
     }

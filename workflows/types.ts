@@ -21,6 +21,8 @@ export interface StepSettings {
   /** Annotation runs: the user's temperature / max tokens replace each stage's FLASK settings. */
   override?: boolean;
   maxParseAttempts?: number;
+  /** Review step: the judge profile (core/judges: 'flask' | 'prometheus'); default flask. */
+  judgeProfile?: string;
 }
 
 /** What a step needs to know about one instance: travels in activity payloads (a few KB). */
@@ -34,6 +36,8 @@ export interface ChunkItem {
   response?: string;
   /** Labels of the domain stage (difficulty step). */
   domains?: string[];
+  /** Judge ids with a landed review of this instance (a panel judge skips those it has). */
+  judged?: string[];
 }
 
 export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost';
@@ -50,6 +54,8 @@ export interface CallRecord {
   /** This call repeats one whose result was lost when a worker died. */
   resent: boolean;
   startedAt: string;
+  /** A Batch API line (billed at the batch discount). */
+  batch?: boolean;
 }
 
 /** The result of one step on one instance, as the endpoint worker hands it to the store. */
@@ -115,6 +121,10 @@ export interface Progress {
   resent: number;
   /** Instances found already finished when a batch started: work not redone on resume. */
   resumed: number;
+  /** The run's landed cost (USD), known when the run has a budget. */
+  costUsd?: number;
+  /** Why the run ended before its last instance (e.g. "budget reached"). */
+  stopped?: string;
 }
 
 export function emptyProgress(total = 0): Progress {
@@ -132,7 +142,32 @@ export function addProgress(a: Progress, b: Progress): Progress {
     rateLimited: a.rateLimited + b.rateLimited,
     resent: a.resent + b.resent,
     resumed: a.resumed + b.resumed,
+    // The run's cost is cumulative: the later figure is the larger one.
+    ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
+    ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
   };
+}
+
+/** One judge of a run's panel: its endpoint, how it is asked, its sampling. */
+export interface JudgeSpec {
+  /** "<endpoint id>:<profile>", recorded with each of its reviews (reviews.judge_id). */
+  id: string;
+  endpoint: EndpointRef;
+  profile: string;
+  settings: StepSettings;
+}
+
+/** The judge id of an endpoint asked with a profile (same formula as core/store/schema.ts judgeIdOf). */
+export function judgeIdFor(endpoint: Pick<EndpointRef, 'id'>, profile: string | undefined): string {
+  return `${endpoint.id}:${profile ?? 'flask'}`;
+}
+
+/** The run's judges: its panel, or its one judge. */
+export function planJudges(plan: RunPlan): JudgeSpec[] {
+  if (plan.judges && plan.judges.length > 0) return plan.judges;
+  if (!plan.judge || !plan.judgeSettings) return [];
+  const profile = plan.judgeProfile ?? 'flask';
+  return [{ id: judgeIdFor(plan.judge, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
 }
 
 /** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */
@@ -145,6 +180,10 @@ export interface RunPlan {
   model?: EndpointRef;
   judgeSettings?: StepSettings;
   modelSettings?: StepSettings;
+  /** How the judge is asked (core/judges): 'flask' (default) or 'prometheus' (one call per skill). */
+  judgeProfile?: string;
+  /** A panel: each instance is reviewed by each judge (replaces judge/judgeSettings/judgeProfile for the review step). */
+  judges?: JudgeSpec[];
   /** Instances per endpoint activity. */
   chunkSize: number;
   /** Instances in flight per batch (the endpoint's limiter caps the calls really in flight). */
@@ -153,6 +192,12 @@ export interface RunPlan {
   shuffleSeed: number;
   /** An endpoint activity silent this long is presumed dead (its worker crashed) and retried. */
   heartbeatTimeoutMs?: number;
+  /** Stop starting chunks once the run's landed cost reaches this (USD); needs `prices`. */
+  maxCostUsd?: number;
+  /** --batch: judge requests go through the endpoint's Batch API (submit, durable timers, collect). */
+  batch?: { pollMs: number; maxFallback?: number };
+  /** USD per 1M tokens of the run's models (only those), for the budget. */
+  prices?: Record<string, { input: number; output: number }>;
 }
 
 export interface RunWorkflowInput extends RunPlan {
@@ -182,4 +227,10 @@ export function runWorkflowId(runId: string): string {
 }
 
 /** Failure types that stop a run: every instance would fail the same way. */
+/** Batch API states after which a batch changes no more. */
+export const TERMINAL_BATCH_STATES = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Progress.stopped of a run that reached its --max-cost. */
+export const BUDGET_REACHED = 'budget reached';
+
 export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch'];

@@ -4,13 +4,12 @@ import { InputError } from '../../core/errors.js';
 import { loadEvalSet } from '../../core/dataset.js';
 import { datasetQuirks } from '../../core/dataset.js';
 import { describeSummary, sha256File } from '../../core/prepare.js';
-import { loadReviewPromptKit } from '../../core/prompts/review.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
 import { EXIT, exitCodeForProgress } from '../exitCodes.js';
 import { keyHelp, limitsHelp, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
-import { evalSetFile, judgeSettings } from './review.js';
+import { evalSetFile, judgeProfileRecord, judgeSettings, judgesFromFlags } from './review.js';
 import { printRunReport } from './report.js';
 
 const MODEL_FLAGS = {
@@ -59,7 +58,8 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   const warn = (s: string) => log(`warning: ${s}`);
   const options = runOptions(v, warn);
   const model = modelFromFlags(v, warn);
-  const judge = judgeFromFlags(v, warn);
+  const judges = kind === 'eval' ? judgesFromFlags(v) : undefined;
+  const judge = judges?.[0].config ?? judgeFromFlags(v, warn);
   modelSettings(v);
   if (kind === 'eval') judgeSettings(v);
   if (!model.model) throw new InputError('name the evaluated model: --model-name M (or FLASK_MODEL_NAME)');
@@ -70,16 +70,18 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   if (limit !== undefined) instances = instances.slice(0, limit);
   const summary = { dataset: datasetQuirks(instances), ...(limit !== undefined ? { limit } : {}) };
   for (const line of describeSummary(summary)) log(`  ${line}`);
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const db = openDb(v);
   const final = await executeRun({
     db, instances, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind, simulated: endpointIsOffline(model) || (kind === 'eval' && endpointIsOffline(judge)),
       datasetPath: path.resolve(datasetFile), datasetSha256: sha256File(datasetFile), answersPath: null, answersSha256: null,
       modelId: model.model, modelEndpoint: endpointHost(model), modelSettings: modelSettings(v),
       judgeModel: kind === 'eval' ? judge.model : null, judgeEndpoint: kind === 'eval' ? endpointHost(judge) : null,
-      judgeSettings: kind === 'eval' ? judgeSettings(v) : null,
-      promptTemplateSha256: kind === 'eval' ? loadReviewPromptKit().hash : null, projectVersion: projectVersion(), summary,
+      judgeSettings: kind === 'eval' ? judgeSettings(v, profileName) : null,
+      ...(kind === 'eval' ? judgeProfileRecord(profileName) : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
     },
   });
   if (final && kind === 'eval') await printRunReport(db, [runId], 'skill', 'table', log);

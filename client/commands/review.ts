@@ -3,9 +3,11 @@ import path from 'node:path';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { InputError } from '../../core/errors.js';
 import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
-import { loadReviewPromptKit } from '../../core/prompts/review.js';
-import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
+import { judgeProfile } from '../../core/judges/index.js';
+import { endpointHost, endpointIsOffline, projectVersion, type EndpointConfig } from '../../core/config.js';
+import { OFFLINE_MODEL_ID } from '../../offline/server.js';
 import { executeRun } from '../execute.js';
+import { openReadOnly } from '../readDb.js';
 import { EXIT, exitCodeForProgress } from '../exitCodes.js';
 import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { printRunReport } from './report.js';
@@ -22,8 +24,15 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --judge-model M     (env FLASK_JUDGE_MODEL; default gpt-4-0613, or the offline judge without a key)
   --judge-base-url U  (env OPENAI_BASE_URL)
   --judge-api-key-file F   the judge's key from a file (env OPENAI_API_KEY; --judge-api-key K: see Keys below)
-  --judge-temperature T / --judge-max-tokens N   (default: FLASK's reviewer.jsonl, 0.2 / 1024)
   --parse-attempts N (3)   times the judge is asked before an instance is recorded as failed
+  --judge-profile P   flask (default: FLASK's prompt, one call scores 3 skills) | prometheus (Prometheus 2's prompt, one call per skill)
+  --judge-temperature T / --judge-max-tokens N   (default: the profile's; flask: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --judge model=M,base-url=U,profile=P[,key-env=VAR]   a panel judge (repeat the flag: each instance is judged by each);
+                      base-url=offline for the offline judge; the key comes from env only: VAR, else OPENAI_API_KEY for OpenAI's URL
+                      (compare them: flask-eval judge-agreement RUN; a judge added to a run judges only what it has not judged)
+  --batch             judge requests through the endpoint's Batch API (OpenAI: half the price; waits on durable timers,
+                      a restart resumes without resubmitting); --batch-poll-seconds N (30); --batch-fallback N: direct re-asks a chunk
+  --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  stop the run cleanly when its landed cost reaches USD
   --retry-failed      judge again the instances recorded as failed
   --detach            start the workflow and return (with external workers)
   --with-worker       run a worker in this process even with TEMPORAL_ADDRESS set
@@ -36,14 +45,63 @@ export function evalSetFile(v: Record<string, unknown>): string {
   return typeof v['eval-set'] === 'string' ? (v['eval-set'] as string) : DATA_FILES.evalSet;
 }
 
-/** FLASK's judge settings (reviewer.jsonl), overridable, plus the bounded re-ask count. */
-export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>): SamplingSettings {
-  const kit = loadReviewPromptKit();
+/** The judge profile's sampling (flask: FLASK's reviewer.jsonl), overridable, plus the bounded re-ask count. */
+export function judgeSettings(v: Record<string, string | boolean | string[] | undefined>, profileName?: string): SamplingSettings {
+  const profile = judgeProfile(profileName ?? strFlag(v, 'judge-profile') ?? 'flask');
   return {
-    temperature: temperatureFlag(v, 'judge-temperature') ?? kit.temperature,
-    maxTokens: intFlag(v, 'judge-max-tokens', kit.maxTokens),
+    temperature: temperatureFlag(v, 'judge-temperature') ?? profile.sampling.temperature,
+    maxTokens: intFlag(v, 'judge-max-tokens', profile.sampling.maxTokens),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
+}
+
+/** One judge of a panel (`--judge model=M,base-url=U,profile=P[,key-env=VAR]`). */
+export interface PanelJudge {
+  config: EndpointConfig;
+  profile: string;
+}
+
+const JUDGE_SPEC_KEYS = ['model', 'base-url', 'profile', 'key-env'];
+
+/**
+ * The panel from repeated `--judge` flags, or undefined. Keys never come from flags (they would
+ * sit in shell history and process lists): `key-env=VAR` names the environment variable holding
+ * it; without it, OpenAI's URL (or no base-url) takes OPENAI_API_KEY and any other URL none.
+ */
+export function judgesFromFlags(v: Record<string, string | boolean | string[] | undefined>, env = process.env): PanelJudge[] | undefined {
+  const specs = v.judge;
+  if (!Array.isArray(specs) || specs.length === 0) return undefined;
+  return specs.map((spec) => {
+    const kv: Record<string, string> = {};
+    for (const part of spec.split(',')) {
+      const i = part.indexOf('=');
+      const key = part.slice(0, i).trim();
+      if (i < 0 || !JUDGE_SPEC_KEYS.includes(key)) {
+        const hint = /key/.test(part) ? ' (API keys come from the environment: key-env=VAR names the variable)' : '';
+        throw new InputError(`--judge "${spec}": expected ${JUDGE_SPEC_KEYS.map((k) => `${k}=...`).join(',')}; "${part}" is not one of them${hint}`);
+      }
+      kv[key] = part.slice(i + 1).trim();
+    }
+    const profile = judgeProfile(kv.profile ?? 'flask').name;
+    const offline = kv['base-url'] === 'offline' || (!kv['base-url'] && !env.OPENAI_API_KEY && !env.OPENAI_BASE_URL && !kv['key-env']);
+    if (offline) return { config: { model: kv.model ?? OFFLINE_MODEL_ID }, profile };
+    const baseURL = kv['base-url'] ?? env.OPENAI_BASE_URL ?? undefined;
+    let apiKey: string | undefined;
+    if (kv['key-env']) {
+      apiKey = env[kv['key-env']];
+      if (!apiKey) throw new InputError(`--judge "${spec}": the environment variable ${kv['key-env']} is not set`);
+    } else if (!baseURL || /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL) || baseURL === env.OPENAI_BASE_URL) {
+      apiKey = env.OPENAI_API_KEY || undefined;
+    }
+    if (!kv.model) throw new InputError(`--judge "${spec}": name the judge's model (model=M)`);
+    return { config: { model: kv.model, ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) }, profile };
+  });
+}
+
+/** What a run records of its judge profile: the name, and its prompt hash as the run's template hash. */
+export function judgeProfileRecord(name: string): { judgeProfile: string; promptTemplateSha256: string } {
+  const profile = judgeProfile(name);
+  return { judgeProfile: profile.name, promptTemplateSha256: profile.hash };
 }
 
 export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<number> {
@@ -55,7 +113,8 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   // Every flag is checked before any file is read or anything is stored.
   const warn = (s: string) => log(`warning: ${s}`);
   const options = runOptions(v, warn);
-  const judge = judgeFromFlags(v, warn);
+  const judges = judgesFromFlags(v);
+  const judge = judges?.[0].config ?? judgeFromFlags(v, warn);
   judgeSettings(v);
   const model = strFlag(v, 'model');
   const answersFile = strFlag(v, 'answers') ?? (model ? publishedAnswersFile(model) : undefined);
@@ -71,17 +130,19 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   });
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
 
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
   const final = await executeRun({
     db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options, log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind: 'review', simulated,
       datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
       answersPath: path.resolve(answersFile), answersSha256: sha256File(answersFile),
       modelId, modelEndpoint: null, modelSettings: null,
-      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
-      promptTemplateSha256: loadReviewPromptKit().hash, projectVersion: projectVersion(), summary: prepared.summary,
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),
+      ...judgeProfileRecord(profileName), projectVersion: projectVersion(), summary: prepared.summary,
     },
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);
@@ -96,16 +157,19 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
  */
 async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<number> {
   const db = openDb(v);
-  const judge = judgeFromFlags(v, log);
-  const stored = await db.read((sql) => getRun(sql, runId));
+  const judges = judgesFromFlags(v);
+  const judge = judges?.[0].config ?? judgeFromFlags(v, log);
+  const stored = await openReadOnly(db.file).run((sql) => getRun(sql, runId));
   if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
   const firstReview = stored.judgeModel === null;
+  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
   const final = await executeRun({
     db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v, log), changeJudge: firstReview || !!v['change-judge'] }, log,
+    judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       ...stored,
-      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v),
-      promptTemplateSha256: loadReviewPromptKit().hash, simulated: stored.simulated || endpointIsOffline(judge),
+      judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),
+      ...judgeProfileRecord(profileName), simulated: stored.simulated || endpointIsOffline(judge),
     },
   });
   if (final) await printRunReport(db, [runId], 'skill', 'table', log);

@@ -3,6 +3,7 @@ import { insertRows } from './jsonRows.js';
 import { skillKey, type SkillName } from '../skills.js';
 import type { EndpointRef } from '../endpoint.js';
 import type { Step, StepOutcome } from '../../workflows/types.js';
+import { runCost, type RunPrices } from '../report/cost.js';
 
 /**
  * Land one step's outcomes for a chunk of instances, in the caller's transaction. Idempotent:
@@ -15,9 +16,14 @@ export async function landResults(
   step: Step,
   endpoint: EndpointRef,
   outcomes: readonly StepOutcome[],
-): Promise<{ landed: number; duplicates: number }> {
-  if (outcomes.length === 0) return { landed: 0, duplicates: 0 };
-  const landed = await alreadyLanded(sql, runId, step, outcomes.map((o) => o.idx));
+  opts: { judgeProfile?: string; judgeId?: string; prices?: RunPrices } = {},
+): Promise<{ landed: number; duplicates: number; runCostUsd?: number }> {
+  // With prices (a run with --max-cost), the run's landed cost comes back with each landing:
+  // the workflow stops starting chunks once it reaches the budget.
+  const cost = async () => (opts.prices ? { runCostUsd: (await runCost(sql, runId, opts.prices)).pricedUsd } : {});
+  if (outcomes.length === 0) return { landed: 0, duplicates: 0, ...(await cost()) };
+  const judgeId = opts.judgeId ?? '';
+  const landed = await alreadyLanded(sql, runId, step, outcomes.map((o) => o.idx), judgeId);
   const fresh = outcomes.filter((o) => !landed.has(o.idx));
   const provenance = (o: StepOutcome) => ({ endpoint: endpoint.baseUrl, served_model: o.servedModel ?? null, simulated: o.simulated });
   const times = (o: StepOutcome) => ({ started_at: o.startedAt, finished_at: o.finishedAt });
@@ -37,15 +43,15 @@ export async function landResults(
     await insertRows(sql, 'reviews', {
       run_id: 'VARCHAR', idx: 'INTEGER', status: 'VARCHAR', judge_model: 'VARCHAR', raw_text: 'VARCHAR', error: 'VARCHAR',
       prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', attempts: 'INTEGER', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
-      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN',
+      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN', judge_profile: 'VARCHAR', judge_id: 'VARCHAR',
     }, fresh.map((o) => ({
-      run_id: runId, idx: o.idx, status: o.status === 'done' ? 'scored' : 'failed', judge_model: endpoint.model, raw_text: o.text ?? null,
+      run_id: runId, idx: o.idx, judge_id: judgeId, status: o.status === 'done' ? 'scored' : 'failed', judge_model: endpoint.model, judge_profile: opts.judgeProfile ?? 'flask', raw_text: o.text ?? null,
       error: o.error ?? null, attempts: o.attempts, ...tokens(o), ...times(o), ...provenance(o),
     })));
-    await insertRows(sql, 'review_scores', { run_id: 'VARCHAR', idx: 'INTEGER', skill: 'VARCHAR', skill_key: 'VARCHAR', score: 'DOUBLE' },
+    await insertRows(sql, 'review_scores', { run_id: 'VARCHAR', idx: 'INTEGER', skill: 'VARCHAR', skill_key: 'VARCHAR', score: 'DOUBLE', judge_id: 'VARCHAR' },
       fresh.filter((o) => o.status === 'done').flatMap((o) =>
         Object.entries(o.value as Record<string, number | 'N/A'>).map(([skill, score]) => ({
-          run_id: runId, idx: o.idx, skill, skill_key: skillKey(skill as SkillName), score: score === 'N/A' ? null : score,
+          run_id: runId, idx: o.idx, judge_id: judgeId, skill, skill_key: skillKey(skill as SkillName), score: score === 'N/A' ? null : score,
         }))));
   } else {
     await insertRows(sql, 'annotations', {
@@ -62,23 +68,25 @@ export async function landResults(
   await insertRows(sql, 'calls', {
     run_id: 'VARCHAR', idx: 'INTEGER', step: 'VARCHAR', call_no: 'INTEGER', outcome: 'VARCHAR', http_status: 'INTEGER',
     prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', latency_ms: 'INTEGER', resent: 'BOOLEAN', endpoint: 'VARCHAR', model: 'VARCHAR',
-    started_at: 'TIMESTAMP',
+    started_at: 'TIMESTAMP', judge_id: 'VARCHAR', via_batch: 'BOOLEAN',
   }, fresh.flatMap((o) => o.calls.map((c) => ({
+    via_batch: c.batch ?? false,
+    judge_id: step === 'review' ? judgeId : null,
     run_id: runId, idx: o.idx, step, call_no: c.callNo, outcome: c.outcome, http_status: c.httpStatus ?? null, prompt_tokens: c.promptTokens,
     completion_tokens: c.completionTokens, latency_ms: c.latencyMs, resent: c.resent, endpoint: endpoint.baseUrl, model: endpoint.model,
     started_at: c.startedAt,
   }))), { onConflict: 'none' });
-  return { landed: fresh.length, duplicates: outcomes.length - fresh.length };
+  return { landed: fresh.length, duplicates: outcomes.length - fresh.length, ...(await cost()) };
 }
 
-async function alreadyLanded(sql: Sql, runId: string, step: Step, idxs: number[]): Promise<Set<number>> {
+async function alreadyLanded(sql: Sql, runId: string, step: Step, idxs: number[], judgeId: string): Promise<Set<number>> {
   const list = idxs.map((i) => Number(i)).filter(Number.isInteger).join(',');
   const q =
     step === 'generate'
       ? `SELECT idx FROM responses WHERE run_id = ? AND idx IN (${list}) UNION SELECT idx FROM generation_failures WHERE run_id = ? AND idx IN (${list})`
       : step === 'review'
-        ? `SELECT idx FROM reviews WHERE run_id = ? AND idx IN (${list})`
+        ? `SELECT idx FROM reviews WHERE run_id = ? AND judge_id = ? AND idx IN (${list})`
         : `SELECT idx FROM annotations WHERE run_id = ? AND stage = '${step}' AND idx IN (${list})`;
-  const rows = await sql.all(q, step === 'generate' ? [runId, runId] : [runId]);
+  const rows = await sql.all(q, step === 'generate' ? [runId, runId] : step === 'review' ? [runId, judgeId] : [runId]);
   return new Set(rows.map((r) => Number(r.idx)));
 }

@@ -31,7 +31,7 @@ export async function landReview(sql: Sql, runId: string, r: ReviewRow): Promise
   );
   if (r.status === 'scored') {
     for (const [skill, score] of Object.entries(r.scores) as [SkillName, SkillScore][]) {
-      await sql.exec(`INSERT INTO review_scores VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
+      await sql.exec(`INSERT INTO review_scores (run_id, idx, skill, skill_key, score) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
         runId, r.idx, skill, skillKey(skill), score === 'N/A' ? null : score,
       ]);
     }

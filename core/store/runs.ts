@@ -42,6 +42,10 @@ export const RunRecordSchema = z.object({
   judgeQueue: z.string().nullable().optional(),
   modelBaseUrl: z.string().nullable().optional(),
   modelQueue: z.string().nullable().optional(),
+  /** How the judge is asked (core/judges): flask | prometheus; the profile's hash is promptTemplateSha256. */
+  judgeProfile: z.string().nullable().optional(),
+  /** A panel's judges (every judge that ever reviewed for the run: a judge added later is appended). */
+  judges: z.array(z.object({ id: z.string(), model: z.string(), baseUrl: z.string(), profile: z.string() })).nullable().optional(),
   projectVersion: z.string(),
   summary: z.record(z.string(), z.unknown()),
 });
@@ -58,6 +62,11 @@ const JUDGE_FIELDS = ['judgeModel', 'judgeBaseUrl'] as const;
  */
 export async function createOrMatchRun(sql: Sql, run: RunRecord, opts: { changeJudge?: boolean } = {}): Promise<boolean> {
   const existing = await getRun(sql, run.runId);
+  if (existing && run.judges?.length) {
+    const known = new Set((existing.judges ?? []).map((j) => j.id));
+    const added = run.judges.filter((j) => !known.has(j.id));
+    if (added.length > 0) await sql.exec(`UPDATE runs SET judges = ?::JSON WHERE run_id = ?`, [JSON.stringify([...(existing.judges ?? []), ...added]), run.runId]);
+  }
   if (existing) {
     // Runs written before endpoints were recorded have no base URLs, and a run imported without
     // a judge has no prompt template yet: nothing to compare there.
@@ -67,8 +76,9 @@ export async function createOrMatchRun(sql: Sql, run: RunRecord, opts: { changeJ
     if (diffs.length === 0 && (judgeDiffs.length > 0 || !existing.promptTemplateSha256) && opts.changeJudge) {
       await sql.exec(
         `UPDATE runs SET judge_model = ?, judge_endpoint = ?, judge_base_url = ?, judge_queue = ?, judge_settings = ?::JSON,
-           prompt_template_sha256 = coalesce(prompt_template_sha256, ?), simulated = simulated OR ? WHERE run_id = ?`,
-        [run.judgeModel, run.judgeEndpoint, run.judgeBaseUrl ?? null, run.judgeQueue ?? null, json(run.judgeSettings), run.promptTemplateSha256, run.simulated, run.runId],
+           prompt_template_sha256 = coalesce(prompt_template_sha256, ?), judge_profile = coalesce(judge_profile, ?), simulated = simulated OR ? WHERE run_id = ?`,
+        [run.judgeModel, run.judgeEndpoint, run.judgeBaseUrl ?? null, run.judgeQueue ?? null, json(run.judgeSettings), run.promptTemplateSha256,
+          run.judgeProfile ?? null, run.simulated, run.runId],
       );
       return true;
     }
@@ -97,19 +107,20 @@ export async function createOrMatchRun(sql: Sql, run: RunRecord, opts: { changeJ
   await sql.exec(
     `INSERT INTO runs (run_id, kind, simulated, dataset_path, dataset_sha256, answers_path, answers_sha256, model_id, model_endpoint,
        model_settings, judge_model, judge_endpoint, judge_settings, prompt_template_sha256, project_version, summary,
-       judge_base_url, judge_queue, model_base_url, model_queue)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+       judge_base_url, judge_queue, model_base_url, model_queue, judge_profile, judges)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?::JSON, ?, ?, ?, ?, ?, ?::JSON) ON CONFLICT DO NOTHING`,
     [
       run.runId, run.kind, run.simulated, run.datasetPath, run.datasetSha256, run.answersPath, run.answersSha256, run.modelId,
       run.modelEndpoint, json(run.modelSettings), run.judgeModel, run.judgeEndpoint, json(run.judgeSettings),
       run.promptTemplateSha256, run.projectVersion, JSON.stringify(run.summary),
-      run.judgeBaseUrl ?? null, run.judgeQueue ?? null, run.modelBaseUrl ?? null, run.modelQueue ?? null,
+      run.judgeBaseUrl ?? null, run.judgeQueue ?? null, run.modelBaseUrl ?? null, run.modelQueue ?? null, run.judgeProfile ?? null,
+      json(run.judges),
     ],
   );
   return false;
 }
 
-export async function getRun(sql: Sql, runId: string): Promise<RunRecord | undefined> {
+export async function getRun(sql: Pick<Sql, 'one'>, runId: string): Promise<RunRecord | undefined> {
   const row = await sql.one(`SELECT * FROM runs WHERE run_id = ?`, [runId]);
   if (!row) return undefined;
   return {
@@ -131,6 +142,8 @@ export async function getRun(sql: Sql, runId: string): Promise<RunRecord | undef
     judgeQueue: (row.judge_queue as string | null) ?? null,
     modelBaseUrl: (row.model_base_url as string | null) ?? null,
     modelQueue: (row.model_queue as string | null) ?? null,
+    judgeProfile: (row.judge_profile as string | null) ?? null,
+    judges: parseJson(row.judges),
     projectVersion: row.project_version as string,
     summary: parseJson(row.summary) ?? {},
   };

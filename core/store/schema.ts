@@ -1,6 +1,7 @@
 import { SKILLS } from '../skills.js';
 import { DIFFICULTY_LEVELS } from '../difficulty.js';
 import type { Sql } from './database.js';
+import { endpointId } from '../endpoint.js';
 
 /**
  * The results schema. Every table is keyed so that landing the same thing twice is a no-op
@@ -21,7 +22,9 @@ CREATE TABLE IF NOT EXISTS runs (
   project_version VARCHAR,
   summary JSON,                          -- data quirks found when the run was created
   judge_base_url VARCHAR, judge_queue VARCHAR,  -- the endpoints the run is bound to (base URL, never a key)
-  model_base_url VARCHAR, model_queue VARCHAR
+  model_base_url VARCHAR, model_queue VARCHAR,
+  judge_profile VARCHAR,                 -- flask | prometheus (core/judges); its hash is prompt_template_sha256
+  judges JSON                            -- a panel's judges [{id, model, baseUrl, profile}] (reviews.judge_id)
 );
 CREATE TABLE IF NOT EXISTS instances (
   run_id VARCHAR NOT NULL,
@@ -66,7 +69,9 @@ CREATE TABLE IF NOT EXISTS reviews (
   attempts INTEGER NOT NULL,             -- judge calls that returned text
   started_at TIMESTAMP, finished_at TIMESTAMP,
   endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,
-  PRIMARY KEY (run_id, idx)
+  judge_profile VARCHAR,                 -- how the judge was asked (core/judges): flask | prometheus
+  judge_id VARCHAR NOT NULL DEFAULT '',  -- "<endpoint id>:<profile>": a panel's judges each review every instance
+  PRIMARY KEY (run_id, idx, judge_id)
 );
 CREATE TABLE IF NOT EXISTS review_scores (
   run_id VARCHAR NOT NULL,
@@ -74,7 +79,8 @@ CREATE TABLE IF NOT EXISTS review_scores (
   skill VARCHAR NOT NULL,                -- rubric name
   skill_key VARCHAR NOT NULL,            -- FLASK's short key (correctness, readability, ...)
   score DOUBLE,                          -- 1-5; NULL = N/A
-  PRIMARY KEY (run_id, idx, skill)
+  judge_id VARCHAR NOT NULL DEFAULT '',  -- the review's judge (reviews.judge_id)
+  PRIMARY KEY (run_id, idx, skill, judge_id)
 );
 CREATE TABLE IF NOT EXISTS annotations (
   run_id VARCHAR NOT NULL,
@@ -102,7 +108,9 @@ CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, 
   latency_ms INTEGER,
   resent BOOLEAN NOT NULL,               -- repeats a call whose answer was lost when a worker died
   endpoint VARCHAR, model VARCHAR,
-  started_at TIMESTAMP
+  started_at TIMESTAMP,
+  judge_id VARCHAR,                      -- review calls: the panel judge (reviews.judge_id)
+  via_batch BOOLEAN                      -- a Batch API line (--batch): billed at the batch discount
 );
 CREATE TABLE IF NOT EXISTS skill_catalog (skill VARCHAR PRIMARY KEY, skill_key VARCHAR NOT NULL, skill_order INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, level INTEGER NOT NULL);
@@ -115,9 +123,9 @@ CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, l
 const VIEWS = `
 CREATE OR REPLACE VIEW scores AS
 SELECT s.run_id, s.idx, s.skill, s.skill_key, c.skill_order, s.score,
-       i.difficulty, d.level AS difficulty_level, i.domains, i.task
+       i.difficulty, d.level AS difficulty_level, i.domains, i.task, s.judge_id, r.judge_model, r.judge_profile
 FROM review_scores s
-JOIN reviews r USING (run_id, idx)
+JOIN reviews r USING (run_id, idx, judge_id)
 JOIN instances i USING (run_id, idx)
 JOIN skill_catalog c ON c.skill = s.skill
 LEFT JOIN difficulty_catalog d ON d.difficulty = i.difficulty
@@ -125,28 +133,28 @@ WHERE r.status = 'scored';
 
 CREATE OR REPLACE VIEW skill_summary AS
 SELECT run_id, skill_key AS skill, skill_order,
-       sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count
-FROM scores GROUP BY run_id, skill_key, skill_order;
+       sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count, judge_id
+FROM scores GROUP BY run_id, skill_key, skill_order, judge_id;
 
 CREATE OR REPLACE VIEW skill_difficulty_summary AS
 SELECT run_id, skill, skill_order, difficulty, difficulty_level, score_sum, count, avg,
-       sum(score_sum) OVER w / nullif(sum(count) OVER w, 0) AS cumulative_avg
+       sum(score_sum) OVER w / nullif(sum(count) OVER w, 0) AS cumulative_avg, judge_id
 FROM (
-  SELECT run_id, skill_key AS skill, skill_order, difficulty, difficulty_level,
+  SELECT run_id, skill_key AS skill, skill_order, difficulty, difficulty_level, judge_id,
          sum(score) AS score_sum, count(score) AS count, avg(score) AS avg
   FROM scores WHERE difficulty_level IS NOT NULL
   GROUP BY ALL
 )
-WINDOW w AS (PARTITION BY run_id, skill ORDER BY difficulty_level ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+WINDOW w AS (PARTITION BY run_id, judge_id, skill ORDER BY difficulty_level ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
 
 CREATE OR REPLACE VIEW domain_summary AS
-SELECT run_id, domain, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count
-FROM (SELECT run_id, score, unnest(domains) AS domain FROM scores)
-GROUP BY run_id, domain;
+SELECT run_id, domain, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count, judge_id
+FROM (SELECT run_id, judge_id, score, unnest(domains) AS domain FROM scores)
+GROUP BY run_id, domain, judge_id;
 
 CREATE OR REPLACE VIEW domain_skill_summary AS
-SELECT run_id, domain, skill_key AS skill, skill_order, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg
-FROM (SELECT run_id, score, skill_key, skill_order, unnest(domains) AS domain FROM scores)
+SELECT run_id, domain, skill_key AS skill, skill_order, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, judge_id
+FROM (SELECT run_id, judge_id, score, skill_key, skill_order, unnest(domains) AS domain FROM scores)
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW run_progress AS
@@ -191,16 +199,73 @@ ALTER TABLE annotations ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS endpoint VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS served_model VARCHAR;
 ALTER TABLE annotations ADD COLUMN IF NOT EXISTS simulated BOOLEAN;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS judges JSON;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS judge_id VARCHAR;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS via_batch BOOLEAN;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {
   for (const stmt of splitStatements(TABLES)) await sql.exec(stmt);
   for (const stmt of splitStatements(ADDED_COLUMNS)) await sql.exec(stmt);
+  await keyReviewsByJudge(sql);
   for (const [i, s] of SKILLS.entries())
     await sql.exec('INSERT INTO skill_catalog VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [s.name, s.key, i + 1]);
   for (const [i, d] of DIFFICULTY_LEVELS.entries())
     await sql.exec('INSERT INTO difficulty_catalog VALUES (?, ?) ON CONFLICT DO NOTHING', [d, i + 1]);
   for (const stmt of splitStatements(VIEWS)) await sql.exec(stmt);
+}
+
+/** The judge id of a review: its endpoint's id and the profile it was asked with. */
+export function judgeIdOf(endpointIdValue: string, profile: string | null | undefined): string {
+  return `${endpointIdValue}:${profile ?? 'flask'}`;
+}
+
+/**
+ * Files written before panels key reviews by (run, idx) and scores by (run, idx, skill). DuckDB
+ * cannot alter a primary key: create the keyed tables, copy (each old review's judge id from its
+ * endpoint, model and profile), drop, rename — in one transaction (the caller checkpoints).
+ */
+async function keyReviewsByJudge(sql: Sql): Promise<void> {
+  const cols = await sql.all(`SELECT column_name FROM information_schema.columns WHERE table_name = 'reviews' AND column_name = 'judge_id'`);
+  if (cols.length > 0) return;
+  await sql.exec('BEGIN TRANSACTION');
+  try {
+    const judges = await sql.all(
+      `SELECT DISTINCT v.endpoint, coalesce(v.endpoint, r.judge_base_url) AS base, v.judge_model, v.judge_profile
+       FROM reviews v LEFT JOIN runs r USING (run_id)`,
+    );
+    await sql.exec(`CREATE TEMP TABLE review_judge_ids (endpoint VARCHAR, judge_model VARCHAR, judge_profile VARCHAR, judge_id VARCHAR)`);
+    for (const j of judges) {
+      const id = j.base ? judgeIdOf(endpointId(String(j.base), String(j.judge_model ?? '')), j.judge_profile as string | null) : `legacy:${j.judge_model ?? ''}`;
+      await sql.exec(`INSERT INTO review_judge_ids VALUES (?, ?, ?, ?)`, [j.endpoint ?? null, j.judge_model ?? null, j.judge_profile ?? null, id]);
+    }
+    const tables = splitStatements(TABLES);
+    const def = (name: string) => tables.find((t) => t.startsWith(`CREATE TABLE IF NOT EXISTS ${name} `))!.replace(`IF NOT EXISTS ${name} `, `${name}_keyed `);
+    await sql.exec(def('reviews'));
+    await sql.exec(def('review_scores'));
+    const reviewCols = (await sql.all(`SELECT column_name FROM information_schema.columns WHERE table_name = 'reviews' ORDER BY ordinal_position`)).map((r) => String(r.column_name));
+    await sql.exec(
+      `INSERT INTO reviews_keyed (${reviewCols.join(', ')}, judge_id)
+       SELECT ${reviewCols.map((c) => `v.${c}`).join(', ')}, m.judge_id FROM reviews v
+       JOIN review_judge_ids m ON m.endpoint IS NOT DISTINCT FROM v.endpoint AND m.judge_model IS NOT DISTINCT FROM v.judge_model
+                              AND m.judge_profile IS NOT DISTINCT FROM v.judge_profile`,
+    );
+    await sql.exec(
+      `INSERT INTO review_scores_keyed (run_id, idx, skill, skill_key, score, judge_id)
+       SELECT s.run_id, s.idx, s.skill, s.skill_key, s.score, v.judge_id FROM review_scores s JOIN reviews_keyed v USING (run_id, idx)`,
+    );
+    for (const t of ['review_scores', 'reviews']) {
+      await sql.exec(`DROP TABLE ${t}`);
+      await sql.exec(`ALTER TABLE ${t}_keyed RENAME TO ${t}`);
+    }
+    await sql.exec(`DROP TABLE review_judge_ids`);
+    await sql.exec('COMMIT');
+  } catch (e) {
+    await sql.exec('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
 }
 
 function splitStatements(script: string): string[] {

@@ -3,13 +3,18 @@ import type { ChunkItem, Step } from '../../workflows/types.js';
 import { parseJson } from './runs.js';
 
 /** SQL giving 'done' | 'failed' | NULL for one step of instance i (alias i). */
-function stepStatusSql(step: Step): string {
+function stepStatusSql(step: Step, judgeIds: readonly string[]): string {
   switch (step) {
     case 'generate':
       return `CASE WHEN EXISTS (SELECT 1 FROM responses x WHERE x.run_id = i.run_id AND x.idx = i.idx) THEN 'done'
                    WHEN EXISTS (SELECT 1 FROM generation_failures x WHERE x.run_id = i.run_id AND x.idx = i.idx) THEN 'failed' END`;
-    case 'review':
-      return `(SELECT CASE x.status WHEN 'scored' THEN 'done' ELSE 'failed' END FROM reviews x WHERE x.run_id = i.run_id AND x.idx = i.idx)`;
+    case 'review': {
+      // Reviewed when every judge of the panel landed a review; failed if one of them failed.
+      const ids = judgeIds.map((j) => `'${j.replace(/'/g, "''")}'`).join(', ');
+      const mine = `FROM reviews x WHERE x.run_id = i.run_id AND x.idx = i.idx AND x.judge_id IN (${ids})`;
+      return `(SELECT CASE WHEN count(DISTINCT x.judge_id) < ${judgeIds.length} THEN NULL
+                          WHEN bool_or(x.status <> 'scored') THEN 'failed' ELSE 'done' END ${mine})`;
+    }
     default:
       return `(SELECT CASE x.status WHEN 'labelled' THEN 'done' ELSE 'failed' END FROM annotations x
                WHERE x.run_id = i.run_id AND x.idx = i.idx AND x.stage = '${step}')`;
@@ -27,8 +32,9 @@ export async function workItemsInRange(
   steps: readonly Step[],
   fromOrd: number,
   toOrd: number,
+  judgeIds: readonly string[] = [''],
 ): Promise<{ pending: Array<[idx: number, firstStep: number]>; done: number; failed: number }> {
-  const cols = steps.map((s, k) => `${stepStatusSql(s)} AS s${k}`).join(', ');
+  const cols = steps.map((s, k) => `${stepStatusSql(s, judgeIds)} AS s${k}`).join(', ');
   const rows = await sql.all(`SELECT i.idx, ${cols} FROM instances i WHERE i.run_id = ? AND i.ord >= ? AND i.ord < ? ORDER BY i.ord`, [
     runId, fromOrd, toOrd,
   ]);
@@ -50,7 +56,8 @@ export async function loadChunkItems(sql: Sql, runId: string, idxs: readonly num
   const list = idxs.map(Number).filter(Number.isInteger);
   if (list.length === 0) return [];
   const rows = await sql.all(
-    `SELECT i.idx, i.instruction, coalesce(i.answer, '') AS answer, coalesce(i.skills, []) AS skills, x.text AS response, a.label AS domains
+    `SELECT i.idx, i.instruction, coalesce(i.answer, '') AS answer, coalesce(i.skills, []) AS skills, x.text AS response, a.label AS domains,
+            (SELECT list(v.judge_id) FROM reviews v WHERE v.run_id = i.run_id AND v.idx = i.idx) AS judged
      FROM instances i
      LEFT JOIN responses x ON x.run_id = i.run_id AND x.idx = i.idx
      LEFT JOIN annotations a ON a.run_id = i.run_id AND a.idx = i.idx AND a.stage = 'domain' AND a.status = 'labelled'
@@ -64,5 +71,6 @@ export async function loadChunkItems(sql: Sql, runId: string, idxs: readonly num
     skills: r.skills as string[],
     ...(r.response !== null && r.response !== undefined ? { response: r.response as string } : {}),
     ...(r.domains !== null && r.domains !== undefined ? { domains: parseJson<string[]>(r.domains) ?? [] } : {}),
+    ...(Array.isArray(r.judged) && r.judged.length > 0 ? { judged: r.judged as string[] } : {}),
   }));
 }
