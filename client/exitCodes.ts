@@ -19,10 +19,11 @@ export const EXIT_CODES_HELP = `Exit status:
   1  unexpected error (printed with its stack trace; please report it)
   2  bad input or usage (a file, a flag, an unknown run): nothing was started or stored
   3  the run stopped or could not start: a refused key, an unknown model, an unreachable
-     endpoint or Temporal server, an endpoint mismatch (the reason is printed)
+     endpoint or Temporal server, an endpoint mismatch, its --max-cost budget (the reason is printed)
   4  the run finished but some instances failed (see the summary; flask-eval review --run NAME --retry-failed)`;
 
 /** A followed run's exit status from its final counts: 0 only when every instance ended scored. */
-export function exitCodeForProgress(p: Pick<Progress, 'total' | 'done' | 'failed'>): number {
+export function exitCodeForProgress(p: Pick<Progress, 'total' | 'done' | 'failed'> & { stopped?: string }): number {
+  if (p.stopped) return EXIT.runStopped; // e.g. the --max-cost budget was reached
   return p.failed === 0 && p.done >= p.total ? EXIT.ok : EXIT.someFailed;
 }

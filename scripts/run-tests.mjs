@@ -7,7 +7,7 @@
 //   node scripts/run-tests.mjs [tests/x.test.ts ...]
 //   node scripts/run-tests.mjs --cleanup DIR     stop every process started under DIR (CI's trap)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,8 @@ for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'FLASK_MODEL_API_KEY', 'FL
 
 const ownRoot = !process.env.FLASK_TEST_TMP;
 const testRoot = path.resolve(process.env.FLASK_TEST_TMP ?? mkdtempSync(path.join(tmpdir(), 'flask-eval-tests-')));
+// The cluster tests run PostgreSQL as the postgres user, which must be able to traverse the root.
+chmodSync(testRoot, 0o711);
 env.TMPDIR = testRoot;
 env.FLASK_TEST_TMP = testRoot;
 

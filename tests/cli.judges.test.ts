@@ -51,7 +51,7 @@ test('review with a two-judge panel (flask + prometheus profiles), then judge-ag
   const prices = path.join(dir, 'prices.json');
   writeFileSync(prices, JSON.stringify({ models: { 'flask-offline-judge': { input: 1000, output: 1000 } } }));
   const b = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '3', '--prices', prices, '--chunk-size', '2', '--concurrency', '2']);
-  assert.equal(b.code, 0, b.stderr);
+  assert.equal(b.code, 3, b.stderr); // the run stopped (at its budget)
   assert.match(b.stderr, /Stopped \(budget reached\): \d+ scored/);
   assert.match(b.stderr, /To continue, run the same command with a higher --max-cost/);
   const again = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '3', '--prices', prices]);
