@@ -6,7 +6,7 @@ import { Database } from '../../core/store/database.js';
 import { InputError } from '../../core/errors.js';
 import { projectVersion, temporalConfig } from '../../core/config.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
-import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers } from '../temporalServer.js';
+import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers, portFree } from '../temporalServer.js';
 import { closeLeases, createStateHttpServer } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 
@@ -112,6 +112,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       if (requested !== undefined && !(Number.isInteger(requested) && requested > 0 && requested < 64536)) {
         throw new InputError(`FLASK_TEMPORAL_PORT=${process.env.FLASK_TEMPORAL_PORT} is not a port number (1-64535)`);
       }
+      // A port the killed orphan held can take a moment to be released.
+      for (let i = 0; requested !== undefined && i < 50 && !(await portFree(requested)); i++) await sleep(100);
       port = await chooseDevServerPort(requested);
       uiPort = port + 1000;
       const restartDelayMs = process.env.FLASK_DEV_SERVER_RESTART_DELAY_MS ? Number(process.env.FLASK_DEV_SERVER_RESTART_DELAY_MS) : undefined;
