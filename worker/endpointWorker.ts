@@ -40,7 +40,10 @@ export async function startEndpointWorker(o: {
     namespace: o.namespace,
     taskQueue: o.endpoint.queue,
     activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs }),
-    maxConcurrentActivityTaskExecutions: 256,
+    // Chunks this worker takes at once. With a concurrency cap, only enough to keep its calls
+    // busy: a worker that grabbed every chunk would leave the other workers of the endpoint idle
+    // (and lose more finished work if it died). Adaptive: room for the limiter to grow.
+    maxConcurrentActivityTaskExecutions: o.limits.maxConcurrency ? Math.max(2, Math.ceil(o.limits.maxConcurrency / 4)) : 64,
     // Heartbeats carry each chunk's finished results: send them every second, so a crash loses
     // at most the calls in flight and those answered in the last second.
     maxHeartbeatThrottleInterval: '1 second',
