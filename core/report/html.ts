@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../paths.js';
 import { gzipSync } from 'node:zlib';
 import type { BootstrapOptions } from '../stats/bootstrap.js';
 import { DIFFICULTY_LEVELS } from '../difficulty.js';
@@ -11,7 +12,8 @@ import { loadRunFigures } from './load.js';
 import { readFailures } from './failures.js';
 import { placeholders, tableColumns, type Reader } from './reader.js';
 
-const HTML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../report/html');
+// From the project root: this module also runs compiled, from dist/.
+const HTML_DIR = path.join(PROJECT_ROOT, 'report', 'html');
 const require = createRequire(import.meta.url);
 
 export interface HtmlOptions {
