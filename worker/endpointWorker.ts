@@ -33,7 +33,9 @@ export async function startEndpointWorker(o: {
   client?: Client;
   backoffMs?: (failures: number) => number;
 }): Promise<EndpointWorker> {
-  const limiter = createEndpointLimiter(o.limits);
+  // A concurrency the user gave is where the limiter starts (it still halves on 429s); without
+  // one, adaptive control starts low and grows.
+  const limiter = createEndpointLimiter({ ...o.limits, initialConcurrency: o.limits.initialConcurrency ?? o.limits.maxConcurrency });
   const stats = new EndpointStats();
   const worker = await Worker.create({
     connection: o.connection,
