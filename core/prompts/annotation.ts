@@ -38,6 +38,7 @@ import { DOMAIN_TAXONOMY, resolveDomain } from '../domains.js';
 import { SKILL_NAMES, resolveSkill, type SkillName } from '../skills.js';
 import { InputError } from '../errors.js';
 import type { ChatMessage } from './chat.js';
+import { mulberry32 } from '../stats/random.js';
 
 export type AnnotationStage = 'domain' | 'skillset' | 'difficulty';
 /** The stages in pipeline order: each later stage may use the earlier stages' labels. */
@@ -205,18 +206,6 @@ export function difficultyPromptId(domains: readonly string[]): number {
 /** Stage 3: the difficulty level; `domains` are the stage-1 labels, in the judge's order. */
 export function renderDifficultyPrompt(instruction: string, domains: readonly string[]): AnnotationPrompt {
   return build(kit().stages.difficulty, difficultyPromptId(domains), { question: instruction });
-}
-
-/** mulberry32: a small, well-mixed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
