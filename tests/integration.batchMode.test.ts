@@ -1,6 +1,6 @@
 // --batch: judge requests through the offline server's Files + Batch API, waited for on durable
 // timers. The worker is SIGKILLed while the batch runs: the batch is not submitted again.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -9,17 +9,10 @@ import { startOfflineServer } from '../offline/server.js';
 import { startOrAttach } from '../client/runs.js';
 import { prepareReview } from '../core/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
-import { baseRun, counts, landRun, sleep, startTemporal, startTestPipeline, tempDb, waitFor } from './helpers/harness.js';
+import { baseRun, counts, landRun, sleep, startTestPipeline, tempDb, waitFor, temporalForThisFile } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  env = await startTemporal();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await env?.teardown();
-});
+const cleanups = temporalForThisFile((e) => (env = e));
 
 async function listBatches(url: string): Promise<Array<{ id: string; status: string; metadata: Record<string, string> | null }>> {
   const r = await fetch(`${url}/batches?limit=100`, { headers: { authorization: 'Bearer test-key' } });

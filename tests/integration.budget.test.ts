@@ -1,6 +1,6 @@
 // --max-cost: the run stops starting chunks once its landed cost (calls × prices, returned by the
 // store after each landing) reaches the budget; the same run with a higher budget carries on.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../offline/server.js';
@@ -11,17 +11,10 @@ import { runCost, formatRunCost } from '../core/report/cost.js';
 import { loadPriceTable } from '../core/pricing.js';
 import { runSummary } from '../client/execute.js';
 import { BUDGET_REACHED } from '../workflows/types.js';
-import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb } from './helpers/harness.js';
+import { baseRun, counts, landRun, startTestPipeline, tempDb, temporalForThisFile } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  env = await startTemporal();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await env?.teardown();
-});
+const cleanups = temporalForThisFile((e) => (env = e));
 
 // $1,000 per 1M tokens: about $1.5 an instance with the offline judge's ~1,500-token prompts.
 const PRICES = { 'flask-offline-judge': { input: 1000, output: 1000 } };

@@ -1,7 +1,7 @@
 // The Prometheus judge profile end to end: real Temporal dev server, real DuckDB, the offline
 // server's Prometheus grader over real HTTP. One call per skill, each parsed from "[RESULT] n"
 // with the same re-ask bound as FLASK's judge, every call recorded.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../offline/server.js';
@@ -11,18 +11,10 @@ import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
 import { judgeProfile } from '../core/judges/index.js';
 import { createOrMatchRun } from '../core/store/runs.js';
 import { judgeProfileRecord } from '../client/commands/review.js';
-import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb } from './helpers/harness.js';
+import { baseRun, counts, landRun, startTestPipeline, tempDb, temporalForThisFile } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
-/** Workers and servers to stop, even when a test fails (a live worker keeps the connection). */
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  env = await startTemporal();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await env?.teardown();
-});
+const cleanups = temporalForThisFile((e) => (env = e));
 
 async function prometheusRun(name: string, n: number, server: Awaited<ReturnType<typeof startOfflineServer>>) {
   const db = tempDb(name);

@@ -1,7 +1,7 @@
 // Judge panels: reviews keyed per judge (with the migration of files keyed without it), the
 // review step run once per judge, judge-agreement figures against an independent computation,
 // and a judge added to a finished run judging only what it has not judged.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../offline/server.js';
@@ -13,17 +13,10 @@ import { landResults } from '../core/store/landResults.js';
 import { endpointId, endpointRef } from '../core/endpoint.js';
 import { formatPanelAgreement, panelAgreement, panelScores } from '../client/commands/judgeAgreement.js';
 import { judgeIdFor, type JudgeSpec, type StepOutcome } from '../workflows/types.js';
-import { baseRun, landRun, startTemporal, startTestPipeline, tempDb } from './helpers/harness.js';
+import { baseRun, landRun, startTestPipeline, tempDb, temporalForThisFile } from './helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
-const cleanups: Array<() => Promise<void>> = [];
-before(async () => {
-  env = await startTemporal();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await env?.teardown();
-});
+const cleanups = temporalForThisFile((e) => (env = e));
 
 const outcome = (idx: number, value: Record<string, number | 'N/A'> | undefined): StepOutcome => ({
   idx, status: value ? 'done' : 'failed', value, text: 'x', ...(value ? {} : { error: 'unparseable' }), attempts: 1, promptTokens: 10, completionTokens: 5,

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -123,4 +124,22 @@ export async function startTestPipeline(
       await store.shutdown();
     },
   };
+}
+
+/**
+ * The dev server for one test file, and the list of things to stop after its tests (workers,
+ * servers), run even when a test fails: `const cleanups = temporalForThisFile((e) => (env = e));`
+ */
+export function temporalForThisFile(set: (env: TestWorkflowEnvironment) => void): Array<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await startTemporal();
+    set(env);
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await env?.teardown();
+  });
+  return cleanups;
 }
