@@ -20,6 +20,12 @@ export interface EndpointDeps {
 
 const DEFAULT_PARSE_ATTEMPTS = 3;
 const HEARTBEAT_EVERY_MS = 1000;
+/**
+ * Changes are heartbeated at most this often. The SDK sends at most one heartbeat a second
+ * anyway (the latest details), but encodes the details at every call: a chunk of 100 fast calls
+ * would otherwise serialise its growing checkpoint hundreds of times.
+ */
+const HEARTBEAT_COALESCE_MS = 200;
 
 /** Where one instance of a chunk stands: heartbeated, so a retried chunk carries on from it. */
 interface ItemState {
@@ -87,19 +93,23 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         st.inFlight = [];
       }
       const doneIdx = new Set(cp.done.map((o) => o.idx));
-      // Heartbeat whenever a call starts or ends (coalesced per tick; the SDK sends the first at
-      // once and then at most one a second), and every second while calls wait: the server then
-      // knows which calls were in flight if this worker dies.
-      let pending = false;
+      // Heartbeat when calls start or end (coalesced: at once after a quiet spell, else at most
+      // every HEARTBEAT_COALESCE_MS; the SDK then sends at most one a second), and every second
+      // while calls wait: the server knows which calls were in flight if this worker dies.
+      let pending: NodeJS.Timeout | undefined;
+      let lastBeat = 0;
+      const beatNow = () => {
+        lastBeat = Date.now();
+        ctx?.heartbeat(cp);
+      };
       const changed = () => {
         if (pending || !ctx) return;
-        pending = true;
-        setImmediate(() => {
-          pending = false;
-          ctx.heartbeat(cp);
-        });
+        pending = setTimeout(() => {
+          pending = undefined;
+          beatNow();
+        }, Math.max(0, lastBeat + HEARTBEAT_COALESCE_MS - Date.now()));
       };
-      const beat = setInterval(() => ctx?.heartbeat(cp), HEARTBEAT_EVERY_MS);
+      const beat = setInterval(beatNow, HEARTBEAT_EVERY_MS);
       if (lost > 0) changed();
       let calls = 0, rateLimited = 0, errors = 0;
       try {
@@ -112,6 +122,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         );
       } finally {
         clearInterval(beat);
+        clearTimeout(pending);
       }
       const byIdx = new Map(cp.done.map((o) => [o.idx, o]));
       const results = input.items.map((it) => byIdx.get(it.idx)!).filter(Boolean);

@@ -7,7 +7,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 
 const PAGE = 4096;
 
-export interface ProcSample { pid: number; comm: string; rssBytes: number }
+/** `role`: what the process is to flask-eval (the command, the state server, the dev server), else its name. */
+export interface ProcSample { pid: number; comm: string; role: string; rssBytes: number }
 export interface TreePeak {
   /** the largest sum of RSS over the tree at one sample */
   peakTreeBytes: number;
@@ -32,6 +33,19 @@ function stat(pid: number): { ppid: number; comm: string; start: string } | unde
   } catch {
     return undefined;
   }
+}
+
+function roleOf(pid: number, root: number, comm: string): string {
+  if (pid === root) return 'command';
+  let args = '';
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ');
+  } catch {
+    // gone
+  }
+  if (/server start.*--foreground/.test(args)) return 'state server';
+  if (comm === 'temporal' || args.includes('start-dev')) return 'dev server';
+  return comm;
 }
 
 function rss(pid: number): number {
@@ -97,7 +111,10 @@ export class TreeSampler {
       const prev = this.per.get(pid);
       const st = stat(pid);
       if (st && !this.starts.has(pid)) this.starts.set(pid, st.start);
-      if (!prev || r > prev.rssBytes) this.per.set(pid, { pid, comm: st?.comm ?? prev?.comm ?? '?', rssBytes: r });
+      if (!prev || r > prev.rssBytes) {
+        const comm = st?.comm ?? prev?.comm ?? '?';
+        this.per.set(pid, { pid, comm, role: prev?.role ?? roleOf(pid, this.root, comm), rssBytes: r });
+      }
     }
     this.samples++;
     this.peak = Math.max(this.peak, sum);

@@ -2,6 +2,10 @@
  * One run of the project as a user runs it: `node bin/flask-eval.js review ...` spawned with a
  * fresh state folder (FLASK_STATE_DIR) and its own Temporal port, timed from spawn to exit, its
  * process tree's memory sampled, and its counts read from its DuckDB file afterwards.
+ *
+ * Warm (the default of bench/run-all.ts): the state server is started first with `flask-eval
+ * server start`, as a user does before a series of runs, and its start-up is reported apart.
+ * Cold: the command starts the state server itself (and the embedded dev server), timed with it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,11 +22,17 @@ export interface ProjectRunOptions {
   runId: string;
   /** kill the run (its process group) after this long */
   timeoutMs: number;
+  /** start the state server before the timed command (see above) */
+  warm?: boolean;
   onLine?: (line: string) => void;
 }
 
 export interface ProjectRunResult {
+  /** epoch ms when the timed command was spawned */
+  spawnedAt: number;
   wallMs: number;
+  /** warm runs: how long `flask-eval server start` took (not in wallMs) */
+  serverStartMs?: number;
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
@@ -138,12 +148,26 @@ async function readCounts(stateDir: string, runId: string): Promise<ProjectRunRe
   return { error: lastError };
 }
 
+/** `flask-eval server start` in the run's state folder; resolves with its wall time. */
+async function startStateServer(env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'server', 'start'], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`flask-eval server start exited ${code}:\n${out}`);
+  return Date.now() - t0;
+}
+
 export async function runProject(o: ProjectRunOptions): Promise<ProjectRunResult> {
   const port = await freeTemporalPort();
   const tag = `${MARKER_VAR}=${path.basename(o.stateDir)}`;
+  const env = runEnv(o.stateDir, port, path.basename(o.stateDir));
+  const serverStartMs = o.warm ? await startStateServer(env) : undefined;
   const t0 = Date.now();
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), ...o.args], {
-    cwd: PROJECT_ROOT, env: runEnv(o.stateDir, port, path.basename(o.stateDir)), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   active.add(child.pid!);
   const sampler = new TreeSampler(child.pid!, tag);
@@ -176,5 +200,5 @@ export async function runProject(o: ProjectRunOptions): Promise<ProjectRunResult
   for (const p of left()) try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ }
   for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   const counts = await readCounts(o.stateDir, o.runId);
-  return { wallMs, exitCode, signal, timedOut, memory, counts, outputTail: tail };
+  return { spawnedAt: t0, wallMs, ...(serverStartMs !== undefined ? { serverStartMs } : {}), exitCode, signal, timedOut, memory, counts, outputTail: tail };
 }

@@ -2,7 +2,11 @@
  * `npm run bench`: the project and the ideal baseline client (bench/baselineClient.ts) on the same
  * offline judge, one scenario after the other in one session (bench/scenarios.ts):
  *
- *   npm run bench -- [--quick] [--only NAME[,NAME...]] [--flags auto|today|next] [--skip-baseline] [--skip-project] [--keep] [--limiter-baseline]
+ *   npm run bench -- [--quick] [--only NAME[,NAME...]] [--cold] [--flags auto|today|next] [--skip-baseline] [--skip-project] [--keep] [--limiter-baseline]
+ *
+ * The project's state server is started before each timed command (`flask-eval server start`, its
+ * start-up printed apart), as a user does before a series of runs; --cold times the command
+ * starting it itself (a fresh dev server included).
  *
  * --limiter-baseline: the baseline calls through core/rate's limiter (the scenario's RPM/TPM limit
  * given to it when the project gets one, else adaptive) with 64 in flight: the limiter measured on
@@ -25,6 +29,7 @@ import { PROJECT_ROOT } from '../core/paths.js';
 import { runBaseline, type BaselineResult } from './baselineClient.js';
 import { runProject, stopActiveRuns, type ProjectRunResult } from './projectRun.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
+import { writeSyntheticSet } from './syntheticSet.js';
 import { createEndpointLimiter } from '../core/rate/index.js';
 
 const { values: v } = parseArgs({
@@ -36,6 +41,7 @@ const { values: v } = parseArgs({
     'skip-project': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'limiter-baseline': { type: 'boolean', default: false },
+    cold: { type: 'boolean', default: false },
   },
 });
 
@@ -139,6 +145,15 @@ function ratioLine(s: Scenario, project: Side, baseline?: Side): string {
   return `ratio     to the limit (${s.server.tokensPerMinute} tokens/min): tokens used ${fmt(t.tokens / wallS / limit, 2)} end to end, ${fmt(t.tokens / spanS / limit, 2)} first to last request`;
 }
 
+/** Peak RSS of the tree, then of each role's largest process (MiB). */
+function rssCell(r: ProjectRunResult): string {
+  const of = (role: string) => {
+    const p = r.memory.perProcess.find((x) => x.role === role);
+    return p ? fmt(p.rssBytes / MiB, 0) : '-';
+  };
+  return `${fmt(r.memory.peakTreeBytes / MiB, 0)} MiB (${of('command')} / ${of('state server')} / ${of('dev server')})`;
+}
+
 function detectFlags(): 'today' | 'next' {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flask-bench-help-'));
   try {
@@ -156,14 +171,14 @@ interface Row { s: Scenario; n: number; baseline?: Side; project?: Side; project
 async function main(): Promise<void> {
   const only = v.only ? new Set(v.only.split(',').map((x) => x.trim())) : undefined;
   if (only) for (const n of only) if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`--only: no scenario "${n}"; there are: ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const chosen = SCENARIOS.filter((s) => (only ? only.has(s.name) : !s.hook));
+  const chosen = SCENARIOS.filter((s) => (only ? only.has(s.name) : !s.hook && !s.onlyWhenNamed));
   const gen = v.flags === 'auto' ? detectFlags() : v.flags;
   if (gen !== 'today' && gen !== 'next') throw new Error('--flags must be auto, today or next');
 
   let commit = '?';
   try { commit = execSync('git rev-parse --short HEAD', { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
   const cpus = os.cpus();
-  log(`flask-eval bench ${new Date().toISOString()}  commit ${commit}  ${v.quick ? 'QUICK' : 'full'}  project flags: ${gen}`);
+  log(`flask-eval bench ${new Date().toISOString()}  commit ${commit}  ${v.quick ? 'QUICK' : 'full'}  project flags: ${gen}  ${v.cold ? 'COLD (each command starts its state server)' : 'warm (state server started before each timed command)'}`);
   log(`machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${fmt(os.totalmem() / 1024 / MiB, 1)} GiB RAM, Node ${process.version}; load average ${os.loadavg().map((x) => fmt(x, 2)).join(' ')}`);
   log('The offline judge\'s scores are SIMULATED; figures measure the pipeline. Other processes share the machine: see the load averages.');
 
@@ -211,20 +226,22 @@ async function main(): Promise<void> {
       try {
         const runId = `bench-${s.name}-${Date.now()}`;
         const l0 = load();
-        const t0 = Date.now();
         const { r, events } = await withServer(s, async (server, events) => {
-          const args = ['review', '--model', 'gpt4', '--limit', String(n), '--run', runId, '--judge-base-url', server.url, '--judge-api-key', 'x', '--judge-model', OFFLINE_MODEL_ID, ...flags];
-          const r = await runProject({ args, stateDir, runId, timeoutMs: Math.min(3_600_000, 180_000 + n * 1500) });
+          const answers = s.dataset === 'synthetic' ? writeSyntheticSet(stateDir, n) : undefined;
+          const what = answers ? ['--eval-set', answers.evalSet, '--answers', answers.answers, '--model-id', 'synthetic'] : ['--model', 'gpt4'];
+          const args = ['review', ...what, '--limit', String(n), '--run', runId, '--judge-base-url', server.url, '--judge-api-key', 'x', '--judge-model', OFFLINE_MODEL_ID, ...flags];
+          const r = await runProject({ args, stateDir, runId, timeoutMs: Math.min(3_600_000, 180_000 + n * 1500), warm: !v.cold });
           return { r, events };
         });
         row.projectRun = r;
         const t = traffic(events);
         const counts = 'error' in r.counts ? { scored: 0, failed: 0 } : r.counts;
-        row.project = side(counts.scored, counts.failed, r.wallMs, t, latency, t0, l0);
+        row.project = side(counts.scored, counts.failed, r.wallMs, t, latency, r.spawnedAt, l0);
         const p = row.project;
-        const top = r.memory.perProcess.slice(0, 3).map((x) => `${x.comm} ${fmt(x.rssBytes / MiB, 0)}`).join(', ');
+        const top = r.memory.perProcess.slice(0, 3).map((x) => `${x.role} ${fmt(x.rssBytes / MiB, 0)}`).join(', ');
+        if (r.serverStartMs !== undefined) log(`  project   state server started beforehand in ${fmt(r.serverStartMs / 1000)} s (not in the timing)`);
         log(`  project   flags [${flags.join(' ')}]; exit ${r.exitCode ?? r.signal}${r.timedOut ? ' (TIMED OUT, killed)' : ''}; ${'error' in r.counts ? `counts unreadable: ${r.counts.error}` : `${p.scored} scored, ${p.failed} failed`} in ${fmt(p.wallMs / 1000)} s = ${fmt(p.rate, 2)} reviews/s (${fmt(p.activeRate, 2)}/s first to last request)`);
-        log(`            first request ${fmt((t.first - t0) / 1000)} s after spawn; ${describeTraffic(t, s)}`);
+        log(`            first request ${fmt((t.first - r.spawnedAt) / 1000)} s after spawn, last ${fmt((r.spawnedAt + r.wallMs - t.last) / 1000)} s before exit; ${describeTraffic(t, s)}`);
         log(`            peak RSS of the process tree ${fmt(r.memory.peakTreeBytes / MiB, 0)} MiB (largest: ${top} MiB; ${r.memory.samples} samples); load ${fmt(p.loadBefore, 2)} -> ${fmt(p.loadAfter, 2)}`);
         if (r.exitCode !== 0) for (const line of r.outputTail.slice(-8)) log(`            | ${line}`);
         log(`  ${ratioLine(s, p, row.baseline)}`);
@@ -235,7 +252,7 @@ async function main(): Promise<void> {
   }
 
   log('');
-  log('| scenario | reviews | baseline reviews/s | project reviews/s | ratio (end to end) | ratio (first to last request) | project 429 share | project peak RSS | load (1 min) |');
+  log('| scenario | reviews | baseline reviews/s | project reviews/s | ratio (end to end) | ratio (first to last request) | project 429 share | project peak RSS: tree (command / state server / dev server) | load (1 min) |');
   log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const p = r.project;
@@ -256,7 +273,7 @@ async function main(): Promise<void> {
       ratio = `${fmt(p.traffic.tokens / (p.wallMs / 1000) / (r.s.server.tokensPerMinute! / 60), 2)} of the TPM limit`;
       active = `${fmt(p.traffic.tokens / spanS / (r.s.server.tokensPerMinute! / 60), 2)} of the TPM limit`;
     }
-    log(`| ${r.s.name} | ${r.n} | ${b ? fmt(b.rate, 2) : '-'} | ${p ? fmt(p.rate, 2) : '-'} | ${ratio} | ${active} | ${p ? pct(p.traffic.s429, p.traffic.requests) : '-'} | ${r.projectRun ? `${fmt(r.projectRun.memory.peakTreeBytes / MiB, 0)} MiB` : '-'} | ${p ? `${fmt(p.loadBefore, 2)}-${fmt(p.loadAfter, 2)}` : b ? `${fmt(b.loadBefore, 2)}-${fmt(b.loadAfter, 2)}` : '-'} |`);
+    log(`| ${r.s.name} | ${r.n} | ${b ? fmt(b.rate, 2) : '-'} | ${p ? fmt(p.rate, 2) : '-'} | ${ratio} | ${active} | ${p ? pct(p.traffic.s429, p.traffic.requests) : '-'} | ${r.projectRun ? rssCell(r.projectRun) : '-'} | ${p ? `${fmt(p.loadBefore, 2)}-${fmt(p.loadAfter, 2)}` : b ? `${fmt(b.loadBefore, 2)}-${fmt(b.loadAfter, 2)}` : '-'} |`);
   }
 }
 

@@ -22,6 +22,10 @@ export interface Scenario {
   ratioTo: 'baseline' | 'rpm' | 'tpm';
   /** a scenario that needs set-up the bench cannot do yet: listed, run only by --only, then reported as a hook */
   hook?: string;
+  /** 'synthetic': more instances than FLASK's 1,700 (bench/syntheticSet.ts), given with --eval-set/--answers */
+  dataset?: 'synthetic';
+  /** long: run only when named by --only */
+  onlyWhenNamed?: boolean;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -57,9 +61,9 @@ export const SCENARIOS: Scenario[] = [
     project: { today: ['--concurrency', '32'], next: [] }, ratioTo: 'baseline',
   },
   {
-    name: 'instances-100k', what: '100,000 instances, zero latency (history/payload limits, peak RSS < 512 MB)', reviews: 100_000, quickReviews: 5_000,
+    name: 'instances-100k', what: '100,000 instances, zero latency (history/payload limits, peak RSS)', reviews: 100_000, quickReviews: 5_000,
     server: {}, baseline: { concurrency: 32 }, project: { today: ['--concurrency', '64'], next: [] }, ratioTo: 'baseline',
-    hook: 'needs a 100,000-instance evaluation set and answers file (FLASK has 1,700 answered): generate them and pass --eval-set/--answers once the CLI takes them',
+    dataset: 'synthetic', onlyWhenNamed: true,
   },
   {
     name: 'report-1m', what: '`report --by skill` over 1,000,000 score rows, start-up included (< 0.5 s)', reviews: 333_334, quickReviews: 33_334,

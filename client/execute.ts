@@ -114,7 +114,16 @@ export async function executeRun(a: {
     }
   }
 
+  const toServe = (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>)
+    .filter(([role]) => !(role === 'judge' && panel.length))
+    .map(([role, endpoint]) => ({ endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits }));
+  for (const endpoint of panelEndpoints.values()) if (!toServe.some((t) => t.endpoint.ref.id === endpoint.ref.id)) toServe.push({ endpoint, limits: options.judgeLimits });
+
   const session = await openSession({ dbFile: a.db.file, log });
+  // The endpoint workers start while the run is prepared (neither needs the other): the first
+  // call leaves sooner. They only poll their endpoints' queues, so an early start takes nothing.
+  const serving = session.serve(toServe);
+  serving.catch(() => undefined); // awaited below; a failure surfaces there
   try {
     const prepared = await session.prepareRun({
       record: bound, instances: a.instances, responses: a.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
@@ -137,11 +146,7 @@ export async function executeRun(a: {
       }
       log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
     }
-    const toServe = (Object.entries(served) as Array<['judge' | 'model', ServedEndpoint]>)
-      .filter(([role]) => !(role === 'judge' && panel.length))
-      .map(([role, endpoint]) => ({ endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits }));
-    for (const endpoint of panelEndpoints.values()) if (!toServe.some((t) => t.endpoint.ref.id === endpoint.ref.id)) toServe.push({ endpoint, limits: options.judgeLimits });
-    const workers = await session.serve(toServe);
+    const workers = await serving;
     const input: RunWorkflowInput = {
       runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
       ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
@@ -170,6 +175,7 @@ export async function executeRun(a: {
     }
     return { progress: final, record: run };
   } finally {
+    await serving.catch(() => undefined); // workers still starting are shut down with the session
     await session.close();
   }
 }

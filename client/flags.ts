@@ -67,7 +67,7 @@ export function limitsHelp(withModel: boolean): string {
     '  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without',
     '                                 limits the concurrency adapts to the endpoint (429s halve it)',
     `  --judge-concurrency N${withModel ? ' / --model-concurrency N' : ''}   the same, ${withModel ? 'one role' : 'the judge'} only`,
-    '  --chunk-size N (25)            instances per activity      --batch-size N (200)  --max-attempts N (12)',
+    '  --chunk-size N (100)           instances per activity      --batch-size N (1000)  --max-attempts N (8)',
     '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
     `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
   ].join('\n');
@@ -200,8 +200,8 @@ export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptionsFromFl
   return {
     judgeLimits,
     modelLimits,
-    chunkSize: intFlag(v, 'chunk-size', 25),
-    batchSize: intFlag(v, 'batch-size', 200),
+    chunkSize: intFlag(v, 'chunk-size', 100),
+    batchSize: intFlag(v, 'batch-size', 1000),
     maxAttempts: intFlag(v, 'max-attempts', 8),
     retryFailed: !!v['retry-failed'],
     changeJudge: !!v['change-judge'],

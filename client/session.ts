@@ -6,6 +6,7 @@ import type { EndpointLimits } from '../core/rate/index.js';
 import { startEndpointWorker, type EndpointWorker } from '../worker/endpointWorker.js';
 import { closeOfflineServer, type ServedEndpoint } from './endpoints.js';
 import { attachStateServer } from './stateServer/attach.js';
+import { dataConverter } from '../core/temporal/compressionCodec.js';
 
 export interface Session {
   client: Client;
@@ -41,7 +42,7 @@ export async function openSession(o: { dbFile?: string; log: (s: string) => void
   const attached = await attachStateServer({ log: o.log, ...(o.dbFile ? { dbFile: o.dbFile } : {}) });
   o.log(`Temporal: ${attached.temporalAddress}, namespace ${attached.namespace}${attached.uiUrl ? `; UI at ${attached.uiUrl}` : ''}; results in ${attached.dbFile}`);
   const connection = await Connection.connect({ address: attached.temporalAddress });
-  const client = new Client({ connection, namespace: attached.namespace });
+  const client = new Client({ connection, namespace: attached.namespace, dataConverter });
   const native = await NativeConnection.connect({ address: attached.temporalAddress });
   const workers: EndpointWorker[] = [];
   return {

@@ -4,6 +4,7 @@ import { createEndpointActivities } from '../activities/callChunk.js';
 import { EndpointStats } from '../activities/endpointStats.js';
 import type { EndpointRef } from '../core/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
+import { dataConverter } from '../core/temporal/compressionCodec.js';
 import { createEndpointLimiter, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
 
 export interface EndpointWorker {
@@ -41,6 +42,7 @@ export async function startEndpointWorker(o: {
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.endpoint.queue,
+    dataConverter,
     activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs }),
     // Chunks this worker takes at once. With a concurrency cap, only enough to keep its calls
     // busy: a worker that grabbed every chunk would leave the other workers of the endpoint idle

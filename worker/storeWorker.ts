@@ -2,6 +2,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createStoreActivities } from '../activities/storeActivities.js';
 import type { Database } from '../core/store/database.js';
 import { workflowBundle } from './workflowBundle.js';
+import { dataConverter } from '../core/temporal/compressionCodec.js';
 
 export interface StoreRole {
   done: Promise<void>;
@@ -19,6 +20,7 @@ export async function startStoreRole(o: { connection: NativeConnection; namespac
     namespace: o.namespace,
     taskQueue: o.controlQueue,
     workflowBundle: await workflowBundle(),
+    dataConverter,
     activities: createStoreActivities({ db: o.db }),
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -199,8 +199,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
 
   const chunks: Array<Array<[number, number]>> = [];
   for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
-  // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus one landing.
-  const inFlight = Math.max(2, Math.ceil(input.concurrency / input.chunkSize) + 1);
+  // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus two: one
+  // landing and one loading, so the endpoint's calls do not wait on the store between chunks.
+  const inFlight = Math.ceil(input.concurrency / input.chunkSize) + 2;
   // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
   // flight finish and land: their calls are paid for).
   await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);

@@ -8,6 +8,7 @@ import { runWorkflowId } from '../../workflows/types.js';
 import { probeStateServer } from '../stateServer/attach.js';
 import { serverLogPath } from '../stateServer/serverInfo.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
+import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
 export const STATUS_HELP = `flask-eval status RUN   a run's progress from its workflow (done, failed, pending, tokens)
   Says at once when no worker polls the run's task queues. Rides out a Temporal outage
@@ -36,7 +37,7 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
   const outage = outageReporter(log);
   const connection = await retryWhileUnreachable(() => Connection.connect({ address: address!, connectTimeout: 3000 }), outage);
   try {
-    const client = new Client({ connection, namespace: cfg.namespace });
+    const client = new Client({ connection, namespace: cfg.namespace, dataConverter });
     const handle: RunHandle = client.workflow.getHandle(runWorkflowId(runId));
     const call = <T>(fn: () => Promise<T>) => retryWhileUnreachable(() => connection.withDeadline(Date.now() + 10_000, fn), outage);
     let d;

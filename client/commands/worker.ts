@@ -8,6 +8,7 @@ import { startEndpointWorker, type EndpointWorker } from '../../worker/endpointW
 import { installQuietRuntime } from '../session.js';
 import { closeOfflineServer, preflight, serveEndpoint } from '../endpoints.js';
 import { endpointLimitsFromFlags, judgeFromFlags, keyHelp, modelFromFlags } from '../flags.js';
+import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
 export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N]
   An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
@@ -43,7 +44,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
   if (role !== 'judge' && model.model) wanted.push('model');
   const connection = await NativeConnection.connect({ address: cfg.address });
   const clientConnection = await Connection.connect({ address: cfg.address });
-  const client = new Client({ connection: clientConnection, namespace: cfg.namespace });
+  const client = new Client({ connection: clientConnection, namespace: cfg.namespace, dataConverter });
   const workers: EndpointWorker[] = [];
   for (const r of wanted) {
     const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v, log) : model, cfg.taskQueue));

@@ -9,6 +9,7 @@ import { startStoreRole } from '../../worker/storeWorker.js';
 import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers, portFree } from '../temporalServer.js';
 import { closeLeases, createStateHttpServer } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
+import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
 export interface DaemonOptions {
   stateDir: string;
@@ -176,7 +177,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       log(`Temporal dev server up (pid ${devServer.pid}) in ${Date.now() - t0} ms`);
     }
     clientConnection = Connection.lazy({ address });
-    const client = new Client({ connection: clientConnection, namespace: cfg.namespace });
+    const client = new Client({ connection: clientConnection, namespace: cfg.namespace, dataConverter });
 
     // Is Temporal answering? Drives /health and the store role's restarts.
     const probe = async (): Promise<boolean> => {
