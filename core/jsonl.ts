@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 
@@ -29,21 +30,13 @@ export function readJsonl<S extends z.ZodType>(
   hint = '',
   opts: { allowEmpty?: boolean } = {},
 ): Located<z.output<S>>[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`${file}: cannot read file (${(e as Error).message})`);
-  }
   const rows: Located<z.output<S>>[] = [];
   const problems: string[] = [];
-  if (text.trim() === '' && !opts.allowEmpty) {
-    throw new InputError(`${file} is empty (no JSON lines); nothing was started or stored.${hint ? ` ${hint}` : ''}`);
-  }
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
+  let nonBlank = 0;
+  for (const [i, text] of fileLines(file)) {
+    const raw = text.trim();
     if (raw === '') continue;
+    nonBlank++;
     const line = i + 1;
     let json: unknown;
     try {
@@ -61,6 +54,9 @@ export function readJsonl<S extends z.ZodType>(
     }
     rows.push({ line, value: parsed.data });
   }
+  if (nonBlank === 0 && !opts.allowEmpty) {
+    throw new InputError(`${file} is empty (no JSON lines); nothing was started or stored.${hint ? ` ${hint}` : ''}`);
+  }
   if (problems.length > 0) {
     const shown = problems.slice(0, MAX_REPORTED);
     const more = problems.length > MAX_REPORTED ? `\n... and ${problems.length - MAX_REPORTED} more problems` : '';
@@ -69,6 +65,40 @@ export function readJsonl<S extends z.ZodType>(
     );
   }
   return rows;
+}
+
+/**
+ * The lines of a file, read a few MB at a time: a 100,000-instance set (~130 MB) is never held
+ * as one string plus an array of its lines next to the parsed rows.
+ */
+function* fileLines(file: string): Generator<[number, string]> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new InputError(`${file}: cannot read file (${(e as Error).message})`);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(4 << 20);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let n = 0;
+    for (;;) {
+      let got: number;
+      try {
+        got = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        throw new InputError(`${file}: cannot read file (${(e as Error).message})`);
+      }
+      const text = rest + (got > 0 ? decoder.write(buf.subarray(0, got)) : decoder.end());
+      const parts = text.split('\n');
+      rest = got > 0 ? parts.pop()! : '';
+      for (const p of parts) yield [n++, p];
+      if (got === 0) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Read a JSON file (not JSONL) through a schema, with the same error style. */

@@ -189,11 +189,11 @@ test('run options from flags: per-role limits, aliases, the deprecated rps mappe
   assert.deepEqual(o.modelLimits, { rpm: 30, tpm: 90000, maxConcurrency: 4 });
   assert.equal(o.chunkSize, 10);
   assert.equal(o.changeJudge, true);
-  assert.equal(o.batchSize, 200);
+  assert.equal(o.batchSize, 1000);
   assert.equal(o.maxAttempts, 8);
   assert.deepEqual(notes, ['--judge-rps is deprecated: read as --judge-rpm 120']);
   const d = runOptions({}, () => undefined);
-  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 25, false, undefined]);
+  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 100, false, undefined]);
   assert.deepEqual(runOptions({ 'max-concurrency': '3' }).judgeLimits, { maxConcurrency: 3 });
 });
 
