@@ -5,7 +5,7 @@
  * review instantly with a valid judge answer (score 4 on each of the instance's skills). No
  * model is called. Prints the histories' lengths and sizes next to Temporal's default limits.
  *
- *   npx tsx bench/history-limits.ts [--instances 20000] [--batch-size 200] [--concurrency 64] [--max-history-events N] [--keep]
+ *   npx tsx bench/history-limits.ts [--instances 20000] [--batch-size 1000] [--chunk-size 100] [--concurrency 64] [--max-history-events N] [--keep]
  */
 import { parseArgs } from 'node:util';
 import type { ChatProvider, ChatResult, EndpointProbe } from '../core/provider/provider.js';
@@ -28,9 +28,9 @@ import {
 const { values: v } = parseArgs({
   options: {
     instances: { type: 'string', default: '20000' },
-    'batch-size': { type: 'string', default: '200' },
+    'batch-size': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
-    'chunk-size': { type: 'string', default: '25' },
+    'chunk-size': { type: 'string', default: '100' },
     'max-history-events': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },

@@ -44,6 +44,16 @@ export interface RunOptions {
   batch?: { pollMs: number; maxFallback?: number };
 }
 
+/**
+ * A run's inputs, handed over to executeRun: it empties this holder once they are uploaded to the
+ * store, so a caller that keeps no other reference does not hold a 100,000-instance set for the
+ * whole run.
+ */
+export interface RunInputs {
+  instances: readonly EvalInstance[];
+  responses?: readonly ResponseRow[];
+}
+
 /** What a finished run came to: the summary's counts are the progress line's. */
 export interface RunOutcome {
   progress: Progress;
@@ -59,8 +69,7 @@ export interface RunOutcome {
 export async function executeRun(a: {
   db: Database;
   record: RunRecord;
-  instances: readonly EvalInstance[];
-  responses?: readonly ResponseRow[];
+  inputs: RunInputs;
   steps: Step[];
   judge: EndpointConfig;
   model: EndpointConfig;
@@ -126,12 +135,15 @@ export async function executeRun(a: {
   serving.catch(() => undefined); // awaited below; a failure surfaces there
   try {
     const prepared = await session.prepareRun({
-      record: bound, instances: a.instances, responses: a.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
+      record: bound, instances: a.inputs.instances, responses: a.inputs.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
     });
+    const withResponses = a.inputs.responses !== undefined;
+    a.inputs.instances = [];
+    a.inputs.responses = undefined;
     log(
       prepared.existed
         ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${prepared.retried ? `; ${prepared.retried} failed results will be retried` : ''}).`
-        : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.responses ? `, ${prepared.newResponses} responses` : ''}.`,
+        : `Run "${record.runId}" created: ${prepared.newInstances} instances${withResponses ? `, ${prepared.newResponses} responses` : ''}.`,
     );
     const run = prepared.record;
     // Costs are read through the state server, which owns the results file.

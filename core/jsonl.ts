@@ -71,7 +71,7 @@ export function readJsonl<S extends z.ZodType>(
  * The lines of a file, read a few MB at a time: a 100,000-instance set (~130 MB) is never held
  * as one string plus an array of its lines next to the parsed rows.
  */
-function* fileLines(file: string): Generator<[number, string]> {
+export function* fileLines(file: string): Generator<[number, string]> {
   let fd: number;
   try {
     fd = openSync(file, 'r');

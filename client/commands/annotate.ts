@@ -58,7 +58,7 @@ export async function annotateCommand(argv: string[], log: (s: string) => void):
   log(`  instructions: ${instances.length}${hasReferenceLabels ? ' (with reference labels, for flask-eval agreement)' : ''}; skill numbering shuffle seed ${seed}`);
   const db = openDb(v);
   const final = await executeRun({
-    db, instances, steps: ['domain', 'skillset', 'difficulty'], judge, model: judge, options, log,
+    db, inputs: { instances }, steps: ['domain', 'skillset', 'difficulty'], judge, model: judge, options, log,
     record: {
       runId, kind: 'annotate', simulated: endpointIsOffline(judge), datasetPath: path.resolve(file), datasetSha256: sha256File(file),
       answersPath: null, answersSha256: null, modelId: null, modelEndpoint: null, modelSettings: null,

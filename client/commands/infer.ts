@@ -73,7 +73,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const db = openDb(v);
   const final = await executeRun({
-    db, instances, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,
+    db, inputs: { instances }, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind, simulated: endpointIsOffline(model) || (kind === 'eval' && endpointIsOffline(judge)),

@@ -134,7 +134,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
   const final = await executeRun({
-    db, instances: prepared.instances, responses: prepared.responses, steps: ['review'], judge, model: judge, options, log,
+    db, inputs: prepared, steps: ['review'], judge, model: judge, options, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind: 'review', simulated,
@@ -164,7 +164,7 @@ async function reviewStoredRun(runId: string, v: Record<string, string | boolean
   const firstReview = stored.judgeModel === null;
   const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
   const final = await executeRun({
-    db, instances: [], steps: ['review'], judge, model: judge, options: { ...runOptions(v, log), changeJudge: firstReview || !!v['change-judge'] }, log,
+    db, inputs: { instances: [] }, steps: ['review'], judge, model: judge, options: { ...runOptions(v, log), changeJudge: firstReview || !!v['change-judge'] }, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       ...stored,

@@ -63,6 +63,8 @@ export function storeClient(socket: string): StoreClient {
         yield { record, options };
         for (const instance of instances) yield { instance };
         for (const response of responses ?? []) yield { response };
+        // Without this line the state server stores nothing (a command that died mid-upload).
+        yield { end: { instances: instances.length, responses: responses?.length ?? 0 } };
       }
       return postNdjson<PrepareRunResult>(socket, '/runs', lines());
     },

@@ -1,11 +1,15 @@
 import http from 'node:http';
+import { createWriteStream, rmSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { StatementType, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
 import type { Database, Sql } from '../../core/store/database.js';
 import { InputError } from '../../core/errors.js';
 import { RunRecordSchema } from '../../core/store/runs.js';
-import { prepareRun, type PrepareRunRequest } from '../../core/store/prepareRun.js';
+import { prepareRun, type InputBatch, type PrepareRunRequest } from '../../core/store/prepareRun.js';
+import { fileLines } from '../../core/jsonl.js';
 import { runUserQuery } from '../../core/store/safeQuery.js';
 import type { EvalInstance } from '../../core/dataset.js';
 import type { ResponseRow } from '../../core/store/instances.js';
@@ -49,6 +53,11 @@ const RunHeader = z.object({
 });
 
 const RunLine = z.union([z.object({ instance: WireInstance }), z.object({ response: WireResponse })]);
+/** The last line of an upload: without it (a command that died mid-upload) nothing is stored. */
+const RunEnd = z.object({ end: z.object({ instances: z.number().int().nonnegative(), responses: z.number().int().nonnegative() }) });
+
+/** Rows per batch when the spooled upload is landed. */
+const UPLOAD_BATCH = 2000;
 
 export const QueryRequest = z.object({
   sql: z.string().min(1),
@@ -119,38 +128,85 @@ function write(res: http.ServerResponse, line: unknown): Promise<void> | undefin
   return new Promise((r) => { res.once('drain', r); res.once('close', r); });
 }
 
+/**
+ * POST /runs: a header line, the instances, the responses, an end line. Each line is checked as it
+ * arrives and spooled to a file next to the results file, so a 100,000-instance upload is never
+ * held in memory; the store then lands it in batches, in one transaction. An upload without its
+ * end line (the command died) stores nothing.
+ */
 async function handleRuns(deps: StateHttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const lines = createInterface({ input: req, crlfDelay: Infinity });
-  let header: z.output<typeof RunHeader> | undefined;
-  const instances: EvalInstance[] = [];
-  const responses: ResponseRow[] = [];
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (!line.trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      throw new BadRequest(`POST /runs line ${n}: not JSON`);
+  const spool = path.join(path.dirname(deps.db.file), `.upload-${process.pid}-${++uploads}.ndjson`);
+  const out = createWriteStream(spool, { mode: 0o600 });
+  try {
+    let header: z.output<typeof RunHeader> | undefined;
+    let end: z.output<typeof RunEnd>['end'] | undefined;
+    let instances = 0;
+    let responses = 0;
+    let n = 0;
+    for await (const line of createInterface({ input: req, crlfDelay: Infinity })) {
+      n++;
+      if (!line.trim()) continue;
+      if (end) throw new BadRequest(`POST /runs line ${n}: a line after the end line`);
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new BadRequest(`POST /runs line ${n}: not JSON`);
+      }
+      if (!header) {
+        const h = RunHeader.safeParse(value);
+        if (!h.success) throw new BadRequest(zodMessage(`POST /runs line ${n} (run header)`, h.error));
+        header = h.data;
+        continue;
+      }
+      const e = RunEnd.safeParse(value);
+      if (e.success) {
+        end = e.data.end;
+        continue;
+      }
+      const l = RunLine.safeParse(value);
+      if (!l.success) throw new BadRequest(zodMessage(`POST /runs line ${n}`, l.error));
+      if ('instance' in l.data) {
+        if (responses > 0) throw new BadRequest(`POST /runs line ${n}: instances come before responses`);
+        instances++;
+      } else responses++;
+      if (!out.write(`${line}\n`)) await once(out, 'drain');
     }
-    if (!header) {
-      const h = RunHeader.safeParse(value);
-      if (!h.success) throw new BadRequest(zodMessage(`POST /runs line ${n} (run header)`, h.error));
-      header = h.data;
-      continue;
+    out.end();
+    await once(out, 'close');
+    if (!header) throw new BadRequest('POST /runs: empty body (the first line is {record, options})');
+    if (!end || end.instances !== instances || end.responses !== responses) {
+      throw new BadRequest(
+        `POST /runs: incomplete upload (${instances} instances, ${responses} responses received${end ? `, ${end.instances} and ${end.responses} announced` : ', no end line'}); nothing was stored`,
+      );
     }
-    const l = RunLine.safeParse(value);
-    if (!l.success) throw new BadRequest(zodMessage(`POST /runs line ${n}`, l.error));
-    if ('instance' in l.data) instances.push(l.data.instance as EvalInstance);
-    else responses.push(l.data.response);
+    const result = await prepareRun(deps.db, { record: header.record, instanceCount: instances, inputs: () => spooledBatches(spool), ...header.options });
+    deps.log(`run ${header.record.runId}: ${result.existed ? 'resumed' : 'created'} (${result.newInstances} new instances, ${result.newResponses} new responses, ${result.retried} retried)`);
+    sendJson(res, 200, result);
+  } finally {
+    out.destroy();
+    rmSync(spool, { force: true });
   }
-  if (!header) throw new BadRequest('POST /runs: empty body (the first line is {record, options})');
-  const result = await prepareRun(deps.db, {
-    record: header.record, instances, responses: responses.length ? responses : undefined, ...header.options,
-  });
-  deps.log(`run ${header.record.runId}: ${result.existed ? 'resumed' : 'created'} (${result.newInstances} new instances, ${result.newResponses} new responses, ${result.retried} retried)`);
-  sendJson(res, 200, result);
+}
+
+let uploads = 0;
+
+/** The spooled lines (checked on arrival) back as batches of rows. */
+function* spooledBatches(spool: string): Generator<InputBatch> {
+  let batch: InputBatch = {};
+  let size = 0;
+  for (const [, line] of fileLines(spool)) {
+    if (!line) continue;
+    const row = JSON.parse(line) as { instance: EvalInstance } | { response: ResponseRow };
+    if ('instance' in row) (batch.instances ??= []).push(row.instance);
+    else (batch.responses ??= []).push(row.response);
+    if (++size === UPLOAD_BATCH) {
+      yield batch;
+      batch = {};
+      size = 0;
+    }
+  }
+  if (size > 0) yield batch;
 }
 
 async function handleQuery(deps: StateHttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

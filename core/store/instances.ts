@@ -26,9 +26,9 @@ async function insertJsonRows(sql: Sql, statement: string, runId: string, rows: 
 }
 
 /** Idempotent bulk insert (ON CONFLICT DO NOTHING); returns how many rows were new. */
-export async function landInstances(sql: Sql, runId: string, instances: readonly EvalInstance[]): Promise<number> {
-  const rows = instances.map((i, ord) => ({
-    idx: i.idx, ord, instruction: i.instruction, answer: i.answer, task: i.task,
+export async function landInstances(sql: Sql, runId: string, instances: readonly EvalInstance[], firstOrd = 0): Promise<number> {
+  const rows = instances.map((i, k) => ({
+    idx: i.idx, ord: firstOrd + k, instruction: i.instruction, answer: i.answer, task: i.task,
     skills: i.skills, domains: i.domains, difficulty: i.difficulty, extra: JSON.stringify(i.extra),
   }));
   const before = await count(sql, 'instances', runId);
