@@ -50,8 +50,8 @@ export interface RunOptions {
  * whole run.
  */
 export interface RunInputs {
-  instances: readonly EvalInstance[];
-  responses?: readonly ResponseRow[];
+  instances: Iterable<EvalInstance>;
+  responses?: Iterable<ResponseRow>;
 }
 
 /** What a finished run came to: the summary's counts are the progress line's. */

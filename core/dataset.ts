@@ -86,7 +86,10 @@ export interface DatasetQuirks {
   withExtraKeys: number[];
 }
 
-export function datasetQuirks(instances: readonly EvalInstance[]): DatasetQuirks {
+/** What datasetQuirks reads of an instance (a large set keeps only this much of each). */
+export type QuirkFields = Pick<EvalInstance, 'idx' | 'skills' | 'unlabelledDomain' | 'difficulty' | 'extra'>;
+
+export function datasetQuirks(instances: readonly QuirkFields[]): DatasetQuirks {
   return {
     instances: instances.length,
     notThreeSkills: instances.filter((i) => i.skills.length !== 3).map((i) => i.idx),

@@ -31,6 +31,21 @@ export function readJsonl<S extends z.ZodType>(
   opts: { allowEmpty?: boolean } = {},
 ): Located<z.output<S>>[] {
   const rows: Located<z.output<S>>[] = [];
+  scanJsonl(file, schema, (line, value) => rows.push({ line, value }), hint, opts);
+  return rows;
+}
+
+/**
+ * readJsonl without keeping the rows: each valid row goes to `onRow` (which keeps what it needs),
+ * and the same one error lists every problem once the file is read. For sets too large to hold.
+ */
+export function scanJsonl<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  onRow: (line: number, value: z.output<S>) => void,
+  hint = '',
+  opts: { allowEmpty?: boolean } = {},
+): void {
   const problems: string[] = [];
   let nonBlank = 0;
   for (const [i, text] of fileLines(file)) {
@@ -52,7 +67,7 @@ export function readJsonl<S extends z.ZodType>(
       }
       continue;
     }
-    rows.push({ line, value: parsed.data });
+    onRow(line, parsed.data);
   }
   if (nonBlank === 0 && !opts.allowEmpty) {
     throw new InputError(`${file} is empty (no JSON lines); nothing was started or stored.${hint ? ` ${hint}` : ''}`);
@@ -64,7 +79,14 @@ export function readJsonl<S extends z.ZodType>(
       `${problems.length} problem(s) in ${file}; nothing was started or stored:\n  ${shown.join('\n  ')}${more}${hint ? `\n${hint}` : ''}`,
     );
   }
-  return rows;
+}
+
+/** The rows of a file scanJsonl has already checked, read again one at a time (in file order). */
+export function* rereadJsonl<S extends z.ZodType>(file: string, schema: S): Generator<Located<z.output<S>>> {
+  for (const [i, text] of fileLines(file)) {
+    const raw = text.trim();
+    if (raw !== '') yield { line: i + 1, value: schema.parse(JSON.parse(raw)) };
+  }
 }
 
 /**

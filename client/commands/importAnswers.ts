@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
+import { describeSummary, planReview, sha256File } from '../../core/prepare.js';
 import { projectVersion } from '../../core/config.js';
 import { attachStateServer } from '../stateServer/attach.js';
 import { defaultRunName, openDb, runNameFlag, strFlag } from '../flags.js';
@@ -29,7 +29,7 @@ export async function importAnswersCommand(argv: string[], log: (s: string) => v
   const file = positionals[0];
   const evalSet = evalSetFile(v);
   // Everything is validated before anything is stored.
-  const prepared = prepareReview(evalSet, file, modelId, undefined, {
+  const prepared = planReview(evalSet, file, modelId, undefined, {
     duplicates: { keepFirst: !!v['keep-first-duplicate'], warn: (s) => log(`warning: ${s}`) },
   });
   const db = openDb(v);
@@ -43,8 +43,8 @@ export async function importAnswersCommand(argv: string[], log: (s: string) => v
         answersPath: path.resolve(file), answersSha256: sha256File(file), modelId, modelEndpoint: null, modelSettings: null,
         judgeModel: null, judgeEndpoint: null, judgeSettings: null, promptTemplateSha256: null, projectVersion: projectVersion(), summary: prepared.summary,
       },
-      instances: prepared.instances,
-      responses: prepared.responses,
+      instances: prepared.instances(),
+      responses: prepared.responses(),
     });
   } finally {
     await server.release();

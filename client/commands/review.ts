@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { InputError } from '../../core/errors.js';
-import { describeSummary, prepareReview, sha256File } from '../../core/prepare.js';
+import { describeSummary, planReview, sha256File } from '../../core/prepare.js';
 import { judgeProfile } from '../../core/judges/index.js';
 import { endpointHost, endpointIsOffline, projectVersion, type EndpointConfig } from '../../core/config.js';
 import { OFFLINE_MODEL_ID } from '../../offline/server.js';
@@ -124,7 +124,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   const runId = runNameFlag(v, () => defaultRunName('review', modelId));
   const evalSet = evalSetFile(v);
   // FLASK's published answers are keyed by the full set's idx; FLASK-Hard renumbers its instances.
-  const prepared = prepareReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), {
+  const prepared = planReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), {
     answersKeyedByMainSet: model !== undefined && !v.answers,
     duplicates: { keepFirst: !!v['keep-first-duplicate'], warn },
   });
@@ -134,7 +134,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
   const final = await executeRun({
-    db, inputs: prepared, steps: ['review'], judge, model: judge, options, log,
+    db, inputs: { instances: prepared.instances(), responses: prepared.responses() }, steps: ['review'], judge, model: judge, options, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind: 'review', simulated,

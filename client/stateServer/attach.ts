@@ -61,10 +61,18 @@ export function storeClient(socket: string): StoreClient {
       const { record, instances, responses, ...options } = req;
       function* lines(): Generator<unknown> {
         yield { record, options };
-        for (const instance of instances) yield { instance };
-        for (const response of responses ?? []) yield { response };
+        let n = 0;
+        let m = 0;
+        for (const instance of instances) {
+          n++;
+          yield { instance };
+        }
+        for (const response of responses ?? []) {
+          m++;
+          yield { response };
+        }
         // Without this line the state server stores nothing (a command that died mid-upload).
-        yield { end: { instances: instances.length, responses: responses?.length ?? 0 } };
+        yield { end: { instances: n, responses: m } };
       }
       return postNdjson<PrepareRunResult>(socket, '/runs', lines());
     },

@@ -8,9 +8,9 @@ import { InputError } from '../errors.js';
 /** What a command asks the store for (sent to the state server as NDJSON, see httpApi.ts). */
 export interface PrepareRunRequest {
   record: RunRecord;
-  /** The run's instances (empty: use those already stored, e.g. `review --run NAME`). */
-  instances: readonly EvalInstance[];
-  responses?: readonly ResponseRow[];
+  /** The run's instances (none: use those already stored, e.g. `review --run NAME`); read once, as they are sent. */
+  instances: Iterable<EvalInstance>;
+  responses?: Iterable<ResponseRow>;
   retryFailed?: boolean;
   changeJudge?: boolean;
   /** The --limit the user gave, checked against an existing run. */
