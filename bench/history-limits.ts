@@ -20,6 +20,7 @@ import { startEndpointWorker } from '../worker/endpointWorker.js';
 import { endpointRef } from '../core/endpoint.js';
 import { startOrAttach } from '../client/runs.js';
 import type { RunWorkflowInput } from '../workflows/types.js';
+import { RUN_DEFAULTS } from '../client/flags.js';
 import {
   childPeakRss, describeHistory, dirBytes, executionsOf, fmtBytes, fmtInt, followWithTicks, historyFigures, peakRssBytes, runBench, startTemporal, tempDb,
   type HistoryFigures,
@@ -28,9 +29,9 @@ import {
 const { values: v } = parseArgs({
   options: {
     instances: { type: 'string', default: '20000' },
-    'batch-size': { type: 'string', default: '1000' },
+    'batch-size': { type: 'string', default: String(RUN_DEFAULTS.batchSize) },
     concurrency: { type: 'string', default: '64' },
-    'chunk-size': { type: 'string', default: '100' },
+    'chunk-size': { type: 'string', default: String(RUN_DEFAULTS.chunkSize) },
     'max-history-events': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
