@@ -18,7 +18,7 @@ import { endpointRef } from '../core/endpoint.js';
 import { startStoreRole } from '../worker/storeWorker.js';
 import { startOrAttach } from '../client/runs.js';
 import { fmtInt, runBench, startTemporal, tempDb } from './common.js';
-import { RUN_DEFAULTS } from '../client/flags.js';
+import { RUN_DEFAULTS, defaultChunkSize } from '../client/flags.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -68,7 +68,7 @@ runBench(async (cleanups) => {
   const t0 = Date.now();
   const { handle } = await startOrAttach(env.client, {
     runId, steps: ['review'], controlQueue: queue, judge, judgeSettings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
-    chunkSize: RUN_DEFAULTS.chunkSize, concurrency: C, batchSize: RUN_DEFAULTS.batchSize, maxAttempts: RUN_DEFAULTS.maxAttempts, shuffleSeed: 0, heartbeatTimeoutMs: 15_000,
+    chunkSize: defaultChunkSize(C), concurrency: C, batchSize: RUN_DEFAULTS.batchSize, maxAttempts: RUN_DEFAULTS.maxAttempts, shuffleSeed: 0, heartbeatTimeoutMs: 15_000,
   });
   const result = handle.result();
   let finished = false;

@@ -20,7 +20,7 @@ import { startEndpointWorker } from '../worker/endpointWorker.js';
 import { endpointRef } from '../core/endpoint.js';
 import { startOrAttach } from '../client/runs.js';
 import type { RunWorkflowInput } from '../workflows/types.js';
-import { RUN_DEFAULTS } from '../client/flags.js';
+import { RUN_DEFAULTS, defaultChunkSize } from '../client/flags.js';
 import {
   childPeakRss, describeHistory, dirBytes, executionsOf, fmtBytes, fmtInt, followWithTicks, historyFigures, peakRssBytes, runBench, startTemporal, tempDb,
   type HistoryFigures,
@@ -31,7 +31,7 @@ const { values: v } = parseArgs({
     instances: { type: 'string', default: '20000' },
     'batch-size': { type: 'string', default: String(RUN_DEFAULTS.batchSize) },
     concurrency: { type: 'string', default: '64' },
-    'chunk-size': { type: 'string', default: String(RUN_DEFAULTS.chunkSize) },
+    'chunk-size': { type: 'string' },
     'max-history-events': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -118,7 +118,7 @@ runBench(async (cleanups) => {
 
   const input: RunWorkflowInput = {
     runId, steps: ['review'], controlQueue: taskQueue, judge: endpoint, judgeSettings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
-    chunkSize: Number(v['chunk-size']), concurrency: C, batchSize: B, maxAttempts: 12, shuffleSeed: 0,
+    chunkSize: v['chunk-size'] ? Number(v['chunk-size']) : defaultChunkSize(C), concurrency: C, batchSize: B, maxAttempts: 12, shuffleSeed: 0,
     ...(maxHistoryEvents ? { maxHistoryEvents } : {}),
   };
   const t0 = Date.now();

@@ -168,7 +168,15 @@ function detectFlags(): 'today' | 'next' {
 
 interface Row { s: Scenario; n: number; baseline?: Side; project?: Side; projectRun?: ProjectRunResult; flags: string[] }
 
+/** Would bin/flask-eval.js run the compiled dist/? (It falls back to tsx when a source is newer.) */
+function distIsFresh(): boolean {
+  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), '--version'], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
+  return r.stdout.includes('compiled');
+}
+
 async function main(): Promise<void> {
+  // A stale build makes the CLI run through tsx: its start-up would be measured, not the product's.
+  if (!v['skip-project'] && !distIsFresh()) throw new Error('dist/ is older than the sources: run `npm run build` first (the CLI would run through tsx)');
   const only = v.only ? new Set(v.only.split(',').map((x) => x.trim())) : undefined;
   if (only) for (const n of only) if (!SCENARIOS.some((s) => s.name === n)) throw new Error(`--only: no scenario "${n}"; there are: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const chosen = SCENARIOS.filter((s) => (only ? only.has(s.name) : !s.hook && !s.onlyWhenNamed));

@@ -53,6 +53,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${await usage()}${all}\n`);
     return EXIT.ok;
   }
+  if (name === '--version') {
+    // Which build runs: bin/flask-eval.js falls back to the TypeScript sources (tsx, slower start)
+    // when a source is newer than dist/ (`npm run build`).
+    const { projectVersion } = await import('../core/config.js');
+    process.stdout.write(`flask-eval ${projectVersion()} (${process.env.FLASK_FRESH_BUILD === '1' ? 'compiled, dist/' : 'from the TypeScript sources via tsx: npm run build for a faster start'})\n`);
+    return EXIT.ok;
+  }
   const load = COMMANDS[name];
   if (!load) {
     log(`unknown command "${name}"\n\n${await usage()}`);

@@ -67,7 +67,7 @@ export function limitsHelp(withModel: boolean): string {
     '  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without',
     '                                 limits the concurrency adapts to the endpoint (429s halve it)',
     `  --judge-concurrency N${withModel ? ' / --model-concurrency N' : ''}   the same, ${withModel ? 'one role' : 'the judge'} only`,
-    '  --chunk-size N (100)           instances per activity      --batch-size N (1000)  --max-attempts N (8)',
+    '  --chunk-size N (1.5 x max-concurrency, 10-100) instances per activity   --batch-size N (1000)  --max-attempts N (8)',
     '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
     `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
   ].join('\n');
@@ -171,11 +171,21 @@ export interface RunOptionsFromFlags {
 }
 
 /**
- * What a run uses when no flag says otherwise (benchmarks use them too). Chunks of 100 in batches
- * of 1,000: measured in bench/ (npm run bench), fewer Temporal round trips per instance at the
- * same endpoint concurrency.
+ * What a run uses when no flag says otherwise (benchmarks use them too). Batches of 1,000 and
+ * chunks of up to 100: fewer Temporal round trips per instance (measured in bench/, `npm run
+ * bench`); see defaultChunkSize for why a chunk is smaller when few calls may be in flight.
  */
-export const RUN_DEFAULTS = { chunkSize: 100, batchSize: 1000, maxAttempts: 8, concurrency: 64 } as const;
+export const RUN_DEFAULTS = { batchSize: 1000, maxAttempts: 8, concurrency: 64 } as const;
+
+/**
+ * Instances per endpoint activity: 1.5 x the calls allowed in flight, between 10 and 100. A chunk
+ * lands (and shows in the progress line) when its last instance is done, so with 8 calls in
+ * flight a chunk of 100 would land every ~25 judge latencies; of 12, every few. With many calls
+ * in flight (or none capped: 64), big chunks cost the fewest round trips.
+ */
+export function defaultChunkSize(concurrency: number): number {
+  return Math.min(100, Math.max(10, Math.ceil(1.5 * concurrency)));
+}
 
 /** One role's limits: --ROLE-rpm/--ROLE-tpm, --ROLE-concurrency or --max-concurrency (alias --concurrency), deprecated --ROLE-rps. */
 export function endpointLimitsFromFlags(v: Values, role: 'judge' | 'model', warn: Warn = stderrWarn): EndpointLimits {
@@ -207,7 +217,7 @@ export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptionsFromFl
   return {
     judgeLimits,
     modelLimits,
-    chunkSize: intFlag(v, 'chunk-size', RUN_DEFAULTS.chunkSize),
+    chunkSize: intFlag(v, 'chunk-size', undefined) ?? defaultChunkSize(Math.min(concurrency, judgeLimits.maxConcurrency ?? Infinity, modelLimits.maxConcurrency ?? Infinity)),
     batchSize: intFlag(v, 'batch-size', RUN_DEFAULTS.batchSize),
     maxAttempts: intFlag(v, 'max-attempts', RUN_DEFAULTS.maxAttempts),
     retryFailed: !!v['retry-failed'],

@@ -193,7 +193,9 @@ test('run options from flags: per-role limits, aliases, the deprecated rps mappe
   assert.equal(o.maxAttempts, 8);
   assert.deepEqual(notes, ['--judge-rps is deprecated: read as --judge-rpm 120']);
   const d = runOptions({}, () => undefined);
-  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 100, false, undefined]);
+  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 96, false, undefined]);
+  assert.equal(runOptions({ 'max-concurrency': '8' }).chunkSize, 12);
+  assert.equal(runOptions({ 'judge-concurrency': '200' }).chunkSize, 96);
   assert.deepEqual(runOptions({ 'max-concurrency': '3' }).judgeLimits, { maxConcurrency: 3 });
 });
 
