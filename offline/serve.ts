@@ -9,7 +9,7 @@ import { startOfflineServer, OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID, type Off
 
 const HELP = `usage: tsx offline/serve.ts [options]
   --port N                  TCP port on 127.0.0.1 (default 8808; 0 = any free port)
-  --latency-ms N            added to every request (default 0)
+  --latency-ms N            added to every request but GET /models (default 0)
   --rpm N                   requests per minute before HTTP 429 (default 0 = unlimited)
   --tpm N                   tokens per minute (prompt + max_tokens at admission, then the usage) before HTTP 429 (default 0 = unlimited)
   --error-rate F            fraction of requests answered 500/502/503 (default 0)

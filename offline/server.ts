@@ -269,10 +269,11 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = Date.now();
     const body = await readBody(req, MAX_BODY);
-    if (latencyMs > 0) await sleep(latencyMs);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = url.pathname.replace(/\/+$/, '').replace(/^\/v1(?=\/|$)/, '');
     const method = req.method ?? 'GET';
+    // The latency stands for inference: listing the models (a client's preflight) answers at once.
+    if (latencyMs > 0 && !(method === 'GET' && route === '/models')) await sleep(latencyMs);
     const isChat = route === '/chat/completions' && method === 'POST';
 
     // Every chat request ends in exactly one of these (and one event).
