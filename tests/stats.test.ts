@@ -6,7 +6,7 @@ import { bootstrapMeanCis } from '../core/stats/bootstrapBatch.js';
 import { resampleBatch } from '../core/stats/resampleBatch.js';
 import { RESAMPLE_WASM_BASE64 } from '../core/stats/resampleWasm.js';
 import { pairedTest, signFlipP } from '../core/stats/paired.js';
-import { deriveSeed, mulberry32, mulberry32StateAfter } from '../core/stats/random.js';
+import { deriveSeed, mulberry32 } from '../core/stats/random.js';
 import { compareRuns } from '../core/report/compareRuns.js';
 import type { InstanceScores } from '../core/report/instanceScores.js';
 
@@ -113,16 +113,6 @@ test('compareRuns pairs instances by idx, skips N/A and names the instances only
   const overall = c.figures.find((f) => f.figure === 'overall')!;
   assert.equal(overall.n, 2);
   assert.equal(overall.diff, 1);
-});
-
-test('mulberry32StateAfter jumps ahead: the next draw equals the (n+1)th draw of the stream', () => {
-  for (const [seed, n] of [[1, 0], [7, 1], [20230720, 999], [0xffffffff, 123457]] as const) {
-    const rand = mulberry32(seed);
-    for (let i = 0; i < n; i++) rand();
-    assert.equal(mulberry32(mulberry32StateAfter(seed, n))(), rand());
-  }
-  // 2^32 draws bring the counter back.
-  assert.equal(mulberry32StateAfter(5, 2 ** 32), 5);
 });
 
 /** Random clusters: k of them, counts 1..4 (or all 1), integer or fractional (non-dyadic) sums. */

@@ -25,14 +25,3 @@ export function deriveSeed(seed: number, label: string): number {
   }
   return h >>> 0;
 }
-
-/** mulberry32's step: its state is a counter that advances by this constant at every draw. */
-export const MULBERRY32_STEP = 0x6d2b79f5;
-
-/**
- * The state of mulberry32(seed) after `draws` draws, without drawing them: seed + draws * step
- * (mod 2^32). `draws` may exceed 2^32 (up to 2^53): only its low 32 bits matter.
- */
-export function mulberry32StateAfter(seed: number, draws: number): number {
-  return (seed + Math.imul(draws % 4294967296, MULBERRY32_STEP)) >>> 0;
-}

@@ -49,7 +49,7 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
   const next = new Int32Array(buf.next);
   const out = new Float64Array(buf.out);
   const B = buf.resamples;
-  const J = jobs.length / 6;
+  const J = jobs.length / 6; // 6 = JOB_FIELDS (this body cannot use module constants)
   const totalUnits = J === 0 ? 0 : jobs[(J - 1) * 6 + 4] + Math.ceil(B / buf.unitResamples);
 
   // The kernel, when this engine has WebAssembly SIMD (validate() is false otherwise: then the
@@ -78,7 +78,8 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
     const seed = jobs[j * 6 + 3];
     const b0 = (unit - jobs[j * 6 + 4]) * buf.unitResamples;
     const b1 = Math.min(B, b0 + buf.unitResamples);
-    // The state before resample b's first draw: mulberry32 after b * k draws.
+    // The state before resample b's first draw: mulberry32's state is a counter, so after b * k
+    // draws it is seed + b * k * STEP (mod 2^32), without drawing them.
     const stateAt = (b: number) => (seed + Math.imul((b * k) % 4294967296, STEP)) | 0;
     if (kernel !== null && jobs[j * 6 + 5] === 1) {
       for (let b = b0; b < b1; b += 4) {
