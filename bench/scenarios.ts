@@ -68,6 +68,6 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'report-1m', what: '`report --by skill` over 1,000,000 score rows, start-up included (< 0.5 s)', reviews: 333_334, quickReviews: 33_334,
     server: {}, baseline: { concurrency: 1 }, project: { today: [], next: [] }, ratioTo: 'baseline',
-    hook: 'needs a results file with 1M review_scores rows (synthesise with SQL into the store), then time `flask-eval report <run> --by skill`',
+    hook: 'measured by its own script: npx tsx bench/report-1m.ts (synthesises the 1M-row results file with SQL, times `flask-eval report <run> --by skill`)',
   },
 ];

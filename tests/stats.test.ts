@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapMeanCi, quantile, scoresAsClusters, DEFAULT_BOOTSTRAP } from '../core/stats/bootstrap.js';
+import { spawnSync } from 'node:child_process';
+import { bootstrapMeanCi, quantile, resampleRatio, scoresAsClusters, DEFAULT_BOOTSTRAP } from '../core/stats/bootstrap.js';
+import { bootstrapMeanCis } from '../core/stats/bootstrapBatch.js';
+import { resampleBatch } from '../core/stats/resampleBatch.js';
+import { RESAMPLE_WASM_BASE64 } from '../core/stats/resampleWasm.js';
 import { pairedTest, signFlipP } from '../core/stats/paired.js';
-import { mulberry32 } from '../core/stats/random.js';
+import { deriveSeed, mulberry32 } from '../core/stats/random.js';
 import { compareRuns } from '../core/report/compareRuns.js';
 import type { InstanceScores } from '../core/report/instanceScores.js';
 
@@ -109,4 +113,56 @@ test('compareRuns pairs instances by idx, skips N/A and names the instances only
   const overall = c.figures.find((f) => f.figure === 'overall')!;
   assert.equal(overall.n, 2);
   assert.equal(overall.diff, 1);
+});
+
+/** Random clusters: k of them, counts 1..4 (or all 1), integer or fractional (non-dyadic) sums. */
+function randomClusters(rand: () => number, k: number, withCounts: boolean, fractional: boolean) {
+  const sums = new Float64Array(k);
+  const counts = withCounts ? new Int32Array(k) : null;
+  for (let i = 0; i < k; i++) {
+    const c = withCounts ? 1 + Math.floor(rand() * 4) : 1;
+    if (counts) counts[i] = c;
+    let s = 0;
+    for (let q = 0; q < c; q++) s += fractional ? 1 + Math.round(rand() * 40) / 10 : 1 + Math.floor(rand() * 5);
+    sums[i] = s;
+  }
+  return { sums, counts };
+}
+
+test('resampleBatch gives resampleRatio\'s distribution exactly: WebAssembly and JS, one thread and several', async () => {
+  const rand = mulberry32(11);
+  const jobs = [
+    randomClusters(rand, 1, false, false), randomClusters(rand, 2, true, true), randomClusters(rand, 9, false, true),
+    randomClusters(rand, 333, true, true), randomClusters(rand, 2500, false, false), randomClusters(rand, 4001, true, false),
+  ].map((c, i) => ({ ...c, seed: deriveSeed(20230720, `job|${i}`) }));
+  for (const resamples of [1000, 37, 1]) {
+    const want = jobs.map((j) => resampleRatio(Array.from(j.sums, (sum, i) => ({ sum, count: j.counts ? j.counts[i] : 1 })), resamples, mulberry32(j.seed)));
+    for (const opts of [{ wasm: true, threads: 1 }, { wasm: false, threads: 1 }, { wasm: true, threads: 3, minParallelDraws: 0 }, { wasm: false, threads: 2, minParallelDraws: 0 }]) {
+      const got = await resampleBatch(jobs, resamples, opts);
+      got.forEach((dist, j) => assert.deepStrictEqual(Array.from(dist), want[j], `job ${j}, B=${resamples}, ${JSON.stringify(opts)}`));
+    }
+  }
+});
+
+test('bootstrapMeanCis equals bootstrapMeanCi figure by figure', async () => {
+  const rand = mulberry32(3);
+  const figures = [randomClusters(rand, 0, false, false), randomClusters(rand, 40, true, true), randomClusters(rand, 700, false, false)]
+    .map((c, i) => ({ ...c, label: `fig|${i}` }));
+  for (const opts of [DEFAULT_BOOTSTRAP, { resamples: 203, seed: 9, level: 0.8 }]) {
+    const got = await bootstrapMeanCis(figures, opts);
+    figures.forEach((f, i) => {
+      const clusters = Array.from(f.sums, (sum, q) => ({ sum, count: f.counts ? f.counts[q] : 1 }));
+      assert.deepStrictEqual(got[i], bootstrapMeanCi(clusters, opts, f.label));
+    });
+  }
+});
+
+test('the WebAssembly kernel runs here (SIMD and shared memory), so the tests above compared it', () => {
+  assert.ok(WebAssembly.validate(Buffer.from(RESAMPLE_WASM_BASE64, 'base64')));
+  assert.ok(new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true }).buffer instanceof SharedArrayBuffer);
+});
+
+test('core/stats/resampleWasm.ts is compiled from the current resample.wat', () => {
+  const r = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from '../../core/stats/bootstrap.js';
 import { loadRunFigures } from '../../core/report/load.js';
-import { bootstrapNote, figuresJson, figuresTable, runHeaderLine, type ReportBy } from '../../core/report/reportText.js';
+import { bootstrapNote, figuresJson, figuresTable, runHeaderLine, VIEW_ANALYSES, type ReportBy } from '../../core/report/reportText.js';
+import type { Analysis } from '../../core/report/figures.js';
 import { flaskCsv, FLASK_CSV_SUFFIX } from '../../core/report/flaskCsv.js';
 import { buildHtmlReport } from '../../core/report/html.js';
 import type { Reader } from '../../core/report/reader.js';
@@ -43,7 +44,7 @@ export async function withReader<T>(dbFile: string | undefined, fn: (r: Reader, 
 
 /** The per-skill table (with CIs) that review/eval print when a run finishes. */
 export async function printRunReport(db: { file: string }, runIds: string[], by: ReportBy, format: 'table' | 'json', log: (s: string) => void, bs: BootstrapOptions = DEFAULT_BOOTSTRAP): Promise<void> {
-  const { prov, figs } = await withReader(db.file, (sql, where) => loadRunFigures(sql, runIds, bs, where));
+  const { prov, figs } = await withReader(db.file, (sql, where) => loadRunFigures(sql, runIds, bs, where, VIEW_ANALYSES[by]));
   // The run lines go with the progress output (stderr); the figures are the command's result.
   for (const p of prov) log(runHeaderLine(p));
   log(bootstrapNote(figs[0]));
@@ -79,7 +80,9 @@ export async function reportCommand(argv: string[], log: (s: string) => void): P
     return;
   }
 
-  const { prov, figs } = await withReader(dbFile, (r, where) => loadRunFigures(r, runIds, bs, where));
+  // Only what the output shows is computed: CSV files have no overall row, --by all has the three analyses.
+  const analyses: Analysis[] = format === 'csv' ? (by === 'all' ? ['skill', 'difficulty', 'domain'] : [by as Analysis]) : VIEW_ANALYSES[by as ReportBy];
+  const { prov, figs } = await withReader(dbFile, (r, where) => loadRunFigures(r, runIds, bs, where, analyses));
   const simulated = prov.filter((p) => p.simulated).map((p) => p.runId);
   if (format === 'table') {
     const lines = prov.map(runHeaderLine);

@@ -5,6 +5,25 @@
  */
 export interface Reader {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * The result's columns by name as Float64Arrays, NULL as NaN: for results too large to read as
+   * row objects (a million scores). Optional: readers without it are read through all().
+   */
+  numericColumns?(sql: string, params?: unknown[]): Promise<Record<string, Float64Array>>;
+}
+
+/** `names` columns of a numeric query (NULL as NaN), through numericColumns when the reader has it. */
+export async function readNumericColumns<K extends string>(r: Reader, sql: string, params: unknown[], names: readonly K[]): Promise<Record<K, Float64Array>> {
+  if (r.numericColumns) {
+    const cols = await r.numericColumns(sql, params);
+    const missing = names.filter((n) => !cols[n]);
+    if (missing.length) throw new Error(`query has no column ${missing.join(', ')}`);
+    return cols as Record<K, Float64Array>;
+  }
+  const rows = await r.all(sql, params);
+  const out = {} as Record<K, Float64Array>;
+  for (const n of names) out[n] = Float64Array.from(rows, (row) => (row[n] === null || row[n] === undefined ? NaN : Number(row[n])));
+  return out;
 }
 
 /**

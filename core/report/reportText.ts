@@ -1,9 +1,12 @@
-import type { Figure, RunFigures } from './figures.js';
+import type { Analysis, Figure, RunFigures } from './figures.js';
 import type { RunProvenance } from './provenance.js';
 import type { MeanCi } from '../stats/bootstrap.js';
 import { textTable } from './textTable.js';
 
 export type ReportBy = 'skill' | 'difficulty' | 'domain';
+
+/** The analyses the table and JSON views show (--by skill ends with the overall row). */
+export const VIEW_ANALYSES: Record<ReportBy, Analysis[]> = { skill: ['skill', 'overall'], difficulty: ['difficulty'], domain: ['domain'] };
 
 const f3 = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(3));
 const f2 = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(2));
@@ -65,7 +68,7 @@ export function figuresJson(figs: readonly RunFigures[], prov: readonly RunProve
     });
     if (by === 'skill') {
       for (const s of f.skills) row(s.skill, s);
-      row('overall', f.overall);
+      if (f.overall) row('overall', f.overall);
     } else if (by === 'domain') {
       for (const d of f.domains) row(d.domain, d);
     } else {

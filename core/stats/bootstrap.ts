@@ -35,7 +35,7 @@ export interface MeanCi {
  * Quantile by linear interpolation between order statistics (Hyndman-Fan type 7, numpy's
  * default): sorted[(n-1)p] interpolated.
  */
-export function quantile(sorted: readonly number[], p: number): number {
+export function quantile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const h = (sorted.length - 1) * p;
   const lo = Math.floor(h);
@@ -58,7 +58,11 @@ export function bootstrapMeanCi(clusters: readonly Cluster[], opts: BootstrapOpt
   return { mean, low: quantile(stats, (1 - level) / 2), high: quantile(stats, (1 + level) / 2), n, instances: used.length };
 }
 
-/** Sorted bootstrap distribution of sum/count over clusters. */
+/**
+ * Sorted bootstrap distribution of sum/count over clusters: the definition. Reports compute many
+ * figures at once with core/stats/resampleBatch.ts (WebAssembly, threads), which gives these
+ * numbers exactly (tests/stats.test.ts compares them).
+ */
 export function resampleRatio(clusters: readonly Cluster[], resamples: number, rand: () => number): number[] {
   const k = clusters.length;
   const out = new Array<number>(resamples);

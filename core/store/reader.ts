@@ -20,6 +20,8 @@ export interface StreamOptions {
  */
 export interface ResultsReader {
   all<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Numeric columns as Float64Arrays (NULL as NaN), read from DuckDB's vectors: no row objects. Direct reads only. */
+  numericColumns?(sql: string, params?: unknown[]): Promise<Record<string, Float64Array>>;
   one<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T | undefined>;
   /** Rows one at a time, in bounded memory. */
   stream(sql: string, params: unknown[], onRow: (row: Row) => void | Promise<void>, o?: StreamOptions): Promise<void>;
@@ -83,6 +85,25 @@ async function directReader(dbFile: string, lockTimeoutMs: number): Promise<Resu
     all,
     async one(sql, params) {
       return (await all(sql, params))[0] as never;
+    },
+    async numericColumns(sql, params = []) {
+      const result = await conn.run(sql, params as DuckDBValue[]);
+      const rows = Number(result.rowCount);
+      const cols = result.columnNames().map(() => new Float64Array(rows));
+      let at = 0;
+      for (let c = 0; c < result.chunkCount; c++) {
+        const chunk = result.getChunk(c);
+        const n = chunk.rowCount;
+        cols.forEach((col, i) => {
+          const v = chunk.getColumnVector(i);
+          for (let r = 0; r < n; r++) {
+            const x = v.getItem(r);
+            col[at + r] = x === null ? NaN : Number(x);
+          }
+        });
+        at += n;
+      }
+      return Object.fromEntries(result.columnNames().map((name, i) => [name, cols[i]]));
     },
     async stream(sql, params, onRow, o = {}) {
       if (o.user) {
