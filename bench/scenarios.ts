@@ -58,7 +58,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'errors-30pct', what: '30% of requests answered 500/502/503, 500 ms latency', reviews: 400, quickReviews: 100,
     server: { latencyMs: 500, serverErrorRate: 0.3 }, baseline: { concurrency: 32 },
-    project: { today: ['--concurrency', '32'], next: [] }, ratioTo: 'baseline',
+    project: { today: ['--concurrency', '32'], next: ['--max-concurrency', '32'] }, ratioTo: 'baseline',
   },
   {
     name: 'instances-100k', what: '100,000 instances, zero latency (history/payload limits, peak RSS)', reviews: 100_000, quickReviews: 5_000,
