@@ -66,7 +66,9 @@ interface Checkpoint {
  */
 export function createEndpointActivities(deps: EndpointDeps): EndpointActivities {
   const stats = deps.stats ?? new EndpointStats();
-  const backoffMs = deps.backoffMs ?? ((n: number) => Math.min(30_000, 1000 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
+  // 0.5 s, 1 s, 2 s, ... (the openai SDK's own schedule, which it does not run here): an instance
+  // waiting on a long backoff holds up its whole chunk's landing.
+  const backoffMs = deps.backoffMs ?? ((n: number) => Math.min(30_000, 500 * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4));
 
   return {
     ...createBatchActivities({ endpoint: deps.endpoint, provider: deps.provider }),

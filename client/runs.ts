@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { runWorkflow, runStatusQuery, batchProgressQuery } from '../workflows/index.js';
-import { runWorkflowId, type Progress, type RunWorkflowInput } from '../workflows/types.js';
+import type { runWorkflow } from '../workflows/index.js';
+import { BATCH_PROGRESS_QUERY, RUN_STATUS_QUERY, runWorkflowId, type Progress, type RunStatus, type RunWorkflowInput } from '../workflows/types.js';
 import { isTemporalUnreachable, outageReporter, retryWhileUnreachable, type OutageReporter } from './temporalOutage.js';
 
 export type RunHandle = WorkflowHandle<typeof runWorkflow>;
@@ -19,7 +19,7 @@ export async function startOrAttach(client: Client, input: RunWorkflowInput): Pr
   } catch (e) {
     if (!(e instanceof WorkflowNotFoundError)) throw e;
   }
-  const handle = await client.workflow.start(runWorkflow, {
+  const handle = await client.workflow.start<typeof runWorkflow>('runWorkflow', {
     workflowId,
     taskQueue: input.controlQueue,
     args: [input],
@@ -30,11 +30,11 @@ export async function startOrAttach(client: Client, input: RunWorkflowInput): Pr
 
 /** The run's progress: totals of finished batches plus what running batches report. */
 export async function runProgress(client: Client, handle: RunHandle): Promise<Progress> {
-  const status = await handle.query(runStatusQuery);
+  const status = await handle.query<RunStatus>(RUN_STATUS_QUERY);
   const p = { ...status.progress };
   for (const id of status.runningBatches) {
     try {
-      const b = await client.workflow.getHandle(id).query(batchProgressQuery);
+      const b = await client.workflow.getHandle(id).query<Progress>(BATCH_PROGRESS_QUERY);
       p.done += b.done;
       p.failed += b.failed;
       p.tokens += b.tokens;

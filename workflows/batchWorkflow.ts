@@ -1,10 +1,10 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from './activityTypes.js';
 import {
-  BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from './types.js';
 
-export const batchProgressQuery = defineQuery<Progress>('batchProgress');
+export const batchProgressQuery = defineQuery<Progress>(BATCH_PROGRESS_QUERY);
 
 /**
  * One batch of a run: the unfinished instances of ords [fromOrd, toOrd), cut into chunks. Each

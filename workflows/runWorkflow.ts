@@ -1,9 +1,9 @@
 import { continueAsNew, defineQuery, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { StoreActivities } from './activityTypes.js';
 import { batchWorkflow } from './batchWorkflow.js';
-import { addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from './types.js';
+import { RUN_STATUS_QUERY, addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from './types.js';
 
-export const runStatusQuery = defineQuery<RunStatus>('runStatus');
+export const runStatusQuery = defineQuery<RunStatus>(RUN_STATUS_QUERY);
 
 /** Keep the parent's history short: continue-as-new well before Temporal's limits. */
 const MAX_HISTORY_EVENTS = 4000;

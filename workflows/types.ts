@@ -215,6 +215,13 @@ export interface BatchWorkflowInput extends RunPlan {
   toOrd: number;
 }
 
+/**
+ * Query names, here rather than as defineQuery objects so the CLI can ask without loading the
+ * workflow library (it starts faster).
+ */
+export const RUN_STATUS_QUERY = 'runStatus';
+export const BATCH_PROGRESS_QUERY = 'batchProgress';
+
 export interface RunStatus {
   /** Totals of finished batches. */
   progress: Progress;

@@ -10,7 +10,6 @@ import { executeRun } from '../execute.js';
 import { EXIT, exitCodeForProgress } from '../exitCodes.js';
 import { keyHelp, limitsHelp, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
 import { evalSetFile, judgeProfileRecord, judgeSettings, judgesFromFlags } from './review.js';
-import { printRunReport } from './report.js';
 
 const MODEL_FLAGS = {
   'model-name': { type: 'string' },
@@ -84,7 +83,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
       ...(kind === 'eval' ? judgeProfileRecord(profileName) : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
     },
   });
-  if (final && kind === 'eval') await printRunReport(db, [runId], 'skill', 'table', log);
+  if (final && kind === 'eval') await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
   if (final && kind === 'infer') log(`Responses landed. Export: flask-eval export ${runId} --format flask; judge them: flask-eval review --run ${runId}`);
   log(`Results: ${db.file}`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;

@@ -10,7 +10,6 @@ import { executeRun } from '../execute.js';
 import { openReadOnly } from '../readDb.js';
 import { EXIT, exitCodeForProgress } from '../exitCodes.js';
 import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
-import { printRunReport } from './report.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 
 export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--model-id ID]) [options]
@@ -145,7 +144,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
       ...judgeProfileRecord(profileName), projectVersion: projectVersion(), summary: prepared.summary,
     },
   });
-  if (final) await printRunReport(db, [runId], 'skill', 'table', log);
+  if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
   log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }
@@ -172,7 +171,7 @@ async function reviewStoredRun(runId: string, v: Record<string, string | boolean
       ...judgeProfileRecord(profileName), simulated: stored.simulated || endpointIsOffline(judge),
     },
   });
-  if (final) await printRunReport(db, [runId], 'skill', 'table', log);
+  if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
   log(`Results: ${db.file}`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }

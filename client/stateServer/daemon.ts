@@ -11,6 +11,14 @@ import { closeLeases, createStateHttpServer } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
+
+/** The state server's DuckDB memory limit: FLASK_DUCKDB_MEMORY (a DuckDB size: 512MB, 2GB), default 512MB. */
+export function stateServerMemoryLimit(): string {
+  const v = process.env.FLASK_DUCKDB_MEMORY?.trim();
+  if (!v) return '512MB';
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(v)) throw new Error(`FLASK_DUCKDB_MEMORY=${v}: give a size such as 512MB or 2GB`);
+  return v;
+}
 export interface DaemonOptions {
   stateDir: string;
   dbFile: string;
@@ -97,7 +105,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   let clientConnection: Connection | undefined;
 
   try {
-    const db = new Database(o.dbFile);
+    // The owner of the file lives long: without a limit DuckDB keeps up to 80% of RAM as its cache.
+    const db = new Database(o.dbFile, { memoryLimit: stateServerMemoryLimit() });
     let address = cfg.address;
     let port: number | null = null;
     let uiPort: number | null = null;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { dbPath, stateDir } from '../config.js';
 import { InputError } from '../errors.js';
 import { runUserQuery } from './safeQuery.js';
@@ -136,6 +136,7 @@ async function openReadOnly(dbFile: string, lockTimeoutMs: number): Promise<{ in
   let wait = 20;
   for (;;) {
     try {
+      const { DuckDBInstance } = await import('@duckdb/node-api'); // loaded on first use (start-up)
       const instance = await DuckDBInstance.create(dbFile, SAFE_READ_CONFIG);
       return { instance, conn: await instance.connect() };
     } catch (e) {
