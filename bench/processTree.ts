@@ -43,7 +43,7 @@ function roleOf(pid: number, root: number, comm: string): string {
   } catch {
     // gone
   }
-  if (/server start.*--foreground/.test(args)) return 'state server';
+  if (/server start.*--(foreground|auto)/.test(args)) return 'state server';
   if (comm === 'temporal' || args.includes('start-dev')) return 'dev server';
   return comm;
 }
