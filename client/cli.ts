@@ -43,7 +43,7 @@ async function loadAll(): Promise<Command[]> {
 async function usage(): Promise<string> {
   return `flask-eval: FLASK fine-grained evaluation (Ye et al., arXiv 2307.10928) on Temporal + DuckDB\n\n` +
     (await loadAll()).map((c) => c.help.split('\n')[0]).join('\n') +
-    `\n\nflask-eval COMMAND --help for details; flask-eval help --all for every command's.\n\n${EXIT_CODES_HELP}`;
+    `\n\nflask-eval COMMAND --help for details; flask-eval help --all for every command's; flask-eval --version (and which build runs).\n\n${EXIT_CODES_HELP}`;
 }
 
 async function main(argv: string[]): Promise<number> {
