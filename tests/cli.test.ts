@@ -20,6 +20,14 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+test('--version names the build that runs: compiled dist/, or the sources through tsx', () => {
+  const compiled = cli(['--version']);
+  assert.equal(compiled.code, 0);
+  const sources = cli(['--version'], { FLASK_NO_BUILD: '1' });
+  assert.match(sources.stdout, /^flask-eval \S+ \(from the TypeScript sources via tsx: npm run build for a faster start\)\n$/);
+  assert.match(compiled.stdout, /^flask-eval \S+ \((compiled, dist\/|from the TypeScript sources via tsx.*)\)\n$/);
+});
+
 test('prompts prints the exact review messages as JSONL without calling a model', () => {
   const r = cli(['prompts', '--model', 'gpt4', '--limit', '2']);
   assert.equal(r.code, 0, r.stderr);
