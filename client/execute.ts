@@ -130,7 +130,8 @@ export async function executeRun(a: {
 
   const session = await openSession({ dbFile: a.db.file, log });
   // The endpoint workers start while the run is prepared (neither needs the other): the first
-  // call leaves sooner. They only poll their endpoints' queues, so an early start takes nothing.
+  // call leaves sooner. Like any worker of these endpoints they may take chunks of other runs bound
+  // to them; if preparing fails they are shut down and those chunks are retried elsewhere.
   const serving = session.serve(toServe);
   serving.catch(() => undefined); // awaited below; a failure surfaces there
   try {
