@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { createStateHttpServer } from '../client/stateServer/httpApi.js';
+import { createStateHttpServer, removeStaleUploads } from '../client/stateServer/httpApi.js';
 import { storeClient } from '../client/stateServer/attach.js';
 import { Database } from '../core/store/database.js';
 import { loadEvalSet } from '../core/dataset.js';
@@ -83,4 +83,16 @@ test('an upload cut short (no end line, or fewer rows than announced) stores not
     assert.equal((await db.read((sql) => sql.all('SELECT * FROM runs WHERE run_id = ?', [run.runId]))).length, 0);
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.upload-')), []);
   });
+});
+
+test("a killed state server's half-spooled uploads are removed when one starts; live ones and other files are kept", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'flask-spool-'));
+  try {
+    for (const f of ['.upload-111-1.ndjson', '.upload-111-2.ndjson', '.upload-222-1.ndjson', 'results.duckdb', 'upload-111-1.ndjson']) writeFileSync(path.join(dir, f), 'x');
+    const removed = removeStaleUploads(dir, (pid) => pid === 222);
+    assert.deepEqual(removed.sort(), ['.upload-111-1.ndjson', '.upload-111-2.ndjson']);
+    assert.deepEqual(readdirSync(dir).sort(), ['.upload-222-1.ndjson', 'results.duckdb', 'upload-111-1.ndjson']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

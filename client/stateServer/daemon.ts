@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import path from 'node:path';
 import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -7,7 +8,7 @@ import { InputError } from '../../core/errors.js';
 import { projectVersion, temporalConfig } from '../../core/config.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
 import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers, portFree } from '../temporalServer.js';
-import { closeLeases, createStateHttpServer } from './httpApi.js';
+import { closeLeases, createStateHttpServer, removeStaleUploads } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
@@ -107,6 +108,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   try {
     // The owner of the file lives long: without a limit DuckDB keeps up to 80% of RAM as its cache.
     const db = new Database(o.dbFile, { memoryLimit: stateServerMemoryLimit() });
+    for (const f of removeStaleUploads(path.dirname(o.dbFile), pidAlive)) log(`removed ${f}: an upload a killed state server had not landed`);
     let address = cfg.address;
     let port: number | null = null;
     let uiPort: number | null = null;

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { createWriteStream, rmSync } from 'node:fs';
+import { createWriteStream, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -135,7 +135,7 @@ function write(res: http.ServerResponse, line: unknown): Promise<void> | undefin
  * end line (the command died) stores nothing.
  */
 async function handleRuns(deps: StateHttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const spool = path.join(path.dirname(deps.db.file), `.upload-${process.pid}-${++uploads}.ndjson`);
+  const spool = path.join(path.dirname(deps.db.file), `.upload-${process.pid}-${++uploads}${SPOOL_SUFFIX}`);
   const out = createWriteStream(spool, { mode: 0o600 });
   try {
     let header: z.output<typeof RunHeader> | undefined;
@@ -190,6 +190,27 @@ async function handleRuns(deps: StateHttpDeps, req: http.IncomingMessage, res: h
 }
 
 let uploads = 0;
+const SPOOL_SUFFIX = '.ndjson';
+const SPOOL_NAME = /^\.upload-(\d+)-\d+\.ndjson$/;
+
+/**
+ * Spool files of uploads whose state server died mid-upload (their pid is gone): nothing was
+ * landed from them. Called when a state server starts.
+ */
+export function removeStaleUploads(dir: string, alive: (pid: number) => boolean): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => {
+    const m = SPOOL_NAME.exec(n);
+    return m !== null && !alive(Number(m[1]));
+  });
+  for (const n of stale) rmSync(path.join(dir, n), { force: true });
+  return stale;
+}
 
 /** The spooled lines (checked on arrival) back as batches of rows. */
 function* spooledBatches(spool: string): Generator<InputBatch> {
