@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { Database } from '../core/store/database.js';
 import { dbPath, judgeEndpoint, modelEndpoint, type EndpointConfig } from '../core/config.js';
+import type { RunOptions } from './execute.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 type Warn = (s: string) => void;
@@ -150,26 +151,6 @@ export interface EndpointLimits {
   maxConcurrency?: number;
 }
 
-/** What the run commands' flags say about a run's execution; execute.ts's RunOptions is built from it. */
-export interface RunOptionsFromFlags {
-  judgeLimits: EndpointLimits;
-  modelLimits: EndpointLimits;
-  /** Instances per callChunk activity. */
-  chunkSize: number;
-  /** Instances per child workflow. */
-  batchSize: number;
-  /** Attempts of a call before its instance is recorded as failed. */
-  maxAttempts: number;
-  retryFailed: boolean;
-  /** Allow a different judge endpoint/model on an existing run. */
-  changeJudge: boolean;
-  detach: boolean;
-  /** --limit N: the first N instances (checked against an existing run). */
-  limit?: number;
-  /** Instances in flight per batch (the endpoint limiter caps the calls really in flight). */
-  concurrency: number;
-}
-
 /**
  * What a run uses when no flag says otherwise (benchmarks use them too). Batches of 1,000 and
  * chunks of up to 100: fewer Temporal round trips per instance (measured in bench/, `npm run
@@ -209,7 +190,8 @@ function sharedConcurrency(v: Values): number | undefined {
   return max ?? alias;
 }
 
-export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptionsFromFlags {
+/** What the run commands' flags say about a run's execution. */
+export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptions {
   const judgeLimits = endpointLimitsFromFlags(v, 'judge', warn);
   const modelLimits = endpointLimitsFromFlags(v, 'model', warn);
   // Enough instances in flight for the limiter to choose from; it decides the calls really sent.
