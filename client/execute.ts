@@ -45,9 +45,8 @@ export interface RunOptions {
 }
 
 /**
- * A run's inputs, handed over to executeRun: it empties this holder once they are uploaded to the
- * store, so a caller that keeps no other reference does not hold a 100,000-instance set for the
- * whole run.
+ * A run's inputs, read once as they are uploaded to the store: `review` passes generators that
+ * read its files again (core/prepare.ts planReview), so a 100,000-instance set is never held.
  */
 export interface RunInputs {
   instances: Iterable<EvalInstance>;
@@ -138,13 +137,10 @@ export async function executeRun(a: {
     const prepared = await session.prepareRun({
       record: bound, instances: a.inputs.instances, responses: a.inputs.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
     });
-    const withResponses = a.inputs.responses !== undefined;
-    a.inputs.instances = [];
-    a.inputs.responses = undefined;
     log(
       prepared.existed
         ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${prepared.retried ? `; ${prepared.retried} failed results will be retried` : ''}).`
-        : `Run "${record.runId}" created: ${prepared.newInstances} instances${withResponses ? `, ${prepared.newResponses} responses` : ''}.`,
+        : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.inputs.responses ? `, ${prepared.newResponses} responses` : ''}.`,
     );
     const run = prepared.record;
     // Costs are read through the state server, which owns the results file.
