@@ -10,9 +10,9 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import OpenAI, { toFile } from 'openai';
-import type { EndpointRef } from '../core/endpoint.js';
+import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
-import type { CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from '../workflows/types.js';
+import type { CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from '../core/pipeline.js';
 import { stepRequest } from './stepRequests.js';
 
 export interface BatchChunkInput {

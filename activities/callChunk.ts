@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { EndpointRef } from '../core/endpoint.js';
+import type { EndpointRef } from '../core/provider/endpoint.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
 import type { EndpointLimiter } from '../core/rate/index.js';
-import type { EndpointActivities } from '../workflows/activityTypes.js';
-import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../workflows/types.js';
+import type { EndpointActivities } from '../core/activityContracts.js';
+import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../core/pipeline.js';
 import { estimatePromptTokens, stepRequest } from './stepRequests.js';
 import { EndpointStats } from './endpointStats.js';
 import { createBatchActivities } from './batchCalls.js';

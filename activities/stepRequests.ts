@@ -2,8 +2,8 @@ import type { ChatRequest } from '../core/prompts/chat.js';
 import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering, type AnnotationPrompt } from '../core/prompts/annotation.js';
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
 import { judgeProfile } from '../core/judges/index.js';
-import type { SkillName } from '../core/skills.js';
-import type { ChunkItem, Step, StepSettings } from '../workflows/types.js';
+import type { SkillName } from '../core/flask/skills.js';
+import type { ChunkItem, Step, StepSettings } from '../core/pipeline.js';
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 

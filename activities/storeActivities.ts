@@ -2,7 +2,7 @@ import type { Database } from '../core/store/database.js';
 import { countInstances } from '../core/store/instances.js';
 import { landResults } from '../core/store/landResults.js';
 import { loadChunkItems, workItemsInRange } from '../core/store/workItems.js';
-import type { StoreActivities } from '../workflows/activityTypes.js';
+import type { StoreActivities } from '../core/activityContracts.js';
 
 /**
  * The store's activities, run only by the process that owns the results file. They are

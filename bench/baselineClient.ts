@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { renderReviewPrompt, loadReviewPromptKit } from '../core/prompts/review.js';
 import { parseSkillScores } from '../core/scoring/parseSkillScores.js';
-import { prepareReview } from '../core/prepare.js';
+import { prepareReview } from '../core/inputs/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
 import { headerRecord, type EndpointLimiter } from '../core/rate/index.js';
 

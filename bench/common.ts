@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../core/paths.js';
 import { installQuietRuntime } from '../client/session.js';
 import { runProgress, type RunHandle } from '../client/runs.js';
 import { runStatusQuery } from '../workflows/index.js';
-import type { Progress } from '../workflows/types.js';
+import type { Progress } from '../core/pipeline.js';
 
 /** The official CLI's dev server, started by the SDK's testing package (as the integration tests do). */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {

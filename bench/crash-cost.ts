@@ -9,12 +9,12 @@
 import { parseArgs } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { startOfflineServer, type OfflineRequestEvent } from '../offline/server.js';
-import { prepareReview } from '../core/prepare.js';
+import { startOfflineServer, type OfflineRequestEvent } from '../simulator/server.js';
+import { prepareReview } from '../core/inputs/prepare.js';
 import { DATA_FILES, PROJECT_ROOT, publishedAnswersFile } from '../core/paths.js';
 import { createOrMatchRun } from '../core/store/runs.js';
 import { landInstances, landResponses } from '../core/store/instances.js';
-import { endpointRef } from '../core/endpoint.js';
+import { endpointRef } from '../core/provider/endpoint.js';
 import { startStoreRole } from '../worker/storeWorker.js';
 import { startOrAttach } from '../client/runs.js';
 import { fmtInt, runBench, startTemporal, tempDb } from './common.js';

@@ -10,16 +10,16 @@
 import { parseArgs } from 'node:util';
 import type { ChatProvider, ChatResult, EndpointProbe } from '../core/provider/provider.js';
 import type { ChatRequest } from '../core/prompts/chat.js';
-import { SKILL_NAMES } from '../core/skills.js';
-import { loadEvalSet, type EvalInstance } from '../core/dataset.js';
+import { SKILL_NAMES } from '../core/flask/skills.js';
+import { loadEvalSet, type EvalInstance } from '../core/flask/dataset.js';
 import { DATA_FILES } from '../core/paths.js';
 import { createOrMatchRun } from '../core/store/runs.js';
 import { landInstances, landResponses, type ResponseRow } from '../core/store/instances.js';
 import { startStoreRole } from '../worker/storeWorker.js';
 import { startEndpointWorker } from '../worker/endpointWorker.js';
-import { endpointRef } from '../core/endpoint.js';
+import { endpointRef } from '../core/provider/endpoint.js';
 import { startOrAttach } from '../client/runs.js';
-import type { RunWorkflowInput } from '../workflows/types.js';
+import type { RunWorkflowInput } from '../core/pipeline.js';
 import { RUN_DEFAULTS, defaultChunkSize } from '../client/flags.js';
 import {
   childPeakRss, describeHistory, dirBytes, executionsOf, fmtBytes, fmtInt, followWithTicks, historyFigures, peakRssBytes, runBench, startTemporal, tempDb,

@@ -27,7 +27,7 @@ import { Database } from '../core/store/database.js';
 import { createOrMatchRun } from '../core/store/runs.js';
 import { judgeIdOf } from '../core/store/schema.js';
 import { FLASK_DOMAIN_ORDER } from '../core/report/figures.js';
-import { DIFFICULTY_LEVELS } from '../core/difficulty.js';
+import { DIFFICULTY_LEVELS } from '../core/flask/difficulty.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 
 const { values: v } = parseArgs({

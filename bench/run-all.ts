@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startOfflineServer, OFFLINE_MODEL_ID, type OfflineRequestEvent, type OfflineServer } from '../offline/server.js';
+import { startOfflineServer, OFFLINE_MODEL_ID, type OfflineRequestEvent, type OfflineServer } from '../simulator/server.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { runBaseline, type BaselineResult } from './baselineClient.js';
 import { runProject, stopActiveRuns, type ProjectRunResult } from './projectRun.js';

@@ -8,7 +8,7 @@
  * Adapt them here; they are appended to
  *   review --model gpt4 --limit N --run <unique> --judge-base-url <offline> --judge-api-key x --judge-model flask-offline-judge
  */
-import type { OfflineServerOptions } from '../offline/server.js';
+import type { OfflineServerOptions } from '../simulator/server.js';
 
 export interface Scenario {
   name: string;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { closeOpenFiles } from '../core/store/openFiles.js';
-import { explainError } from './errorReport.js';
-import { EXIT, EXIT_CODES_HELP } from './exitCodes.js';
+import { explainError } from './output/errorReport.js';
+import { EXIT, EXIT_CODES_HELP } from './output/exitCodes.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 

@@ -1,9 +1,9 @@
-import { endpointRef, offlineBaseUrl, type EndpointRef } from '../core/endpoint.js';
+import { endpointRef, offlineBaseUrl, type EndpointRef } from '../core/provider/endpoint.js';
 import { endpointIsOffline, type EndpointConfig } from '../core/config.js';
 import { InputError, RunStoppedError } from '../core/errors.js';
 import { OpenAIProvider } from '../core/provider/openaiProvider.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
-import { startOfflineServer, type OfflineServer } from '../offline/server.js';
+import { startOfflineServer, type OfflineServer } from '../simulator/server.js';
 
 const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 

@@ -1,20 +1,20 @@
 import type { Database } from '../core/store/database.js';
 import type { RunRecord } from '../core/store/runs.js';
 import type { ResponseRow } from '../core/store/instances.js';
-import type { EvalInstance } from '../core/dataset.js';
+import type { EvalInstance } from '../core/flask/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
-import { describeEndpoint } from '../core/endpoint.js';
+import { describeEndpoint } from '../core/provider/endpoint.js';
 import type { EndpointLimits } from '../core/rate/index.js';
-import { BUDGET_REACHED, judgeIdFor, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../workflows/types.js';
-import type { StepSettings } from '../workflows/types.js';
-import { loadPriceTable, formatUsd } from '../core/pricing.js';
-import { formatRunCost, runCost, runPrices } from '../core/report/cost.js';
+import { BUDGET_REACHED, judgeIdFor, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../core/pipeline.js';
+import type { StepSettings } from '../core/pipeline.js';
+import { loadPriceTable, formatUsd } from '../core/cost/pricing.js';
+import { formatRunCost, runCost, runPrices } from '../core/cost/runCost.js';
 import { InputError } from '../core/errors.js';
 import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
 import { openReadOnly } from './readDb.js';
 import { followRun, startOrAttach } from './runs.js';
-import { progressPrinter } from './progressBar.js';
+import { progressPrinter } from './output/progressBar.js';
 import { preflight, serveEndpoint, type ServedEndpoint } from './endpoints.js';
 
 export interface RunOptions {

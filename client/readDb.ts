@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { dbPath } from '../core/config.js';
-import { openReader, type ResultsReader } from '../core/store/reader.js';
+import { openReader, type ResultsReader } from '../server/resultsReader.js';
 
 /** A read-only handle on the results: `run(fn)` opens a reader for `fn` and closes it after. */
 export interface ReadOnlyResults {

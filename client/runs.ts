@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { runWorkflow } from '../workflows/index.js';
-import { BATCH_PROGRESS_QUERY, RUN_STATUS_QUERY, runWorkflowId, type Progress, type RunStatus, type RunWorkflowInput } from '../workflows/types.js';
+import { BATCH_PROGRESS_QUERY, RUN_STATUS_QUERY, runWorkflowId, type Progress, type RunStatus, type RunWorkflowInput } from '../core/pipeline.js';
 import { isTemporalUnreachable, outageReporter, retryWhileUnreachable, type OutageReporter } from './temporalOutage.js';
 
 export type RunHandle = WorkflowHandle<typeof runWorkflow>;

@@ -5,7 +5,7 @@ import { temporalConfig } from '../core/config.js';
 import type { EndpointLimits } from '../core/rate/index.js';
 import { startEndpointWorker, type EndpointWorker } from '../worker/endpointWorker.js';
 import { closeOfflineServer, type ServedEndpoint } from './endpoints.js';
-import { attachStateServer } from './stateServer/attach.js';
+import { attachStateServer } from '../server/attach.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 
 export interface Session {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from './paths.js';
 // The names the offline server answers to, used when no endpoint is configured.
-import { OFFLINE_MODEL_ID as OFFLINE_JUDGE_MODEL, OFFLINE_ANSWER_MODEL_ID as OFFLINE_MODEL } from '../offline/names.js';
+import { OFFLINE_MODEL_ID as OFFLINE_JUDGE_MODEL, OFFLINE_ANSWER_MODEL_ID as OFFLINE_MODEL } from './provider/simulatedModels.js';
 
 /**
  * Everything configurable through the environment, in one place. Flags override these in the

@@ -9,7 +9,7 @@ import { Database } from '../core/store/database.js';
 import { createOrMatchRun, type RunRecord } from '../core/store/runs.js';
 import { landInstances, landResponses } from '../core/store/instances.js';
 import { landReview, type ReviewRow } from '../core/store/reviews.js';
-import type { EvalInstance } from '../core/dataset.js';
+import type { EvalInstance } from '../core/flask/dataset.js';
 
 export const record = (runId: string, simulated = true): RunRecord => ({
   runId, kind: 'review', simulated, datasetPath: '/data/flask_evaluation.jsonl', datasetSha256: 'ab'.repeat(32), answersPath: null, answersSha256: null,

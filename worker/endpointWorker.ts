@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createEndpointActivities } from '../activities/callChunk.js';
 import { EndpointStats } from '../activities/endpointStats.js';
-import type { EndpointRef } from '../core/endpoint.js';
+import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 import { createEndpointLimiter, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';

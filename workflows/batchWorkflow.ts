@@ -1,8 +1,8 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { EndpointActivities, StoreActivities } from './activityTypes.js';
+import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
-} from './types.js';
+} from '../core/pipeline.js';
 
 export const batchProgressQuery = defineQuery<Progress>(BATCH_PROGRESS_QUERY);
 

@@ -1,7 +1,7 @@
 import { continueAsNew, defineQuery, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
-import type { StoreActivities } from './activityTypes.js';
+import type { StoreActivities } from '../core/activityContracts.js';
 import { batchWorkflow } from './batchWorkflow.js';
-import { RUN_STATUS_QUERY, addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from './types.js';
+import { RUN_STATUS_QUERY, addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from '../core/pipeline.js';
 
 export const runStatusQuery = defineQuery<RunStatus>(RUN_STATUS_QUERY);
 

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { loadAnnotationInput as loadInput, type AnnotationInput, type DuplicatePolicy } from '../../core/dataset.js';
-import { sha256File } from '../../core/prepare.js';
+import { loadAnnotationInput as loadInput, type AnnotationInput, type DuplicatePolicy } from '../../core/flask/dataset.js';
+import { sha256File } from '../../core/inputs/prepare.js';
 import { annotationTemplateHash } from '../../core/prompts/annotation.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import { executeRun } from '../execute.js';
-import { EXIT, exitCodeForProgress } from '../exitCodes.js';
+import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
 import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions } from '../flags.js';
 
 export const ANNOTATE_HELP = `flask-eval annotate INPUT [--run NAME] [--seed N] [options of review for the judge]

@@ -1,18 +1,18 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
-import { loadEvalSet, type EvalInstance } from '../../core/dataset.js';
-import { loadInstructions } from '../../core/instructions.js';
-import { prepareReview } from '../../core/prepare.js';
+import { loadEvalSet, type EvalInstance } from '../../core/flask/dataset.js';
+import { loadInstructions } from '../../core/flask/instructions.js';
+import { prepareReview } from '../../core/inputs/prepare.js';
 import { DEFAULT_JUDGE_MODEL } from '../../core/config.js';
 import { judgeProfile } from '../../core/judges/index.js';
 import type { JudgeProfile } from '../../core/judges/profile.js';
 import { ANNOTATION_STAGES } from '../../core/prompts/annotation.js';
-import { formatUsd, loadPriceTable, priceOf, type PriceTable } from '../../core/pricing.js';
+import { formatUsd, loadPriceTable, priceOf, type PriceTable } from '../../core/cost/pricing.js';
 import {
   PUBLISHED_ANSWER_TOKENS, estimateStage, planAnnotation, planEvalReview, planGenerate, planReview, totalEstimate,
   type RunEstimate, type StageEstimate,
-} from '../../core/estimate.js';
+} from '../../core/cost/estimate.js';
 
 export const ESTIMATE_HELP = `flask-eval estimate review|eval|annotate ... [--prices FILE] [--format table|json]
   The calls, tokens and cost of a run before it starts; nothing is called.

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { describeSummary, planReview, sha256File } from '../../core/prepare.js';
+import { describeSummary, planReview, sha256File } from '../../core/inputs/prepare.js';
 import { projectVersion } from '../../core/config.js';
-import { attachStateServer } from '../stateServer/attach.js';
+import { attachStateServer } from '../../server/attach.js';
 import { defaultRunName, openDb, runNameFlag, strFlag } from '../flags.js';
 import { evalSetFile } from './review.js';
 

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { loadEvalSet } from '../../core/dataset.js';
-import { datasetQuirks } from '../../core/dataset.js';
-import { describeSummary, sha256File } from '../../core/prepare.js';
+import { loadEvalSet } from '../../core/flask/dataset.js';
+import { datasetQuirks } from '../../core/flask/dataset.js';
+import { describeSummary, sha256File } from '../../core/inputs/prepare.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
 import { executeRun } from '../execute.js';
-import { EXIT, exitCodeForProgress } from '../exitCodes.js';
+import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
 import { keyHelp, limitsHelp, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
 import { evalSetFile, judgeProfileRecord, judgeSettings, judgesFromFlags } from './review.js';
 

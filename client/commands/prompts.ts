@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { publishedAnswersFile } from '../../core/paths.js';
-import { loadEvalSet } from '../../core/dataset.js';
-import { prepareReview } from '../../core/prepare.js';
+import { loadEvalSet } from '../../core/flask/dataset.js';
+import { prepareReview } from '../../core/inputs/prepare.js';
 import { loadReviewPromptKit, renderReviewPrompt } from '../../core/prompts/review.js';
 import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering } from '../../core/prompts/annotation.js';
-import { InstructionSchema, loadInstructions } from '../../core/instructions.js';
-import { readJsonl } from '../../core/jsonl.js';
+import { InstructionSchema, loadInstructions } from '../../core/flask/instructions.js';
+import { readJsonl } from '../../core/inputs/jsonl.js';
 import type { ChatMessage } from '../../core/prompts/chat.js';
 import { evalSetFile } from './review.js';
 import { intFlag, strFlag } from '../flags.js';

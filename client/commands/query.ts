@@ -5,7 +5,7 @@ import { InputError } from '../../core/errors.js';
 import { dbPath } from '../../core/config.js';
 import { openLockedReadOnly, runUserQuery, type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
 import { intFlag, strFlag } from '../flags.js';
-import { openReader } from '../../core/store/reader.js';
+import { openReader } from '../../server/resultsReader.js';
 
 export const QUERY_HELP = `flask-eval query "SQL" | --file q.sql [--format table|csv|jsonl|json] [--max-rows N] [--db FILE]
   One read-only SQL statement over the results (tables: runs, instances, responses, reviews,

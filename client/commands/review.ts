@@ -2,13 +2,13 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { InputError } from '../../core/errors.js';
-import { describeSummary, planReview, sha256File } from '../../core/prepare.js';
+import { describeSummary, planReview, sha256File } from '../../core/inputs/prepare.js';
 import { judgeProfile } from '../../core/judges/index.js';
 import { endpointHost, endpointIsOffline, projectVersion, type EndpointConfig } from '../../core/config.js';
-import { OFFLINE_MODEL_ID } from '../../offline/server.js';
+import { OFFLINE_MODEL_ID } from '../../simulator/server.js';
 import { executeRun } from '../execute.js';
 import { openReadOnly } from '../readDb.js';
-import { EXIT, exitCodeForProgress } from '../exitCodes.js';
+import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
 import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 

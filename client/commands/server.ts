@@ -2,11 +2,11 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { dbPath, stateDir } from '../../core/config.js';
 import { InputError } from '../../core/errors.js';
-import { serveOffline } from '../../offline/serve.js';
-import { AlreadyRunning, DEFAULT_IDLE_MS, runDaemon } from '../stateServer/daemon.js';
-import { ensureStateServer, probeStateServer, type StateServerHealth } from '../stateServer/attach.js';
-import { requestJson } from '../stateServer/socketClient.js';
-import { pidAlive, readServerInfo, removeServerInfo, serverJsonPath, serverLogPath } from '../stateServer/serverInfo.js';
+import { serveOffline } from '../../simulator/serve.js';
+import { AlreadyRunning, DEFAULT_IDLE_MS, runDaemon } from '../../server/daemon.js';
+import { ensureStateServer, probeStateServer, type StateServerHealth } from '../../server/attach.js';
+import { requestJson } from '../../server/socketClient.js';
+import { pidAlive, readServerInfo, removeServerInfo, serverJsonPath, serverLogPath } from '../../server/serverInfo.js';
 
 export const SERVER_HELP = `flask-eval server [start|stop|status]   the state folder's server (FLASK_STATE_DIR, default ./.flask-eval)
   One per state folder: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), the

@@ -4,9 +4,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig, stateDir } from '../../core/config.js';
 import { runProgress, type RunHandle } from '../runs.js';
-import { runWorkflowId } from '../../workflows/types.js';
-import { probeStateServer } from '../stateServer/attach.js';
-import { serverLogPath } from '../stateServer/serverInfo.js';
+import { runWorkflowId } from '../../core/pipeline.js';
+import { probeStateServer } from '../../server/attach.js';
+import { serverLogPath } from '../../server/serverInfo.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 

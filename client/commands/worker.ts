@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig } from '../../core/config.js';
-import { describeEndpoint } from '../../core/endpoint.js';
+import { describeEndpoint } from '../../core/provider/endpoint.js';
 import { startEndpointWorker, type EndpointWorker } from '../../worker/endpointWorker.js';
 import { installQuietRuntime } from '../session.js';
 import { closeOfflineServer, preflight, serveEndpoint } from '../endpoints.js';

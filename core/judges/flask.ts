@@ -1,7 +1,7 @@
 /** FLASK's own judge: one call scores all of an instance's skills (today's prompt and parser, unchanged). */
 import { loadReviewPromptKit, renderReviewPrompt, type ReviewPromptKit } from '../prompts/review.js';
 import { parseSkillScores } from '../scoring/parseSkillScores.js';
-import type { SkillName } from '../skills.js';
+import type { SkillName } from '../flask/skills.js';
 import type { JudgeProfile } from './profile.js';
 
 export function flaskProfile(kit: ReviewPromptKit = loadReviewPromptKit()): JudgeProfile {

@@ -4,8 +4,8 @@
  * which judge it talks to. The profile's name is recorded with every score.
  */
 import type { ChatMessage } from '../prompts/chat.js';
-import type { EvalInstance } from '../dataset.js';
-import type { SkillName } from '../skills.js';
+import type { EvalInstance } from '../flask/dataset.js';
+import type { SkillName } from '../flask/skills.js';
 import type { SkillScore } from '../scoring/parseSkillScores.js';
 
 export const JUDGE_PROFILE_NAMES = ['flask', 'prometheus'] as const;

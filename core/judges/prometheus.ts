@@ -5,11 +5,11 @@
  * ("[Is the model proficient in ...?]"), not prefixed with the skill name.
  */
 import { createHash } from 'node:crypto';
-import { loadRubrics, rubricFor, type Rubric } from '../rubrics.js';
+import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
 import { DATA_FILES } from '../paths.js';
-import { formatTemplate } from '../templates.js';
+import { formatTemplate } from '../flask/templates.js';
 import type { ChatMessage } from '../prompts/chat.js';
-import type { SkillName } from '../skills.js';
+import type { SkillName } from '../flask/skills.js';
 import type { JudgeProfile, JudgedInstance } from './profile.js';
 import { ABS_SYSTEM_PROMPT, ABSOLUTE_PROMPT, PROMETHEUS_SAMPLING, SCORE_RUBRIC_TEMPLATE } from './prometheusTemplates.js';
 import { parsePrometheusResult } from './parsePrometheusResult.js';

@@ -31,11 +31,11 @@
  * "Differences from FLASK's scripts".
  */
 import { createHash } from 'node:crypto';
-import { loadRubrics, rubricFor, type Rubric } from '../rubrics.js';
-import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate, type Reviewer } from '../templates.js';
+import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
+import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate, type Reviewer } from '../flask/templates.js';
 import { DATA_FILES } from '../paths.js';
-import { DOMAIN_TAXONOMY, resolveDomain } from '../domains.js';
-import { SKILL_NAMES, resolveSkill, type SkillName } from '../skills.js';
+import { DOMAIN_TAXONOMY, resolveDomain } from '../flask/domains.js';
+import { SKILL_NAMES, resolveSkill, type SkillName } from '../flask/skills.js';
 import { InputError } from '../errors.js';
 import type { ChatMessage } from './chat.js';
 import { mulberry32 } from '../stats/random.js';

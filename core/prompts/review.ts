@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { EvalInstance } from '../dataset.js';
-import { loadRubrics, rubricFor, type Rubric } from '../rubrics.js';
-import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate } from '../templates.js';
+import type { EvalInstance } from '../flask/dataset.js';
+import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
+import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate } from '../flask/templates.js';
 import { DATA_FILES } from '../paths.js';
 import type { ChatMessage } from './chat.js';
-import type { SkillName } from '../skills.js';
+import type { SkillName } from '../flask/skills.js';
 
 /**
  * FLASK's gpt4_eval.py uses reviewer_jsons[1], i.e. prompt 2: the template with the

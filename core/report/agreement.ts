@@ -1,6 +1,6 @@
 import type { Sql } from '../store/database.js';
 import { parseJson } from '../store/runs.js';
-import { difficultyLevel } from '../difficulty.js';
+import { difficultyLevel } from '../flask/difficulty.js';
 
 export interface Agreement {
   domain: { compared: number; exactMatch: number; anyOverlap: number };

@@ -1,7 +1,7 @@
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions, type MeanCi } from '../stats/bootstrap.js';
 import { bootstrapMeanCis, type ClusterColumns } from '../stats/bootstrapBatch.js';
-import { DIFFICULTY_LEVELS } from '../difficulty.js';
-import { SKILL_KEY_ORDER } from '../skills.js';
+import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
+import { SKILL_KEY_ORDER } from '../flask/skills.js';
 import { orderSkills } from './instanceScores.js';
 import type { RunScores } from './runScores.js';
 

@@ -1,5 +1,5 @@
 import { FLASK_DOMAIN_ORDER, type RunFigures } from './figures.js';
-import { SKILL_KEY_ORDER } from '../skills.js';
+import { SKILL_KEY_ORDER } from '../flask/skills.js';
 import type { MeanCi } from '../stats/bootstrap.js';
 
 export type CsvBy = 'skill' | 'difficulty' | 'domain';

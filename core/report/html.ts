@@ -4,12 +4,12 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { gzipSync } from 'node:zlib';
 import type { BootstrapOptions } from '../stats/bootstrap.js';
-import { DIFFICULTY_LEVELS } from '../difficulty.js';
-import { SKILLS } from '../skills.js';
+import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
+import { SKILLS } from '../flask/skills.js';
 import { FLASK_DOMAIN_ORDER } from './figures.js';
 import { loadRunFigures } from './load.js';
 import { readFailures } from './failures.js';
-import { placeholders, tableColumns, type Reader } from './reader.js';
+import { placeholders, tableColumns, type Reader } from '../store/reader.js';
 
 // From the project root: this module also runs compiled, from dist/.
 const HTML_DIR = path.join(PROJECT_ROOT, 'report', 'html');

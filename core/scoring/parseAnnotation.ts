@@ -8,9 +8,9 @@
  * "Major level knowledge." is labelled -1. We accept what a judge plausibly writes and report
  * everything else as ok:false with a reason, never a half-parsed label.
  */
-import { DOMAINS, resolveDomain } from '../domains.js';
-import { DIFFICULTY_LEVELS, type Difficulty } from '../difficulty.js';
-import type { SkillName } from '../skills.js';
+import { DOMAINS, resolveDomain } from '../flask/domains.js';
+import { DIFFICULTY_LEVELS, type Difficulty } from '../flask/difficulty.js';
+import type { SkillName } from '../flask/skills.js';
 
 export type ParsedAnnotation<T> = { ok: true; value: T } | { ok: false; reason: string };
 

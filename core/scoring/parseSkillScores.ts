@@ -5,7 +5,7 @@
  * We do the same search, but parse with a small tokenizer (never eval judge output) and insist
  * on exactly the instance's skills, so a sloppy or truncated review is reported, never half-used.
  */
-import { resolveSkill, type SkillName } from '../skills.js';
+import { resolveSkill, type SkillName } from '../flask/skills.js';
 
 export type SkillScore = number | 'N/A';
 export type ParsedScores =

@@ -1,6 +1,6 @@
 import type { Sql } from './database.js';
-import type { EvalInstance } from '../dataset.js';
-import type { SkillName } from '../skills.js';
+import type { EvalInstance } from '../flask/dataset.js';
+import type { SkillName } from '../flask/skills.js';
 import { parseJson } from './runs.js';
 
 /** An instance as the pipeline steps need it (skills may be empty before annotation). */

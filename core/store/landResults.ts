@@ -1,9 +1,9 @@
 import type { Sql } from './database.js';
 import { insertRows } from './jsonRows.js';
-import { skillKey, type SkillName } from '../skills.js';
-import type { EndpointRef } from '../endpoint.js';
-import type { Step, StepOutcome } from '../../workflows/types.js';
-import { runCost, type RunPrices } from '../report/cost.js';
+import { skillKey, type SkillName } from '../flask/skills.js';
+import type { EndpointRef } from '../provider/endpoint.js';
+import type { Step, StepOutcome } from '../pipeline.js';
+import { runCost, type RunPrices } from '../cost/runCost.js';
 
 /**
  * Land one step's outcomes for a chunk of instances, in the caller's transaction. Idempotent:

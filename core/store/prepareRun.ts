@@ -2,7 +2,7 @@ import type { Database } from './database.js';
 import { createOrMatchRun, getRun, type RunRecord } from './runs.js';
 import { countInstances, landInstances, landResponses, type ResponseRow } from './instances.js';
 import { deleteFailedReviews } from './reviews.js';
-import type { EvalInstance } from '../dataset.js';
+import type { EvalInstance } from '../flask/dataset.js';
 import { InputError } from '../errors.js';
 
 /** What a command asks the store for (sent to the state server as NDJSON, see httpApi.ts). */

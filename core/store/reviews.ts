@@ -1,5 +1,5 @@
 import type { Sql } from './database.js';
-import { skillKey, type SkillName } from '../skills.js';
+import { skillKey, type SkillName } from '../flask/skills.js';
 import type { SkillScore } from '../scoring/parseSkillScores.js';
 
 export interface ReviewRow {

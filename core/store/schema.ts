@@ -1,7 +1,7 @@
-import { SKILLS } from '../skills.js';
-import { DIFFICULTY_LEVELS } from '../difficulty.js';
+import { SKILLS } from '../flask/skills.js';
+import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
 import type { Sql } from './database.js';
-import { endpointId } from '../endpoint.js';
+import { endpointId } from '../provider/endpoint.js';
 
 /**
  * The results schema. Every table is keyed so that landing the same thing twice is a no-op

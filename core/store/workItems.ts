@@ -1,5 +1,5 @@
 import type { Sql } from './database.js';
-import type { ChunkItem, Step } from '../../workflows/types.js';
+import type { ChunkItem, Step } from '../pipeline.js';
 import { parseJson } from './runs.js';
 
 /** SQL giving 'done' | 'failed' | NULL for one step of instance i (alias i). */

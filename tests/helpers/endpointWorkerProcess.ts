@@ -3,7 +3,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { startEndpointWorker } from '../../worker/endpointWorker.js';
 import { OpenAIProvider } from '../../core/provider/openaiProvider.js';
-import { endpointRef } from '../../core/endpoint.js';
+import { endpointRef } from '../../core/provider/endpoint.js';
 import { installQuietRuntime } from '../../client/session.js';
 
 const [address, url, model, queueBase] = process.argv.slice(2);

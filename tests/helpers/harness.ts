@@ -6,14 +6,14 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Database } from '../../core/store/database.js';
 import { createOrMatchRun, type RunRecord } from '../../core/store/runs.js';
 import { landInstances, landResponses, type ResponseRow } from '../../core/store/instances.js';
-import type { EvalInstance } from '../../core/dataset.js';
+import type { EvalInstance } from '../../core/flask/dataset.js';
 import { installQuietRuntime } from '../../client/session.js';
 import { OpenAIProvider } from '../../core/provider/openaiProvider.js';
-import { endpointRef } from '../../core/endpoint.js';
+import { endpointRef } from '../../core/provider/endpoint.js';
 import type { EndpointLimits } from '../../core/rate/index.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
 import { startEndpointWorker } from '../../worker/endpointWorker.js';
-import type { RunWorkflowInput, Step } from '../../workflows/types.js';
+import type { RunWorkflowInput, Step } from '../../core/pipeline.js';
 
 /** The real Temporal dev server (the official CLI), started by the SDK's testing package. */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {

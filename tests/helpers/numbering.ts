@@ -1,4 +1,4 @@
-import type { SkillName } from '../../core/skills.js';
+import type { SkillName } from '../../core/flask/skills.js';
 
 /** A fixed shuffled skill numbering (index 0 is shown as 1), shared by the prompt and parser tests. */
 export const SHUFFLED_NUMBERING: SkillName[] = [

@@ -1,0 +1,243 @@
+/**
+ * Types shared by workflows, activities and the client. Kept free of Node imports because
+ * the workflow bundle (Temporal's deterministic sandbox) includes this file.
+ */
+import type { EndpointRef } from './provider/endpoint.js';
+
+/** One unit of work on one instance. A run's pipeline is a list of steps done in order per instance. */
+export type Step = 'generate' | 'review' | 'domain' | 'skillset' | 'difficulty';
+
+/** Which endpoint a step calls. */
+export function roleOf(step: Step): 'model' | 'judge' {
+  return step === 'generate' ? 'model' : 'judge';
+}
+
+/** Sampling settings sent with every call of one role (mirrors core/store/runs.ts SamplingSettings). */
+export interface StepSettings {
+  temperature: number;
+  maxTokens: number;
+  seed?: number;
+  systemPrompt?: string;
+  /** Annotation runs: the user's temperature / max tokens replace each stage's FLASK settings. */
+  override?: boolean;
+  maxParseAttempts?: number;
+  /** Review step: the judge profile (core/judges: 'flask' | 'prometheus'); default flask. */
+  judgeProfile?: string;
+}
+
+/** What a step needs to know about one instance: travels in activity payloads (a few KB). */
+export interface ChunkItem {
+  idx: number;
+  instruction: string;
+  /** Reference answer ('' when none). */
+  answer: string;
+  skills: string[];
+  /** The evaluated model's answer (review step). */
+  response?: string;
+  /** Labels of the domain stage (difficulty step). */
+  domains?: string[];
+  /** Judge ids with a landed review of this instance (a panel judge skips those it has). */
+  judged?: string[];
+}
+
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost';
+
+/** One HTTP attempt of a model call: every one is recorded, so re-sent calls are visible and counted. */
+export interface CallRecord {
+  /** 1, 2, ... per (instance, step), across activity retries. */
+  callNo: number;
+  outcome: CallOutcome;
+  httpStatus?: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  /** This call repeats one whose result was lost when a worker died. */
+  resent: boolean;
+  startedAt: string;
+  /** A Batch API line (billed at the batch discount). */
+  batch?: boolean;
+}
+
+/** The result of one step on one instance, as the endpoint worker hands it to the store. */
+export interface StepOutcome {
+  idx: number;
+  status: 'done' | 'failed';
+  /** generate: the answer; other steps: the judge's last answer, verbatim. */
+  text?: string;
+  finishReason?: string;
+  /** review: {skill: 1..5 | 'N/A'}; domain: string[]; skillset: skill names; difficulty: level. */
+  value?: unknown;
+  error?: string;
+  /** skillset: the skill order the annotator was shown. */
+  numbering?: string[];
+  /** Calls that returned text. */
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  servedModel?: string;
+  simulated: boolean;
+  startedAt: string;
+  finishedAt: string;
+  calls: CallRecord[];
+}
+
+export interface CallChunkInput {
+  runId: string;
+  step: Step;
+  endpoint: EndpointRef;
+  settings: StepSettings;
+  /** Attempts per instance for transient errors (5xx, timeouts, connection); 429s spend none. */
+  maxAttempts: number;
+  /** skillset: the seed of the per-instance skill shuffle. */
+  shuffleSeed: number;
+  items: ChunkItem[];
+}
+
+export interface ChunkStats {
+  calls: number;
+  rateLimited: number;
+  errors: number;
+  tokens: number;
+  lost: number;
+}
+
+export interface CallChunkResult {
+  results: StepOutcome[];
+  stats: ChunkStats;
+}
+
+export interface Progress {
+  total: number;
+  /** Instances whose every step landed (including ones finished before this execution). */
+  done: number;
+  failed: number;
+  pending: number;
+  tokens: number;
+  /** HTTP calls made (all outcomes). */
+  calls: number;
+  /** Calls answered 429. */
+  rateLimited: number;
+  /** Calls lost in a worker crash and sent again. */
+  resent: number;
+  /** Instances found already finished when a batch started: work not redone on resume. */
+  resumed: number;
+  /** The run's landed cost (USD), known when the run has a budget. */
+  costUsd?: number;
+  /** Why the run ended before its last instance (e.g. "budget reached"). */
+  stopped?: string;
+}
+
+export function emptyProgress(total = 0): Progress {
+  return { total, done: 0, failed: 0, pending: total, tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: 0 };
+}
+
+export function addProgress(a: Progress, b: Progress): Progress {
+  return {
+    total: a.total,
+    done: a.done + b.done,
+    failed: a.failed + b.failed,
+    pending: a.pending,
+    tokens: a.tokens + b.tokens,
+    calls: a.calls + b.calls,
+    rateLimited: a.rateLimited + b.rateLimited,
+    resent: a.resent + b.resent,
+    resumed: a.resumed + b.resumed,
+    // The run's cost is cumulative: the later figure is the larger one.
+    ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
+    ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
+  };
+}
+
+/** One judge of a run's panel: its endpoint, how it is asked, its sampling. */
+export interface JudgeSpec {
+  /** "<endpoint id>:<profile>", recorded with each of its reviews (reviews.judge_id). */
+  id: string;
+  endpoint: EndpointRef;
+  profile: string;
+  settings: StepSettings;
+}
+
+/** The judge id of an endpoint asked with a profile (same formula as core/store/schema.ts judgeIdOf). */
+export function judgeIdFor(endpoint: Pick<EndpointRef, 'id'>, profile: string | undefined): string {
+  return `${endpoint.id}:${profile ?? 'flask'}`;
+}
+
+/** The run's judges: its panel, or its one judge. */
+export function planJudges(plan: RunPlan): JudgeSpec[] {
+  if (plan.judges && plan.judges.length > 0) return plan.judges;
+  if (!plan.judge || !plan.judgeSettings) return [];
+  const profile = plan.judgeProfile ?? 'flask';
+  return [{ id: judgeIdFor(plan.judge, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
+}
+
+/** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */
+export interface RunPlan {
+  runId: string;
+  steps: Step[];
+  /** Workflows and store activities. */
+  controlQueue: string;
+  judge?: EndpointRef;
+  model?: EndpointRef;
+  judgeSettings?: StepSettings;
+  modelSettings?: StepSettings;
+  /** How the judge is asked (core/judges): 'flask' (default) or 'prometheus' (one call per skill). */
+  judgeProfile?: string;
+  /** A panel: each instance is reviewed by each judge (replaces judge/judgeSettings/judgeProfile for the review step). */
+  judges?: JudgeSpec[];
+  /** Instances per endpoint activity. */
+  chunkSize: number;
+  /** Instances in flight per batch (the endpoint's limiter caps the calls really in flight). */
+  concurrency: number;
+  maxAttempts: number;
+  shuffleSeed: number;
+  /** An endpoint activity silent this long is presumed dead (its worker crashed) and retried. */
+  heartbeatTimeoutMs?: number;
+  /** Stop starting chunks once the run's landed cost reaches this (USD); needs `prices`. */
+  maxCostUsd?: number;
+  /** --batch: judge requests go through the endpoint's Batch API (submit, durable timers, collect). */
+  batch?: { pollMs: number; maxFallback?: number };
+  /** USD per 1M tokens of the run's models (only those), for the budget. */
+  prices?: Record<string, { input: number; output: number }>;
+}
+
+export interface RunWorkflowInput extends RunPlan {
+  /** Instances per child workflow: bounds each child's history. */
+  batchSize: number;
+  /** Continue-as-new once the parent's history passes this many events (default 4,000). */
+  maxHistoryEvents?: number;
+  /** Carried over continue-as-new. */
+  nextOrd?: number;
+  carried?: Progress;
+}
+
+export interface BatchWorkflowInput extends RunPlan {
+  fromOrd: number;
+  toOrd: number;
+}
+
+/**
+ * Query names, here rather than as defineQuery objects so the CLI can ask without loading the
+ * workflow library (it starts faster).
+ */
+export const RUN_STATUS_QUERY = 'runStatus';
+export const BATCH_PROGRESS_QUERY = 'batchProgress';
+
+export interface RunStatus {
+  /** Totals of finished batches. */
+  progress: Progress;
+  /** Workflow ids of batches still running: query them for their share. */
+  runningBatches: string[];
+}
+
+export function runWorkflowId(runId: string): string {
+  return `flask-run-${runId}`;
+}
+
+/** Failure types that stop a run: every instance would fail the same way. */
+/** Batch API states after which a batch changes no more. */
+export const TERMINAL_BATCH_STATES = ['completed', 'failed', 'expired', 'cancelled'];
+
+/** Progress.stopped of a run that reached its --max-cost. */
+export const BUDGET_REACHED = 'budget reached';
+
+export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch'];

@@ -1,0 +1,139 @@
+// --batch: judge requests through the offline server's Files + Batch API, waited for on durable
+// timers. The worker is SIGKILLed while the batch runs: the batch is not submitted again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startOfflineServer } from '../../simulator/server.js';
+import { startOrAttach } from '../../client/runs.js';
+import { prepareReview } from '../../core/inputs/prepare.js';
+import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
+import { baseRun, counts, landRun, sleep, startTestPipeline, tempDb, waitFor, temporalForThisFile } from '../helpers/harness.js';
+
+let env: TestWorkflowEnvironment;
+const cleanups = temporalForThisFile((e) => (env = e));
+
+async function listBatches(url: string): Promise<Array<{ id: string; status: string; metadata: Record<string, string> | null }>> {
+  const r = await fetch(`${url}/batches?limit=100`, { headers: { authorization: 'Bearer test-key' } });
+  return ((await r.json()) as { data: Array<{ id: string; status: string; metadata: Record<string, string> | null }> }).data;
+}
+
+function startWorkerProcess(url: string, queueBase: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'helpers', 'endpointWorkerProcess.ts'), env.address, url, 'flask-offline-judge', queueBase], {
+    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanups.push(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d) => { if (String(d).includes('ready')) resolve(child); });
+    child.on('exit', (code) => reject(new Error(`worker exited ${code}`)));
+  });
+}
+
+test('batch mode: the worker is SIGKILLed while the batch runs; a new worker finishes the run and the batch is not resubmitted', async () => {
+  const server = await startOfflineServer({ seed: 9, batches: { completionDelayMs: 4000 } });
+  const db = tempDb('batch-kill');
+  const n = 6;
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
+  await landRun(db, baseRun('bk'), prepared.instances, prepared.responses);
+  const w = await startTestPipeline(env, db, 'batch-kill', server.url, { endpointWorkers: false });
+  cleanups.push(() => w.shutdown(), () => server.close());
+  const first = await startWorkerProcess(server.url, w.controlQueue);
+  const t0 = Date.now();
+  const { handle } = await startOrAttach(env.client, w.plan('bk', ['review'], { chunkSize: 10, batchSize: 10, batch: { pollMs: 300 } }));
+  await waitFor('the batch to be submitted', async () => (await listBatches(server.url)).length > 0, 30_000);
+  const submittedAt = Date.now() - t0;
+  await sleep(800); // the workflow is between polls, on a durable timer
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const killedAt = Date.now() - t0;
+  await sleep(1000);
+  await startWorkerProcess(server.url, w.controlQueue);
+  const final = await handle.result();
+  const doneAt = Date.now() - t0;
+  assert.equal(final.done, n);
+  const batches = await listBatches(server.url);
+  assert.equal(batches.length, 1, `one batch submitted (got ${batches.map((b) => b.id).join(', ')})`);
+  assert.equal(batches[0].status, 'completed');
+  assert.match(batches[0].metadata?.flask_eval_key ?? '', /^flask-run-bk-batch-0\/review\//);
+  assert.equal(server.stats().byKind.review, n, 'each line answered once: no direct call, no second batch');
+  const c = await counts(db, 'bk');
+  assert.equal(c.scored, n);
+  assert.equal(c.scores, c.expected_scores);
+  const calls = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(DISTINCT idx)::INT AS i FROM calls WHERE run_id = 'bk' AND outcome = 'ok'`));
+  assert.deepEqual({ ...calls }, { n, i: n });
+  console.log(`batch run: ${n} instances, 1 batch; submitted at ${submittedAt} ms, worker killed at ${killedAt} ms, new worker at ~${killedAt + 1000} ms, done at ${doneAt} ms`);
+});
+
+test('batch mode: failed lines fall back to direct calls (bounded), recorded after their batch lines', async () => {
+  const server = await startOfflineServer({ seed: 10, batches: { completionDelayMs: 500, lineFailureRate: 0.5 } });
+  const db = tempDb('batch-fail');
+  const n = 8;
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
+  await landRun(db, baseRun('bf'), prepared.instances, prepared.responses);
+  const w = await startTestPipeline(env, db, 'batch-fail', server.url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => w.shutdown(), () => server.close());
+  const final = await (await startOrAttach(env.client, w.plan('bf', ['review'], { chunkSize: 8, batchSize: 8, batch: { pollMs: 200, maxFallback: 2 } }))).handle.result();
+  assert.equal(final.done + final.failed, n);
+  const rows = await db.read((sql) => sql.all(
+    `SELECT v.idx, v.status, v.error, list(c.outcome ORDER BY c.call_no) AS outcomes FROM reviews v JOIN calls c USING (run_id, idx) WHERE v.run_id = 'bf' GROUP BY ALL ORDER BY v.idx`));
+  const failedLines = rows.filter((r) => (r.outcomes as string[])[0] === 'server_error');
+  assert.ok(failedLines.length > 2, `more failed lines (${failedLines.length}) than the fallback bound`);
+  const direct = failedLines.filter((r) => (r.outcomes as string[]).length > 1);
+  assert.equal(direct.length, 2, 'two instances asked directly (the bound)');
+  for (const r of direct) assert.equal((r.outcomes as string[]).at(-1), 'ok');
+  for (const r of failedLines.filter((x) => (x.outcomes as string[]).length === 1)) {
+    assert.equal(r.status, 'failed');
+    assert.match(String(r.error), /batch line .*fallback bound 2/);
+  }
+  assert.equal((await listBatches(server.url)).length, 1);
+});
+
+test('submitBatch is idempotent by its key: a retried submit (the first created the batch, then died) finds that batch', async () => {
+  const server = await startOfflineServer({ seed: 11, batches: { completionDelayMs: 200 } });
+  cleanups.push(() => server.close());
+  const { createBatchActivities } = await import('../../activities/batchCalls.js');
+  const { OpenAIProvider } = await import('../../core/provider/openaiProvider.js');
+  const { endpointRef } = await import('../../core/provider/endpoint.js');
+  const endpoint = endpointRef(server.url, 'flask-offline-judge', 'q');
+  const acts = createBatchActivities({ endpoint, provider: new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url }) });
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 2);
+  const items = prepared.instances.map((i, k) => ({ idx: i.idx, instruction: i.instruction, answer: i.answer, skills: i.skills, response: prepared.responses[k].text }));
+  const input = { runId: 'r', step: 'review' as const, endpoint, settings: { temperature: 0.2, maxTokens: 1024 }, shuffleSeed: 1, items, key: 'wf/review/j/2-abc' };
+  const a = await acts.submitBatch(input);
+  const b = await acts.submitBatch(input);
+  assert.equal(a.reused, false);
+  assert.equal(a.lines, 2);
+  assert.deepEqual({ id: b.batchId, reused: b.reused }, { id: a.batchId, reused: true });
+  const c = await acts.submitBatch({ ...input, key: 'wf/review/j/other' });
+  assert.notEqual(c.batchId, a.batchId, 'another chunk is another batch');
+  assert.equal((await listBatches(server.url)).length, 2);
+});
+
+test('batch mode on an endpoint without the Batch API (a local server answering 404): the chunk is asked directly', async () => {
+  const http = await import('node:http');
+  const server = await startOfflineServer({ seed: 12 });
+  // A vLLM-like front: chat completions and models pass through, /files and /batches are 404.
+  const front = http.createServer(async (req, res) => {
+    if (/\/v1\/(files|batches)/.test(req.url ?? '')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Not Found', type: 'not_found' } }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const r = await fetch(`${server.url}${(req.url ?? '').replace(/^\/v1/, '')}`, { method: req.method, headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+    res.writeHead(r.status, Object.fromEntries(r.headers)).end(Buffer.from(await r.arrayBuffer()));
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(front.address() as { port: number }).port}/v1`;
+  cleanups.push(() => new Promise<void>((r) => { front.closeAllConnections(); front.close(() => r()); }), () => server.close());
+  const db = tempDb('batch-unsupported');
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 3);
+  await landRun(db, baseRun('bu'), prepared.instances, prepared.responses);
+  const w = await startTestPipeline(env, db, 'batch-unsupported', url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => w.shutdown());
+  const final = await (await startOrAttach(env.client, w.plan('bu', ['review'], { batch: { pollMs: 200 } }))).handle.result();
+  assert.equal(final.done, 3);
+  const c = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(*) FILTER (via_batch)::INT AS b FROM calls WHERE run_id = 'bu' AND outcome = 'ok'`));
+  assert.deepEqual({ ...c }, { n: 3, b: 0 });
+});

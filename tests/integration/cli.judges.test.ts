@@ -1,0 +1,78 @@
+// Panels, profiles and budgets as a user runs them: the CLI in separate processes, the embedded
+// dev server, the offline judge (SIMULATED).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../core/paths.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'flask-cli-judges-'));
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), ...args], {
+    cwd: dir, encoding: 'utf8', timeout: 240_000,
+    env: { ...process.env, FLASK_STATE_DIR: path.join(dir, 'state'), FLASK_TEMPORAL_PORT: String(7300 + (process.pid % 250)), ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('review with a two-judge panel (flask + prometheus profiles), then judge-agreement; --max-cost needs a price and stops at it', () => {
+  const db = path.join(dir, 'panel.duckdb');
+  const r = cli(['review', '--model', 'gpt4', '--limit', '6', '--run', 'p', '--db', db,
+    '--judge', 'model=flask-offline-judge,base-url=offline', '--judge', 'model=flask-offline-judge,base-url=offline,profile=prometheus']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /judge 1: .*profile flask/);
+  assert.match(r.stderr, /judge 2: .*profile prometheus/);
+  assert.match(r.stderr, /Finished: 6 scored, 0 failed of 6 instances; 24 calls, \d+ tokens; cost n\/a \(no price for flask-offline-judge; give one with --prices FILE\) \(judge flask-offline-judge \(flask\): n\/a, judge flask-offline-judge \(prometheus\): n\/a\)\./);
+  const q = cli(['query', `SELECT judge_profile, count(*)::INT AS n FROM reviews WHERE run_id = 'p' GROUP BY ALL ORDER BY 1`, '--db', db, '--format', 'json']);
+  assert.equal(q.code, 0, q.stderr);
+  assert.deepEqual(JSON.parse(q.stdout), [{ judge_profile: 'flask', n: 6 }, { judge_profile: 'prometheus', n: 6 }]);
+  const a = cli(['judge-agreement', 'p', '--db', db]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /^J1 = flask-offline-judge \((flask|prometheus)\)/);
+  assert.match(a.stdout, /^overall\s+1[0-8]\s+/m);
+  assert.match(a.stderr, /SIMULATED/);
+  const j = cli(['judge-agreement', 'p', '--db', db, '--format', 'json']);
+  const parsed = JSON.parse(j.stdout);
+  assert.equal(parsed.judges.length, 2);
+  assert.ok(parsed.overall.items > 0);
+
+  // A key on the command line is refused: keys come from the environment.
+  const k = cli(['review', '--model', 'gpt4', '--limit', '2', '--run', 'k', '--db', db, '--judge', 'model=gpt-4o,key=sk-x']);
+  assert.equal(k.code, 2);
+  assert.match(k.stderr, /key-env=VAR/);
+
+  // --max-cost: the offline judge has no price until one is given.
+  const noPrice = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '5']);
+  assert.equal(noPrice.code, 2);
+  assert.match(noPrice.stderr, /--max-cost needs a price for flask-offline-judge/);
+  const prices = path.join(dir, 'prices.json');
+  writeFileSync(prices, JSON.stringify({ models: { 'flask-offline-judge': { input: 1000, output: 1000 } } }));
+  const b = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '3', '--prices', prices, '--chunk-size', '2', '--concurrency', '2']);
+  assert.equal(b.code, 3, b.stderr); // the run stopped (at its budget)
+  assert.match(b.stderr, /Stopped \(budget reached\): \d+ scored/);
+  assert.match(b.stderr, /To continue, run the same command with a higher --max-cost/);
+  const again = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '3', '--prices', prices]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already cost \$\d+\.\d\d, at or over --max-cost \$3\.00/);
+  const done = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '1000', '--prices', prices]);
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stderr, /Finished: 12 scored, 0 failed of 12 instances \(\d+ were already landed\).*; cost \$\d+\.\d\d\./);
+});
+
+test('review --batch: lines through the offline Batch API, every line a call, the cost at the batch discount', () => {
+  const db = path.join(dir, 'batch.duckdb');
+  const prices = path.join(dir, 'prices-batch.json');
+  writeFileSync(prices, JSON.stringify({ models: { 'flask-offline-judge': { input: 1000, output: 1000 } } }));
+  const r = cli(['review', '--model', 'gpt4', '--limit', '4', '--run', 'bt', '--db', db, '--batch', '--batch-poll-seconds', '0.3', '--prices', prices]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = r.stderr.match(/Finished: 4 scored, 0 failed of 4 instances; 4 calls, (\d+) tokens; cost \$(\d+\.\d\d)\./);
+  assert.ok(m, r.stderr);
+  const q = cli(['query', `SELECT count(*)::INT AS n, count(*) FILTER (via_batch)::INT AS b, sum(prompt_tokens + completion_tokens)::INT AS t FROM calls WHERE run_id = 'bt'`, '--db', db, '--format', 'json']);
+  const [row] = JSON.parse(q.stdout);
+  assert.deepEqual({ n: row.n, b: row.b }, { n: 4, b: 4 });
+  // $1,000 per 1M tokens, half price through the Batch API.
+  assert.ok(Math.abs(Number(m![2]) - (row.t * 1000) / 1e6 / 2) < 0.006, `${m![2]} vs ${(row.t * 1000) / 1e6 / 2}`);
+});

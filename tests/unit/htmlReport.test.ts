@@ -1,0 +1,95 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { buildReportFixture } from '../reportFixture.js';
+
+const OUT = path.resolve('tests/output');
+let db = '';
+let browser: Browser;
+
+/** Debian's chromium, installed by the project's own script when missing (no browser download). */
+function chromiumPath(): string {
+  if (process.env.CHROMIUM_PATH && existsSync(process.env.CHROMIUM_PATH)) return process.env.CHROMIUM_PATH;
+  const r = spawnSync('bash', ['scripts/ensure-chromium.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  assert.equal(r.status, 0, 'scripts/ensure-chromium.sh failed');
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+before(async () => {
+  db = await buildReportFixture();
+  mkdirSync(OUT, { recursive: true });
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('the HTML report opens from disk in headless Chromium: no errors, no network, radar of 12 axes x 3 runs, a working explorer', async () => {
+  const file = path.join(OUT, 'report-fixture.html');
+  const r = spawnSync(process.execPath, ['bin/flask-eval.js', 'report', 'fa', 'fb', 'fc', '--db', db, '--format', 'html', '--out', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(statSync(file).size > 500_000, 'the charting library is inline');
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (q) => { if (!q.url().startsWith('file://') && !q.url().startsWith('data:') && !q.url().startsWith('blob:')) requests.push(q.url()); });
+  await page.goto(`file://${file}`, { waitUntil: 'load' });
+  await page.waitForFunction(() => (window as unknown as { __report?: { ready?: boolean } }).__report?.ready === true);
+
+  // Radar: 12 axes in FLASK's order, one series per run; the SVG really shows the 12 axis names.
+  const radar = await page.evaluate(() => {
+    const w = window as unknown as { echarts: { getInstanceByDom(e: Element): { getOption(): { radar: { indicator: { name: string }[] }[]; series: { type: string; name: string; data: { value: unknown[] }[] }[] } } } };
+    const o = w.echarts.getInstanceByDom(document.getElementById('radar')!).getOption();
+    const texts = [...document.querySelectorAll('#radar svg text')].map((t) => t.textContent);
+    return { axes: o.radar[0].indicator.map((i) => i.name), series: o.series.map((s) => [s.type, s.name, s.data[0].value.length]), texts };
+  });
+  assert.deepEqual(radar.axes, ['Logical Robustness', 'Logical Correctness', 'Logical Efficiency', 'Factuality', 'Commonsense Understanding', 'Comprehension', 'Insightfulness', 'Completeness', 'Metacognition', 'Readability', 'Conciseness', 'Harmlessness']);
+  assert.deepEqual(radar.series, [['radar', 'fa', 12], ['radar', 'fb', 12], ['radar', 'fc', 12]]);
+  for (const a of radar.axes) assert.ok(radar.texts.includes(a), `axis label ${a} drawn`);
+  for (const run of ['fa', 'fb', 'fc']) assert.ok(radar.texts.includes(run), `legend ${run} drawn`);
+
+  // SIMULATED banner names the simulated runs; the skill table shows a CI.
+  assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb came from the offline endpoint/);
+  assert.match(await page.textContent('#skill-table') ?? '', /Readability3\.500 \[\d\.\d\d, \d\.\d\d\]4/);
+  assert.match(await page.textContent('#prov-table') ?? '', /judge\.example:8000/);
+  assert.match(await page.textContent('#fail-list') ?? '', /fa: 1 failed/);
+
+  // Explorer: 6 instances; filtering by skill changes the rows shown.
+  const rows = () => page.$$eval('#explorer-table tbody tr', (trs) => trs.map((t) => t.getAttribute('data-idx')));
+  assert.deepEqual(await rows(), ['1', '2', '3', '4', '5', '6']);
+  await page.selectOption('select[data-filter="skill"]', 'harmlessness');
+  assert.deepEqual(await rows(), ['5']);
+  await page.selectOption('select[data-filter="skill"]', 'readability');
+  await page.fill('input[data-filter="min"]', '4');
+  assert.deepEqual(await rows(), ['1', '2']); // fa's readability: 4, 5, (3 failed), 3, 2
+  await page.fill('input[data-filter="min"]', '');
+  await page.selectOption('select[data-filter="skill"]', '');
+  await page.selectOption('select[data-filter="domain"]', 'Math');
+  assert.deepEqual(await rows(), ['1', '2']);
+  await page.selectOption('select[data-filter="domain"]', '');
+  assert.match(await page.textContent('#explorer-count') ?? '', /^6 of 6 instances match/);
+
+  // Opening an instance: instruction, reference, and each run's response and judge text side by side.
+  await page.click('#explorer-table tbody tr[data-idx="2"]');
+  await page.waitForSelector('#detail .card');
+  const detail = await page.textContent('#detail') ?? '';
+  assert.match(detail, /Question 2: explain explain/);
+  assert.match(detail, /reference 2/);
+  assert.match(detail, /answer 2 of fa\nsecond line/);
+  assert.match(detail, /answer 2 of fb/);
+  assert.match(detail, /Feedback for 2\./);
+  assert.equal(await page.$$eval('#detail .card', (c) => c.length), 2); // fc has no instance 2
+  await page.screenshot({ path: path.join(OUT, 'html-report-detail.png') });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(OUT, 'html-report.png') });
+
+  assert.deepEqual(errors, []);
+  assert.deepEqual(requests, [], 'no network request');
+  await page.close();
+});
