@@ -9,55 +9,24 @@
  * submit whose first attempt created the batch but died before answering finds it).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import OpenAI, { toFile } from 'openai';
+import { toFile } from 'openai';
 import type { EndpointRef } from '../core/provider/endpoint.js';
-import type { ChatProvider } from '../core/provider/provider.js';
-import type { CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from '../core/pipeline.js';
+import type { BatchApi, ChatProvider } from '../core/provider/provider.js';
+import type { CallRecord } from '../core/pipeline.js';
+import type { BatchActivities, BatchChunkInput, BatchCollected } from '../core/activityContracts.js';
 import { stepRequest } from './stepRequests.js';
 
-export interface BatchChunkInput {
-  runId: string;
-  step: Step;
-  endpoint: EndpointRef;
-  settings: StepSettings;
-  shuffleSeed: number;
-  items: ChunkItem[];
-  /** Deterministic per (workflow, step, judge, instances): the metadata a resubmission is recognised by. */
-  key: string;
-}
-
-export interface BatchState {
-  batchId: string;
-  status: string;
-  total: number;
-  completed: number;
-  failed: number;
-}
-
-export interface BatchCollected {
-  /** Instances whose every line came back and parsed. */
-  results: StepOutcome[];
-  /** Instances to ask directly (a line failed, expired or did not parse), with the batch lines they cost. */
-  fallback: Array<{ idx: number; calls: CallRecord[]; reason: string }>;
-  linesOk: number;
-  linesFailed: number;
-}
-
-export interface BatchActivities {
-  submitBatch(input: BatchChunkInput): Promise<{ batchId: string; lines: number; reused: boolean }>;
-  pollBatch(input: { endpoint: EndpointRef; batchId: string }): Promise<BatchState>;
-  collectBatch(input: BatchChunkInput & { batchId: string }): Promise<BatchCollected>;
-}
+/** A Batch API output line's body: a chat completion, or an error. */
+type BatchLineBody = { error?: { message?: string }; choices?: Array<{ message?: { content?: string | null }; finish_reason?: string }>; usage?: { prompt_tokens?: number; completion_tokens?: number }; model?: string };
 
 const KEY_FIELD = 'flask_eval_key';
 
-/** The OpenAI client behind the endpoint's provider (OpenAIProvider keeps it private: the Files / Batch API is not part of ChatProvider). */
-function batchClient(provider: ChatProvider): OpenAI {
-  const client = (provider as unknown as { client?: OpenAI }).client;
-  if (!client?.batches || !client.files) {
+/** The endpoint's Files + Batch API; a provider without one cannot run batch mode. */
+function batchClient(provider: ChatProvider): BatchApi {
+  if (!provider.batchApi) {
     throw ApplicationFailure.nonRetryable('this endpoint\'s provider has no Files / Batch API: run without --batch', 'BatchUnsupported');
   }
-  return client;
+  return provider.batchApi;
 }
 
 const customId = (idx: number, call: number) => `${idx}.${call}`;
@@ -122,13 +91,13 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
       check(input.endpoint);
       const client = batchClient(deps.provider);
       const b = await client.batches.retrieve(input.batchId);
-      const byId = new Map<string, { status: number; body?: any; error?: string }>();
+      const byId = new Map<string, { status: number; body?: BatchLineBody; error?: string }>();
       for (const fileId of [b.output_file_id, b.error_file_id]) {
         if (!fileId) continue;
         const text = await (await client.files.content(fileId)).text();
         for (const raw of text.split('\n')) {
           if (!raw.trim()) continue;
-          const l = JSON.parse(raw) as { custom_id: string; response?: { status_code: number; body?: any } | null; error?: { code?: string; message?: string } | null };
+          const l = JSON.parse(raw) as { custom_id: string; response?: { status_code: number; body?: BatchLineBody } | null; error?: { code?: string; message?: string } | null };
           byId.set(l.custom_id, l.response
             ? { status: l.response.status_code, body: l.response.body, ...(l.response.status_code !== 200 ? { error: l.response.body?.error?.message ?? `HTTP ${l.response.status_code}` } : {}) }
             : { status: 0, error: l.error?.code ?? 'no response' });

@@ -7,6 +7,7 @@ import type { CallChunkInput, CallChunkResult, CallOutcome, CallRecord, ChunkIte
 import { estimatePromptTokens, stepRequest } from './stepRequests.js';
 import { EndpointStats } from './endpointStats.js';
 import { createBatchActivities } from './batchCalls.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface EndpointDeps {
   /** The endpoint this worker serves: activities for any other are refused. */
@@ -269,6 +270,3 @@ function currentContext(): Context | undefined {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

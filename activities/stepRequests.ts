@@ -5,10 +5,10 @@ import { judgeProfile } from '../core/judges/index.js';
 import type { SkillName } from '../core/flask/skills.js';
 import type { ChunkItem, Step, StepSettings } from '../core/pipeline.js';
 
-export type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
+type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 
 /** One call of a step: its request and how its answer is read (re-asked while it does not parse). */
-export interface StepCall {
+interface StepCall {
   request: ChatRequest;
   parse(text: string): Parsed;
   /** Names the call among several (a per-skill judge: the skill). */

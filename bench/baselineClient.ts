@@ -11,6 +11,7 @@ import { parseSkillScores } from '../core/scoring/parseSkillScores.js';
 import { prepareReview } from '../core/inputs/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../core/paths.js';
 import { headerRecord, type EndpointLimiter } from '../core/rate/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** `limiter`: put core/rate's limiter in front of every call (bench --limiter-baseline), instead of `rpm` pacing. */
 export interface BaselineOptions { url: string; model: string; reviews: number; concurrency: number; rpm?: number; dbFile: string; limiter?: EndpointLimiter }
@@ -25,7 +26,6 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const conn = await db.connect();
   await conn.run('CREATE TABLE IF NOT EXISTS reviews (n INTEGER, idx INTEGER, status VARCHAR, raw_text VARCHAR, scores VARCHAR, calls INTEGER)');
   const appender = await conn.createAppender('reviews');
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   let next = 0, nextStart = 0, scored = 0, failed = 0, calls = 0;
   const t0 = Date.now();
   const one = async (n: number): Promise<void> => {

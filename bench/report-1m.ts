@@ -25,7 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Database } from '../core/store/database.js';
 import { createOrMatchRun } from '../core/store/runs.js';
-import { judgeIdOf } from '../core/store/schema.js';
+import { judgeIdOf } from '../core/pipeline.js';
 import { FLASK_DOMAIN_ORDER } from '../core/report/figures.js';
 import { DIFFICULTY_LEVELS } from '../core/flask/difficulty.js';
 import { PROJECT_ROOT } from '../core/paths.js';
@@ -53,7 +53,7 @@ function distIsFresh(): boolean {
     const p = path.join(dir, e.name);
     return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? statSync(p).mtimeMs : 0);
   }, 0);
-  return ['core', 'workflows', 'activities', 'worker', 'client', 'offline'].every((d) => newest(path.join(PROJECT_ROOT, d)) <= built);
+  return ['core', 'workflows', 'activities', 'worker', 'server', 'client', 'simulator'].every((d) => newest(path.join(PROJECT_ROOT, d)) <= built);
 }
 
 /** The run's rows, in SQL. `h(x, salt, n)` is a stable pseudo-random integer 0..n-1 from DuckDB's hash(). */

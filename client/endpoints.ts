@@ -1,11 +1,10 @@
-import { endpointRef, offlineBaseUrl, type EndpointRef } from '../core/provider/endpoint.js';
+import { endpointRef, offlineBaseUrl, type EndpointRef, OPENAI_BASE_URL } from '../core/provider/endpoint.js';
 import { endpointIsOffline, type EndpointConfig } from '../core/config.js';
 import { InputError, RunStoppedError } from '../core/errors.js';
 import { OpenAIProvider } from '../core/provider/openaiProvider.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
 import { startOfflineServer, type OfflineServer } from '../simulator/server.js';
 
-const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** An endpoint as a process serves it: its identity (no key), a provider holding the key. */
 export interface ServedEndpoint {
@@ -39,23 +38,23 @@ export async function closeOfflineServer(): Promise<void> {
  * simulated endpoint. Keys stay in the provider (this process's memory).
  */
 export async function serveEndpoint(e: EndpointConfig, queueBase: string): Promise<ServedEndpoint> {
+  const ref = endpointRefOf(e, queueBase);
   if (endpointIsOffline(e)) {
     const server = await offlineServer();
-    return {
-      ref: endpointRef(offlineBaseUrl(offlineSeed()), e.model, queueBase),
-      provider: new OpenAIProvider({ apiKey: 'offline', baseURL: server.url }),
-      simulated: true,
-    };
+    return { ref, provider: new OpenAIProvider({ apiKey: 'offline', baseURL: server.url }), simulated: true };
   }
-  const baseURL = e.baseURL ?? OPENAI_BASE_URL;
-  let ref: EndpointRef;
+  // A local server (vLLM, Ollama) often needs no key; the SDK insists on one.
+  return { ref, provider: new OpenAIProvider({ apiKey: e.apiKey ?? 'no-key', baseURL: e.baseURL ?? OPENAI_BASE_URL }), simulated: false };
+}
+
+/** The identity (and task queue) an endpoint config is served under, without serving it. */
+export function endpointRefOf(e: EndpointConfig, queueBase: string): EndpointRef {
+  if (endpointIsOffline(e)) return endpointRef(offlineBaseUrl(offlineSeed()), e.model, queueBase);
   try {
-    ref = endpointRef(baseURL, e.model, queueBase);
+    return endpointRef(e.baseURL ?? OPENAI_BASE_URL, e.model, queueBase);
   } catch (err) {
     throw new InputError(`${(err as Error).message}: check --judge-base-url / --model-base-url (or OPENAI_BASE_URL / FLASK_MODEL_BASE_URL)`);
   }
-  // A local server (vLLM, Ollama) often needs no key; the SDK insists on one.
-  return { ref, provider: new OpenAIProvider({ apiKey: e.apiKey ?? 'no-key', baseURL }), simulated: false };
 }
 
 /**

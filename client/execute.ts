@@ -5,7 +5,7 @@ import type { EvalInstance } from '../core/flask/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/provider/endpoint.js';
 import type { EndpointLimits } from '../core/rate/index.js';
-import { BUDGET_REACHED, judgeIdFor, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../core/pipeline.js';
+import { BUDGET_REACHED, judgeIdOf, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../core/pipeline.js';
 import type { StepSettings } from '../core/pipeline.js';
 import { loadPriceTable, formatUsd } from '../core/cost/pricing.js';
 import { formatRunCost, runCost, runPrices } from '../core/cost/runCost.js';
@@ -46,7 +46,7 @@ export interface RunOptions {
 
 /**
  * A run's inputs, read once as they are uploaded to the store: `review` passes generators that
- * read its files again (core/prepare.ts planReview), so a 100,000-instance set is never held.
+ * read its files again (core/inputs/prepare.ts planReview), so a 100,000-instance set is never held.
  */
 export interface RunInputs {
   instances: Iterable<EvalInstance>;
@@ -93,7 +93,7 @@ export async function executeRun(a: {
   if (roles.has('judge') && a.judges) {
     for (const j of a.judges) {
       const ep = await preflight('judge', await serveEndpoint(j.config, queueBase));
-      const id = judgeIdFor(ep.ref, j.profile);
+      const id = judgeIdOf(ep.ref.id, j.profile);
       if (panel.some((p) => p.id === id)) throw new InputError(`--judge ${j.config.model} at ${ep.ref.baseUrl} with profile ${j.profile} is given twice`);
       if (!panelEndpoints.has(ep.ref.id)) panelEndpoints.set(ep.ref.id, ep);
       panel.push({ id, endpoint: ep.ref, profile: j.profile, settings: a.judgeSettingsFor ? a.judgeSettingsFor(j.profile) : record.judgeSettings! });
@@ -131,7 +131,9 @@ export async function executeRun(a: {
   // The endpoint workers start while the run is prepared (neither needs the other): the first
   // call leaves sooner. Like any worker of these endpoints they may take chunks of other runs bound
   // to them; if preparing fails they are shut down and those chunks are retried elsewhere.
-  const serving = session.serve(toServe);
+  // --detach leaves the work to the endpoints' workers elsewhere: a worker here would take chunks
+  // and drop them when this command returns.
+  const serving = session.serve(options.detach ? [] : toServe);
   serving.catch(() => undefined); // awaited below; a failure surfaces there
   try {
     const prepared = await session.prepareRun({

@@ -89,7 +89,7 @@ export function intFlag(v: Values, name: string, dflt: number | undefined, min =
 }
 
 /** Any finite number (a temperature). */
-export function numFlag(v: Values, name: string): number | undefined {
+function numFlag(v: Values, name: string): number | undefined {
   const raw = v[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
@@ -105,7 +105,7 @@ export function temperatureFlag(v: Values, name: string): number | undefined {
 }
 
 /** A rate: a finite number > 0. */
-export function positiveFlag(v: Values, name: string): number | undefined {
+function positiveFlag(v: Values, name: string): number | undefined {
   const n = numFlag(v, name);
   if (n !== undefined && !(n > 0)) throw new InputError(`--${name} must be greater than 0 (got "${v[name]}"); leave it out for no limit`);
   return n;
@@ -116,7 +116,7 @@ export function strFlag(v: Values, name: string): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 
-export const MAX_RUN_NAME = 100;
+const MAX_RUN_NAME = 100;
 const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A run name is a workflow id, a DuckDB key and part of file names: letters, digits, . _ - only. */

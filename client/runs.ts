@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import type { runWorkflow } from '../workflows/index.js';
 import { BATCH_PROGRESS_QUERY, RUN_STATUS_QUERY, runWorkflowId, type Progress, type RunStatus, type RunWorkflowInput } from '../core/pipeline.js';
 import { isTemporalUnreachable, outageReporter, retryWhileUnreachable, type OutageReporter } from './temporalOutage.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type RunHandle = WorkflowHandle<typeof runWorkflow>;
 
@@ -102,7 +103,7 @@ export async function followRun(client: Client, handle: RunHandle, onProgress: (
 }
 
 /** A cheap call that needs only the Temporal frontend (no worker): is Temporal reachable? */
-export async function temporalAnswers(client: Client, timeoutMs = 1500): Promise<boolean> {
+async function temporalAnswers(client: Client, timeoutMs = 1500): Promise<boolean> {
   try {
     await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
     return true;
@@ -111,6 +112,3 @@ export async function temporalAnswers(client: Client, timeoutMs = 1500): Promise
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

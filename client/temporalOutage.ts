@@ -1,4 +1,5 @@
 import { isGrpcServiceError } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Riding out a Temporal outage (the dev server restarting, a cluster failing over): calls that
@@ -48,7 +49,6 @@ export function outageReporter(log: (s: string) => void): OutageReporter {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Run `fn` until it succeeds or fails for another reason than an unreachable Temporal. Backoff

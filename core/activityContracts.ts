@@ -1,6 +1,5 @@
-import type { CallChunkInput, CallChunkResult, ChunkItem, Step, StepOutcome } from './pipeline.js';
+import type { CallChunkInput, CallChunkResult, CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from './pipeline.js';
 import type { EndpointRef } from './provider/endpoint.js';
-import type { BatchActivities } from '../activities/batchCalls.js';
 
 /** The store's activities: the only code that touches the results file, run by its one owner. */
 export interface StoreActivities {
@@ -25,4 +24,39 @@ export interface StoreActivities {
 /** An endpoint worker's activities: a chunk of instances through one step, or through the Batch API (--batch). No file I/O. */
 export interface EndpointActivities extends BatchActivities {
   callChunk(input: CallChunkInput): Promise<CallChunkResult>;
+}
+
+/** Batch mode (`--batch`, activities/batchCalls.ts): submit, poll, collect on the endpoint's queue. */
+export interface BatchChunkInput {
+  runId: string;
+  step: Step;
+  endpoint: EndpointRef;
+  settings: StepSettings;
+  shuffleSeed: number;
+  items: ChunkItem[];
+  /** Deterministic per (workflow, step, judge, instances): the metadata a resubmission is recognised by. */
+  key: string;
+}
+
+interface BatchState {
+  batchId: string;
+  status: string;
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+export interface BatchCollected {
+  /** Instances whose every line came back and parsed. */
+  results: StepOutcome[];
+  /** Instances to ask directly (a line failed, expired or did not parse), with the batch lines they cost. */
+  fallback: Array<{ idx: number; calls: CallRecord[]; reason: string }>;
+  linesOk: number;
+  linesFailed: number;
+}
+
+export interface BatchActivities {
+  submitBatch(input: BatchChunkInput): Promise<{ batchId: string; lines: number; reused: boolean }>;
+  pollBatch(input: { endpoint: EndpointRef; batchId: string }): Promise<BatchState>;
+  collectBatch(input: BatchChunkInput & { batchId: string }): Promise<BatchCollected>;
 }

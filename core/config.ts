@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from './paths.js';
+import { OPENAI_BASE_URL } from './provider/endpoint.js';
 // The names the offline server answers to, used when no endpoint is configured.
 import { OFFLINE_MODEL_ID as OFFLINE_JUDGE_MODEL, OFFLINE_ANSWER_MODEL_ID as OFFLINE_MODEL } from './provider/simulatedModels.js';
 
@@ -46,7 +47,7 @@ export function modelEndpoint(env = process.env): EndpointConfig {
 }
 
 /** No key and no base URL: use the offline server. A local server (vLLM, Ollama) needs only a base URL. */
-export function isOffline(apiKey: string | undefined, baseURL: string | undefined): boolean {
+function isOffline(apiKey: string | undefined, baseURL: string | undefined): boolean {
   return !apiKey && !baseURL;
 }
 
@@ -58,7 +59,7 @@ export function endpointIsOffline(e: EndpointConfig): boolean {
 export function endpointHost(e: EndpointConfig): string {
   if (endpointIsOffline(e)) return 'offline (simulated)';
   try {
-    return new URL(e.baseURL ?? 'https://api.openai.com/v1').host;
+    return new URL(e.baseURL ?? OPENAI_BASE_URL).host;
   } catch {
     return 'invalid-url';
   }

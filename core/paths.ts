@@ -15,7 +15,7 @@ function findRoot(from: string): string {
     if (path.dirname(dir) === dir) return path.resolve(from, '..');
   }
 }
-export const FLASK_DATA = path.join(PROJECT_ROOT, 'data', 'flask');
+const FLASK_DATA = path.join(PROJECT_ROOT, 'data', 'flask');
 
 export const DATA_FILES = {
   evalSet: path.join(FLASK_DATA, 'evaluation_set', 'flask_evaluation.jsonl'),
@@ -31,7 +31,7 @@ export const DATA_FILES = {
 };
 
 /** The 15 models whose answers FLASK published (data/flask/model_outputs). */
-export function publishedModels(): string[] {
+function publishedModels(): string[] {
   return readdirSync(DATA_FILES.modelOutputs).filter((f) => f.endsWith('.jsonl')).map((f) => f.replace(/\.jsonl$/, '')).sort();
 }
 

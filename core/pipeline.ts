@@ -93,7 +93,7 @@ export interface CallChunkInput {
   items: ChunkItem[];
 }
 
-export interface ChunkStats {
+interface ChunkStats {
   calls: number;
   rateLimited: number;
   errors: number;
@@ -157,9 +157,9 @@ export interface JudgeSpec {
   settings: StepSettings;
 }
 
-/** The judge id of an endpoint asked with a profile (same formula as core/store/schema.ts judgeIdOf). */
-export function judgeIdFor(endpoint: Pick<EndpointRef, 'id'>, profile: string | undefined): string {
-  return `${endpoint.id}:${profile ?? 'flask'}`;
+/** The judge id of a review (reviews.judge_id): its endpoint's id and the profile it was asked with. */
+export function judgeIdOf(endpointId: string, profile: string | null | undefined): string {
+  return `${endpointId}:${profile ?? 'flask'}`;
 }
 
 /** The run's judges: its panel, or its one judge. */
@@ -167,7 +167,7 @@ export function planJudges(plan: RunPlan): JudgeSpec[] {
   if (plan.judges && plan.judges.length > 0) return plan.judges;
   if (!plan.judge || !plan.judgeSettings) return [];
   const profile = plan.judgeProfile ?? 'flask';
-  return [{ id: judgeIdFor(plan.judge, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
+  return [{ id: judgeIdOf(plan.judge.id, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
 }
 
 /** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */

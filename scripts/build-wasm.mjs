@@ -1,6 +1,6 @@
 // npm run build:wasm: compiles core/stats/resample.wat (the bootstrap's inner loop in WebAssembly
 // SIMD) into core/stats/resampleWasm.ts, the module's bytes as base64. The bytes are committed so
-// that neither `npm run build` nor a user needs wabt; tests/stats.test.ts fails when they are stale.
+// that neither `npm run build` nor a user needs wabt; tests/unit/stats.test.ts fails when they are stale.
 //   node scripts/build-wasm.mjs [--check]    --check: exit 1 if resampleWasm.ts is out of date
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

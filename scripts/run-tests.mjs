@@ -1,10 +1,11 @@
-// npm test: makes sure the official Temporal CLI is there (integration tests run the real dev
-// server), then runs every tests/*.test.ts with node's test runner, one file at a time.
+// npm test: runs tests/unit (no Temporal needed) and tests/integration (the real Temporal dev
+// server: the official CLI is installed first if missing) with node's test runner, one file at a
+// time. `npm run test:unit` / `npm run test:integration` run one of the two.
 //
 // Tests start state servers (detached daemons with their dev servers). They all live under one
 // temporary root (TMPDIR for the tests), and whatever of them is still running when the tests
 // end, pass or fail or Ctrl-C, is stopped here: nothing outlives `npm test`.
-//   node scripts/run-tests.mjs [tests/x.test.ts ...]
+//   node scripts/run-tests.mjs [unit | integration | tests/unit/x.test.ts ...]
 //   node scripts/run-tests.mjs --cleanup DIR     stop every process started under DIR (CI's trap)
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
  */
 function processesUnder(dir) {
   const pids = [];
-  let entries = [];
+  let entries;
   try {
     entries = readdirSync('/proc');
   } catch {
@@ -62,9 +63,16 @@ if (process.argv[2] === '--cleanup') {
   process.exit(0);
 }
 
+const args = process.argv.slice(2);
+const suites = args.filter((a) => a === 'unit' || a === 'integration');
+const only = args.filter((a) => !suites.includes(a));
+const testsIn = (suite) => readdirSync(path.join(root, 'tests', suite)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('tests', suite, f));
+const files = only.length ? only : (suites.length ? suites : ['unit', 'integration']).flatMap(testsIn);
+const needsTemporal = files.some((f) => !f.startsWith(path.join('tests', 'unit') + path.sep));
+
 const installed = path.join(root, '.flask-eval', 'bin', 'temporal');
 const env = { ...process.env };
-if (!env.TEMPORAL_CLI) {
+if (!env.TEMPORAL_CLI && needsTemporal) {
   if (!existsSync(installed)) {
     const r = spawnSync('bash', [path.join(root, 'scripts', 'install-temporal.sh')], { stdio: 'inherit' });
     if (r.status !== 0) process.exit(r.status ?? 1);
@@ -81,8 +89,6 @@ chmodSync(testRoot, 0o711);
 env.TMPDIR = testRoot;
 env.FLASK_TEST_TMP = testRoot;
 
-const only = process.argv.slice(2);
-const files = (only.length ? only : readdirSync(path.join(root, 'tests')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('tests', f)));
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env, cwd: root });
 
 let cleaned = false;

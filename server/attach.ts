@@ -30,9 +30,9 @@ export interface StateServerHealth {
   stopping: boolean;
 }
 
-export type Row = Record<string, unknown>;
+type Row = Record<string, unknown>;
 
-export interface QueryOptions {
+interface QueryOptions {
   /** The user's own SQL (flask-eval query): checked by the safe-query rules. */
   user?: boolean;
   onColumns?: (columns: string[]) => void;
@@ -132,7 +132,7 @@ const FLASK_EVAL_BIN = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
  * so it never holds a parent's pipe (a CI step waiting for EOF would hang) and outlives the
  * command. Its environment has no API keys: it never calls a model.
  */
-export function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground', dbFile?: string): ChildProcess {
+function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground', dbFile?: string): ChildProcess {
   mkdirSync(stateDir, { recursive: true });
   const fd = openSync(serverLogPath(stateDir), 'a');
   const child = spawn(process.execPath, [FLASK_EVAL_BIN, 'server', 'start', mode], {

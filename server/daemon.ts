@@ -11,6 +11,7 @@ import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServer
 import { closeLeases, createStateHttpServer, removeStaleUploads } from './httpApi.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 
 /** The state server's DuckDB memory limit: FLASK_DUCKDB_MEMORY (a DuckDB size: 512MB, 2GB), default 512MB. */
@@ -32,7 +33,6 @@ export interface DaemonOptions {
 /** Default idle time; FLASK_SERVER_IDLE_MS overrides it (tests use a few seconds). */
 export const DEFAULT_IDLE_MS = 30_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function log(s: string): void {
   process.stderr.write(`${new Date().toISOString()} [state-server ${process.pid}] ${s}\n`);

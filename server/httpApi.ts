@@ -5,17 +5,17 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { StatementType, type DuckDBConnection, type DuckDBResult, type DuckDBValue } from '@duckdb/node-api';
-import type { Database, Sql } from '../core/store/database.js';
+import type { Database } from '../core/store/database.js';
 import { InputError } from '../core/errors.js';
 import { RunRecordSchema } from '../core/store/runs.js';
-import { prepareRun, type InputBatch, type PrepareRunRequest } from '../core/store/prepareRun.js';
+import { prepareRun, type InputBatch } from '../core/store/prepareRun.js';
 import { fileLines } from '../core/inputs/jsonl.js';
 import { runUserQuery } from '../core/store/safeQuery.js';
 import type { EvalInstance } from '../core/flask/dataset.js';
 import type { ResponseRow } from '../core/store/instances.js';
 
 /**
- * The state server's HTTP API on its unix socket (see design.md, "Daemon API"):
+ * The state server's HTTP API on its unix socket (README, "How it runs"):
  *   GET /health, GET /lease (held open), POST /runs (NDJSON), POST /query (NDJSON rows), POST /pin, POST /stop.
  * The socket file is mode 0600: only this user's processes reach it.
  */
@@ -59,7 +59,7 @@ const RunEnd = z.object({ end: z.object({ instances: z.number().int().nonnegativ
 /** Rows per batch when the spooled upload is landed. */
 const UPLOAD_BATCH = 2000;
 
-export const QueryRequest = z.object({
+const QueryRequest = z.object({
   sql: z.string().min(1),
   params: z.array(z.unknown()).default([]),
   user: z.boolean().default(false),
@@ -82,10 +82,6 @@ function zodMessage(where: string, e: z.ZodError): string {
   return `${where}: ${e.issues.map((i) => `${i.path.join('.') || '(line)'}: ${i.message}`).join('; ')}`;
 }
 
-/**
- * STUB (lead): the lead's Database gets `read(fn)` on a second connection; until then reads
- * share the write queue. Either way the handler needs the raw DuckDB connection to stream.
- */
 /** Code's own reads (reports): one statement, and one that cannot write. */
 async function runTrustedRead(conn: DuckDBConnection, sql: string, params: unknown[]): Promise<DuckDBResult> {
   const statements = await conn.extractStatements(sql);

@@ -6,9 +6,9 @@ import { InputError } from '../core/errors.js';
 import { runUserQuery } from '../core/store/safeQuery.js';
 import { probeStateServer, storeClient } from './attach.js';
 
-export type Row = Record<string, unknown>;
+type Row = Record<string, unknown>;
 
-export interface StreamOptions {
+interface StreamOptions {
   /** The user's own SQL (flask-eval query): one read-only statement under the safe-query rules. */
   user?: boolean;
   onColumns?: (columns: string[]) => void;
@@ -34,7 +34,7 @@ export interface ResultsReader {
  * DuckDB settings of a direct read: the file opened READ_ONLY, and no other file at all (no
  * COPY TO, read_text, ATTACH, INSTALL/LOAD), locked so SQL cannot switch them back on.
  */
-export const SAFE_READ_CONFIG: Record<string, string> = {
+const SAFE_READ_CONFIG: Record<string, string> = {
   access_mode: 'READ_ONLY',
   enable_external_access: 'false',
   autoinstall_known_extensions: 'false',

@@ -8,7 +8,7 @@ import { z } from 'zod';
  * What a state folder's daemon records about itself in <stateDir>/server.json, so that commands
  * of this folder find it, and `flask-eval server status` can say whether it still lives.
  */
-export const ServerInfoSchema = z.object({
+const ServerInfoSchema = z.object({
   pid: z.number().int().positive(),
   stateDir: z.string(),
   /** host:port of Temporal: the embedded dev server's, or TEMPORAL_ADDRESS. */

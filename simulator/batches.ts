@@ -53,7 +53,7 @@ export interface OfflineBatchContext {
   baseUrl: () => string;
 }
 
-export interface OfflineBatchStats {
+interface OfflineBatchStats {
   files: number;
   batches: number;
   /** lines answered through the chat endpoint (simulated failures and expired lines excluded) */
@@ -396,7 +396,9 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       if (status === 'in_progress') {
         b.lines.forEach((_, i) => {
           const r = b.results[i];
-          if (r && visibleAt(b, i) <= age) r.ok ? counts!.completed++ : counts!.failed++;
+          if (!r || visibleAt(b, i) > age) return;
+          if (r.ok) counts!.completed++;
+          else counts!.failed++;
         });
       }
     }

@@ -1,14 +1,9 @@
 /** Request classification: which role (judge, annotator, evaluated model) a request asks for. */
 import { findReviewSkills } from './judge.js';
 import { isPrometheusRequest } from './prometheusJudge.js';
+import type { Msg } from './message.js';
 
 export type RequestKind = 'review' | 'prometheus' | 'domain' | 'skillset' | 'difficulty' | 'model';
-
-/** A message reduced to what identifies a request's content: role and text. */
-export interface Msg {
-  role: string;
-  text: string;
-}
 
 export function classify(messages: readonly Msg[]): RequestKind {
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.text).join('\n');

@@ -11,7 +11,7 @@ import { loadRubrics } from '../core/flask/rubrics.js';
 import { DATA_FILES } from '../core/paths.js';
 import type { SkillName } from '../core/flask/skills.js';
 import type { Generated } from './generated.js';
-import type { Msg } from './classify.js';
+import type { Msg } from './message.js';
 import { Rng, unit } from './random.js';
 import { clamp, overlap, wordsOf } from './text.js';
 
@@ -73,7 +73,7 @@ function quality(p: GradeParts): { q: number; words: number; refOverlap?: number
 }
 
 /** 1..5 for (response, criteria): own noise keys, so it differs from the offline FLASK judge now and then. */
-export function prometheusScore(seed: number, p: GradeParts): number {
+function prometheusScore(seed: number, p: GradeParts): number {
   const { q, words } = quality(p);
   if (words === 0) return 1;
   const noise = (unit(seed, 'prometheus-a', p.response, p.criteria) + unit(seed, 'prometheus-b', p.response, p.criteria) - 1) * 1.8;

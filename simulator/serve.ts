@@ -1,13 +1,13 @@
 /**
  * The offline OpenAI-compatible server as a stand-alone process:
- *   npx tsx offline/serve.ts --port 8808 --latency-ms 50 --rpm 600 --tpm 400000 --error-rate 0.02 --malformed-rate 0.02 --seed 0 --api-key X
+ *   npx tsx simulator/serve.ts --port 8808 --latency-ms 50 --rpm 600 --tpm 400000 --error-rate 0.02 --malformed-rate 0.02 --seed 0 --api-key X
  * Its scores and labels are SIMULATED (deterministic hashes), for demos and tests only.
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { startOfflineServer, OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID, type OfflineServerOptions } from './server.js';
 
-const HELP = `usage: tsx offline/serve.ts [options]
+const HELP = `usage: tsx simulator/serve.ts [options]
   --port N                  TCP port on 127.0.0.1 (default 8808; 0 = any free port)
   --latency-ms N            added to every request but GET /models (default 0)
   --rpm N                   requests per minute before HTTP 429 (default 0 = unlimited)

@@ -20,7 +20,8 @@
  */
 import http from 'node:http';
 import { sha, unit, tokens } from './random.js';
-import { classify, type Msg, type RequestKind } from './classify.js';
+import { classify, type RequestKind } from './classify.js';
+import type { Msg } from './message.js';
 import type { Generated } from './generated.js';
 import { generateReview } from './judge.js';
 import { generateDomain, generateSkillset, generateDifficulty } from './annotator.js';
@@ -30,9 +31,9 @@ import { generatePrometheusGrade } from './prometheusJudge.js';
 import { RateWindow, type WindowEntry } from './rateWindow.js';
 import { formatResetDuration } from '../core/rate/headers.js';
 
-export type { RequestKind } from './classify.js';
 
 import { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID } from '../core/provider/simulatedModels.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 export { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID };
 /** `owned_by` of the models it lists: clients learn from it (and from SIMULATED_HEADER) that its outputs are simulated. */
 export const OFFLINE_OWNER = 'flask-eval-offline (SIMULATED)';
@@ -78,7 +79,7 @@ export interface OfflineServerOptions {
   rateLimitHeaders?: boolean;
   /** called once per chat-completion request with how it was answered (tests, benchmarks) */
   onRequest?: (event: OfflineRequestEvent) => void;
-  /** the Files + Batch API (offline/batches.ts): completion delay, per-line failures, expiry */
+  /** the Files + Batch API (simulator/batches.ts): completion delay, per-line failures, expiry */
   batches?: OfflineBatchOptions;
 }
 
@@ -105,7 +106,7 @@ export interface OfflineRequestEvent {
   finishReason?: 'stop' | 'length';
 }
 
-export interface OfflineServerStats {
+interface OfflineServerStats {
   /** chat-completion requests received (including the ones answered with an error) */
   requests: number;
   /** successful completions per kind: review, domain, skillset, difficulty, model */
@@ -233,7 +234,6 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   let closing = false;
   let onIdle: (() => void) | undefined;
 
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   /** x-ratelimit-* as OpenAI sends them, for the limits that are set. */
   function rateLimitHeaders(now: number): Record<string, string> {

@@ -40,7 +40,7 @@ const review = (idx: number, scores: Scores | 'failed'): ReviewRow => ({
   startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
 });
 
-export const REVIEWS: Record<string, Record<number, Scores | 'failed'>> = {
+const REVIEWS: Record<string, Record<number, Scores | 'failed'>> = {
   fa: {
     1: { Readability: 4, 'Logical Correctness': 2 },
     2: { Readability: 5, Factuality: 'N/A' },

@@ -5,7 +5,7 @@ import { EndpointStats } from '../activities/endpointStats.js';
 import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
-import { createEndpointLimiter, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
+import { createEndpointLimiter, fleetSizeFromPollers, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
 
 export interface EndpointWorker {
   endpoint: EndpointRef;
@@ -78,19 +78,16 @@ export async function startEndpointWorker(o: {
   };
 }
 
-/** Workers that polled the queue in the last 70 s (a long poll lasts up to 60 s). */
-export async function countEndpointWorkers(client: Client, namespace: string, queue: string): Promise<number> {
-  const res = await client.workflowService.describeTaskQueue({
+/** Workers that polled the queue lately (core/rate/fleet.ts says what counts as live). */
+async function countEndpointWorkers(client: Client, namespace: string, queue: string): Promise<number> {
+  return fleetSizeFromPollers(await describeEndpointQueue(client.workflowService, namespace, queue));
+}
+
+/** Temporal's view of an endpoint queue, with its pollers (endpoint queues carry activities only). */
+export function describeEndpointQueue(service: Client['workflowService'], namespace: string, queue: string) {
+  return service.describeTaskQueue({
     namespace,
     taskQueue: { name: queue, kind: 1 },
     taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
   });
-  const cutoff = Date.now() - 70_000;
-  const live = new Set<string>();
-  for (const p of res.pollers ?? []) {
-    const t = p.lastAccessTime;
-    const ms = t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
-    if (ms >= cutoff) live.add(p.identity ?? '');
-  }
-  return Math.max(1, live.size);
 }

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../core/paths.js';
 
-export const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
+const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
 /** Written by `npm run build` (scripts/build.mjs): saves the seconds webpack takes at every start. */
-export const PREBUILT_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+const PREBUILT_BUNDLE = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
 /** bin/flask-eval.js runs the compiled dist/ only when it is newer than every source file. */
 const RUNNING_FRESH_BUILD = process.env.FLASK_FRESH_BUILD === '1';
 
@@ -19,7 +19,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap | { codePa
   return bundle;
 }
 
-export const quietLogger = {
+const quietLogger = {
   log() {}, trace() {}, debug() {}, info() {},
   warn(message: string, meta?: Record<string, unknown>) { console.warn(message, meta ?? ''); },
   error(message: string, meta?: Record<string, unknown>) { console.error(message, meta ?? ''); },

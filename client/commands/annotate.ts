@@ -29,7 +29,7 @@ ${keyHelp(false)}
  * Read the input: instructions, with reference labels (the evaluation-set format) kept for
  * agreement when the lines carry them. Malformed labels are an error unless ignored.
  */
-export function loadAnnotationInput(file: string, opts: { ignoreLabels?: boolean; duplicates?: DuplicatePolicy; warn?: (s: string) => void } = {}): AnnotationInput {
+function loadAnnotationInput(file: string, opts: { ignoreLabels?: boolean; duplicates?: DuplicatePolicy; warn?: (s: string) => void } = {}): AnnotationInput {
   return loadInput(file, opts);
 }
 

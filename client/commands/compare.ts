@@ -16,7 +16,7 @@ const f3 = (x: number | null) => (x === null ? 'N/A' : x.toFixed(3));
 const signed = (x: number | null) => (x === null ? 'N/A' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
 const pfmt = (p: number | null) => (p === null ? 'N/A' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
-export function comparisonText(c: RunComparison): string {
+function comparisonText(c: RunComparison): string {
   const lines: string[] = [];
   lines.push(`B - A with A = ${c.a}, B = ${c.b}: ${c.both} instances scored by both (A scored ${c.scoredA}, B ${c.scoredB})`);
   if (c.onlyA.length || c.onlyB.length) {

@@ -17,7 +17,7 @@ export const PROMPTS_HELP = `flask-eval prompts [--stage review|domain|skillset|
   the evaluation set or --input (instructions JSONL). --seed N: the skill-numbering shuffle seed.`;
 
 /** Rough token count (4 characters a token): enough to budget a run before paying for it. */
-export function estimateTokens(messages: ChatMessage[]): number {
+function estimateTokens(messages: ChatMessage[]): number {
   return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
 }
 
@@ -31,7 +31,7 @@ export async function promptsCommand(argv: string[]): Promise<void> {
   });
   const stage = v.stage as string;
   const limit = intFlag(v, 'limit', undefined);
-  let lines: { idx: number; messages: ChatMessage[]; temperature: number; max_tokens: number; extra?: Record<string, unknown> }[] = [];
+  let lines: { idx: number; messages: ChatMessage[]; temperature: number; max_tokens: number; extra?: Record<string, unknown> }[];
   if (stage === 'review') {
     const answers = strFlag(v, 'answers') ?? (v.model ? publishedAnswersFile(v.model as string) : undefined);
     if (!answers) throw new InputError('prompts --stage review needs --model NAME or --answers FILE (the responses are part of the prompt)');
@@ -74,7 +74,7 @@ export async function promptsCommand(argv: string[]): Promise<void> {
  * FLASK's `domain` (evaluation set) or `domain_labeled` (its scripts), a list or one string.
  * FLASK's unlabelled marker "-1" counts as none.
  */
-export function domainsOfInput(file: string): Map<number, string[]> {
+function domainsOfInput(file: string): Map<number, string[]> {
   const out = new Map<number, string[]>();
   for (const r of readJsonl(file, InstructionSchema)) {
     const o = r.value as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Json } from '@duckdb/node-api';
 import { InputError } from '../../core/errors.js';
 import { dbPath } from '../../core/config.js';
-import { openLockedReadOnly, runUserQuery, type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
+import { type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
 import { intFlag, strFlag } from '../flags.js';
 import { openReader } from '../../server/resultsReader.js';
 
@@ -26,24 +26,12 @@ type Format = (typeof FORMATS)[number];
 /** Runs one user statement somewhere (a direct locked read-only open, or the state daemon's socket). */
 export type UserQueryRunner = (sql: string, sink: UserQuerySink, opts?: UserQueryOptions) => Promise<UserQueryResult>;
 
-/** The direct runner: the results file opened READ_ONLY, external access off, configuration locked. */
-export function directQueryRunner(file: string): UserQueryRunner {
-  return async (sql, sink, opts) => {
-    const reader = await openLockedReadOnly(file);
-    try {
-      return await runUserQuery(reader.connection, sql, sink, opts);
-    } finally {
-      reader.close();
-    }
-  };
-}
-
 /**
  * The runner commands use: through this folder's state server when it owns the file (it holds
  * it open while runs land), else the direct locked read-only open. Either way the same safe-query
  * rules apply (core/store/safeQuery.ts), and rows stream.
  */
-export function readerQueryRunner(file: string): UserQueryRunner {
+function readerQueryRunner(file: string): UserQueryRunner {
   return async (sql, sink, opts = {}) => {
     if (!existsSync(file)) throw new InputError(`no results database at ${file}: run a review first, or pass --db FILE (env FLASK_DB)`);
     const reader = await openReader({ dbFile: file });
@@ -103,7 +91,7 @@ export async function queryCommand(argv: string[], runner?: UserQueryRunner): Pr
 }
 
 /** Stream a query's result to `out` in `format`. */
-export async function printUserQuery(run: UserQueryRunner, sql: string, format: Format, maxRows: number, out: Output): Promise<void> {
+async function printUserQuery(run: UserQueryRunner, sql: string, format: Format, maxRows: number, out: Output): Promise<void> {
   if (format === 'table') {
     let columns: string[] = [];
     const rows: Json[][] = [];
@@ -161,23 +149,11 @@ function renderTable(columns: string[], rows: unknown[][]): string {
   return text;
 }
 
-/** Rows as objects (report/compare output): json, csv or a table. */
-export function formatRows(rows: Record<string, unknown>[], format: string): string {
-  if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
-  const cols = rows.length ? Object.keys(rows[0]) : [];
-  if (format === 'csv') {
-    let text = `${cols.join(',')}\n`;
-    for (const r of rows) text += `${cols.map((c) => csvCell(r[c])).join(',')}\n`;
-    return text;
-  }
-  return renderTable(cols, rows.map((r) => cols.map((c) => r[c]))) + `(${rows.length} rows)\n`;
-}
-
 /**
  * stdout with backpressure, and a reader that went away (`| head`) ends the query quietly
  * instead of failing with EPIPE.
  */
-export class Output {
+class Output {
   private closed = false;
 
   constructor(private readonly stream: NodeJS.WritableStream) {

@@ -8,8 +8,7 @@ import { bootstrapNote, figuresJson, figuresTable, runHeaderLine, VIEW_ANALYSES,
 import type { Analysis } from '../../core/report/figures.js';
 import { flaskCsv, FLASK_CSV_SUFFIX } from '../../core/report/flaskCsv.js';
 import { buildHtmlReport } from '../../core/report/html.js';
-import type { Reader } from '../../core/store/reader.js';
-import type { Database } from '../../core/store/database.js';
+import type { Reader } from '../../core/report/reader.js';
 import { openReadOnly } from '../readDb.js';
 import { intFlag, strFlag } from '../flags.js';
 

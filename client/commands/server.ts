@@ -8,16 +8,21 @@ import { ensureStateServer, probeStateServer, type StateServerHealth } from '../
 import { requestJson } from '../../server/socketClient.js';
 import { pidAlive, readServerInfo, removeServerInfo, serverJsonPath, serverLogPath } from '../../server/serverInfo.js';
 
-export const SERVER_HELP = `flask-eval server [start|stop|status]   the state folder's server (FLASK_STATE_DIR, default ./.flask-eval)
+export const SERVER_HELP = `flask-eval server [start [--foreground]|stop|status|check]   the state folder's server (FLASK_STATE_DIR, default ./.flask-eval)
   One per state folder: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), the
   only process that opens the results file, and the workflow worker. Commands start it on demand
   (it then stops itself after 30 s without commands or running runs); \`server start\` keeps it up
   until \`server stop\`. Recorded in <state>/server.json, log in <state>/server.log.
   start    start it in the background (or pin a running one) and print where it is
+  start --foreground   run it in this process instead, until SIGTERM/SIGINT or \`server stop\`
+           (a container's command, systemd): logs to stderr, never stops when idle; a clean stop
+           exits 0, exit 1 if this folder's server already runs elsewhere
   stop     stop it (runs in flight pause, and resume when a command starts it again)
-  status   print server.json and its health; exit 1 if the recorded server is dead`;
+  status   print server.json and its health; exit 1 if the recorded server is dead
+  check    exit 0 if it answers on its socket with Temporal up and its store role polling, else 1
+           (a container healthcheck); one line`;
 
-/** `flask-eval server start|stop|status` (and, internally, the daemon itself: `start --auto|--foreground`). */
+/** `flask-eval server start|stop|status|check` (and, internally, the daemon itself: `start --auto|--foreground`). */
 export async function serverCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values: v, positionals } = parseArgs({
     args: argv, allowPositionals: true,
@@ -33,6 +38,8 @@ export async function serverCommand(argv: string[], log: (s: string) => void): P
       return stopCommand(dir, log);
     case 'status':
       return statusCommand(dir);
+    case 'check':
+      return checkCommand(dir, log);
     default:
       throw new InputError(`unknown server action "${action}"\n\n${SERVER_HELP}`);
   }
@@ -44,6 +51,8 @@ async function daemonMain(dir: string, auto: boolean, log: (s: string) => void):
     await runDaemon({ stateDir: dir, dbFile: dbPath(), autoStarted: auto, idleMs });
   } catch (e) {
     if (e instanceof AlreadyRunning) {
+      // Spawned by a command that lost a race: the other one serves. Run by hand or by a container: say so.
+      if (!auto) throw new ServerDown(`${e.message} (${dir}): stop it first (\`flask-eval server stop\`), or give this one another FLASK_STATE_DIR`);
       log(`state server: ${e.message}; nothing to do`);
       return;
     }
@@ -64,13 +73,15 @@ function describe(h: StateServerHealth): string {
 
 async function startCommand(dir: string, log: (s: string) => void): Promise<void> {
   const t0 = Date.now();
-  let { info, health: h, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log });
+  const first = await ensureStateServer({ stateDir: dir, mode: '--foreground', log });
+  const { info } = first;
+  let { health: h, started } = first;
   if (!started && h.autoStarted) {
     h = await requestJson<StateServerHealth>(info.socket, 'POST', '/pin');
     if (h.stopping) {
       // It was stopping on idle just now: wait for it to go, then start one that stays.
       while (pidAlive(info.pid)) await new Promise((r) => setTimeout(r, 100));
-      ({ info, health: h, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log }));
+      ({ health: h, started } = await ensureStateServer({ stateDir: dir, mode: '--foreground', log }));
     }
   }
   process.stdout.write(`${describe(h)}\n`);
@@ -120,8 +131,19 @@ async function statusCommand(dir: string): Promise<void> {
   if (!found.health.temporalUp) throw new ServerDown(`Temporal at ${found.health.temporalAddress} does not answer${found.health.embedded ? ' (the dev server is being restarted)' : ''}`);
 }
 
+/** `server check`: ready to serve, i.e. what a container healthcheck needs to know. */
+async function checkCommand(dir: string, log: (s: string) => void): Promise<void> {
+  const found = await probeStateServer(dir, 3000);
+  if (!found) throw new ServerDown(`no state server answers for ${dir} (see ${serverLogPath(dir)} or the container's log)`);
+  const h = found.health;
+  if (h.stopping) throw new ServerDown(`the state server (pid ${h.pid}) is stopping`);
+  if (!h.temporalUp) throw new ServerDown(`the state server (pid ${h.pid}) answers, but Temporal at ${h.temporalAddress} does not`);
+  if (!h.storeReady) throw new ServerDown(`the state server (pid ${h.pid}) answers, but its store role does not poll ${h.controlQueue} yet`);
+  log(`ok: state server pid ${h.pid}, Temporal ${h.temporalAddress} up, store role polling ${h.controlQueue}, results ${h.dbFile}`);
+}
+
 /** Not the user's input: exit status 1, message without a stack trace. */
-export class ServerDown extends Error {
+class ServerDown extends Error {
   readonly exitStatus = 1;
   constructor(message: string) {
     super(message);
@@ -129,7 +151,7 @@ export class ServerDown extends Error {
   }
 }
 
-/** `flask-eval offline-judge`: the offline OpenAI-compatible server (SIMULATED scores), see offline/serve.ts. */
+/** `flask-eval offline-judge`: the offline OpenAI-compatible server (SIMULATED scores), see simulator/serve.ts. */
 export async function offlineJudgeCommand(argv: string[]): Promise<void> {
   await serveOffline(argv); // it closes the server itself on SIGINT / SIGTERM
   await new Promise<void>((r) => {

@@ -9,13 +9,13 @@ import { probeStateServer } from '../../server/attach.js';
 import { serverLogPath } from '../../server/serverInfo.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
+import { livePollerCount } from '../../core/rate/fleet.js';
 
 export const STATUS_HELP = `flask-eval status RUN   a run's progress from its workflow (done, failed, pending, tokens)
   Says at once when no worker polls the run's task queues. Rides out a Temporal outage
   (retries until Temporal answers). Exit 2 when the run is unknown.`;
 
 /** A poller seen this recently is a live worker (Temporal keeps pollers listed for minutes). */
-const LIVE_POLLER_MS = 70_000;
 
 /** `flask-eval status RUN`: the run's progress, and whether any worker serves its queues. */
 export async function statusCommand(argv: string[], log: (s: string) => void): Promise<void> {
@@ -103,11 +103,5 @@ async function livePollers(client: Client, namespace: string, queue: string, kin
     taskQueue: { name: queue, kind: 1 },
     taskQueueType: kind === 'workflow' ? 1 : 2,
   });
-  const now = Date.now();
-  return (r.pollers ?? []).filter((p) => {
-    const t = p.lastAccessTime;
-    if (!t) return false;
-    const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-    return now - ms < LIVE_POLLER_MS;
-  }).length;
+  return livePollerCount(r);
 }

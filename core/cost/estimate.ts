@@ -1,8 +1,8 @@
 /**
  * What a run will cost before it starts (FLASK issue #4): the calls it makes, the prompt tokens
  * (every prompt rendered exactly as it will be sent and counted with the model's BPE, see
- * core/tokens.ts), the completion tokens (max_tokens per call is the upper bound; a typical
- * figure only where one was measured) and the money per the price table (core/pricing.ts).
+ * core/cost/tokens.ts), the completion tokens (max_tokens per call is the upper bound; a typical
+ * figure only where one was measured) and the money per the price table (core/cost/pricing.ts).
  *
  * Not counted: re-asks after an unparseable judge output (at most parseAttempts - 1 more calls
  * for an instance, usually none), retries of failed calls, and instances already landed in a
@@ -29,14 +29,14 @@ export interface PlannedCall {
   pending?: { upper: number; typical: number | undefined };
 }
 
-export interface Range {
+interface Range {
   /** the bound: prompt tokens as rendered (+ pending upper), completion tokens at max_tokens */
   upper: number;
   /** what a run typically uses, when known; undefined = not measured */
   typical: number | undefined;
 }
 
-export interface Money {
+interface Money {
   upper: number | undefined;
   typical: number | undefined;
   batchUpper: number | undefined;
@@ -177,7 +177,7 @@ export function planAnnotation(stage: AnnotationStage, items: readonly { idx: nu
 
 /**
  * Length of the answers FLASK published (data/flask/model_outputs, 15 models x 1,700 answers),
- * in cl100k_base tokens, measured with core/tokens.ts on these files (2026-11-29): the typical
+ * in cl100k_base tokens, measured with core/cost/tokens.ts on these files (2026-11-29): the typical
  * completion of the generation step in `estimate eval` (all models' mean), and the typical answer
  * a review then quotes. 6 of the 25,500 answers exceed 1,024 tokens.
  * FLASK's judge reviews are not published in data/flask, so no typical review length is known:

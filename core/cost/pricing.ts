@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { readJsonFile } from '../inputs/jsonl.js';
 import { PROJECT_ROOT } from '../paths.js';
 
-export const DEFAULT_PRICES_FILE = path.join(PROJECT_ROOT, 'data', 'prices.json');
+const DEFAULT_PRICES_FILE = path.join(PROJECT_ROOT, 'data', 'prices.json');
 
 const Usd = z.number().finite().nonnegative();
 const ModelPriceSchema = z.object({

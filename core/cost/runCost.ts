@@ -10,7 +10,7 @@ export interface CostReader {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-export interface CostLine {
+interface CostLine {
   /** judge (review and annotation steps) or model (generate). */
   role: 'judge' | 'model';
   model: string;

@@ -17,8 +17,8 @@ export interface TokenizerChoice {
   exact: boolean;
 }
 
-export const TOKENS_PER_MESSAGE = 3;
-export const TOKENS_REPLY_PRIMER = 3;
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_REPLY_PRIMER = 3;
 
 /** The encoding OpenAI uses for `model`; anything else: cl100k_base, approximate. */
 export function tokenizerFor(model: string): TokenizerChoice {
@@ -34,7 +34,7 @@ export function tokenizerFor(model: string): TokenizerChoice {
  * alternatives end at the newline). So a text cut right after a newline, before such a character,
  * counts as the sum of its parts: prompts are cut into paragraphs there and the paragraphs'
  * counts are cached, since templates, rubrics, instructions and reference answers repeat across
- * calls. Same numbers as encoding every prompt whole (tests/estimate.test.ts checks it).
+ * calls. Same numbers as encoding every prompt whole (tests/unit/estimate.test.ts checks it).
  */
 export interface TokenCounter {
   encoding: EncodingName;

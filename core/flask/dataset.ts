@@ -6,7 +6,7 @@ import { readJsonl, type Located } from '../inputs/jsonl.js';
 import { InputError } from '../errors.js';
 
 /** A skill label: any spelling FLASK's scripts accept, normalised to the rubric name. */
-export const SkillLabel = z.string().transform((s, ctx): SkillName => {
+const SkillLabel = z.string().transform((s, ctx): SkillName => {
   const name = resolveSkill(s);
   if (!name) {
     ctx.addIssue({ code: 'custom', message: `unknown skill "${s}"; expected one of: ${SKILL_NAMES.join(', ')}` });
@@ -16,7 +16,7 @@ export const SkillLabel = z.string().transform((s, ctx): SkillName => {
 });
 
 /** "-1" is FLASK's marker for an unlabelled domain; it is kept as null and reported. */
-export const DomainLabel = z.string().transform((s, ctx): string | null => {
+const DomainLabel = z.string().transform((s, ctx): string | null => {
   if (s.trim() === '-1') return null;
   const d = resolveDomain(s);
   if (!d) {
@@ -27,7 +27,7 @@ export const DomainLabel = z.string().transform((s, ctx): string | null => {
 });
 
 /** -1 (number or string) marks an unlabelled difficulty; kept as null and reported. */
-export const DifficultyLabel = z.union([z.string(), z.number()]).transform((v, ctx): Difficulty | null => {
+const DifficultyLabel = z.union([z.string(), z.number()]).transform((v, ctx): Difficulty | null => {
   if (String(v).trim() === '-1') return null;
   const s = String(v).toLowerCase().trim();
   if ((DIFFICULTY_LEVELS as readonly string[]).includes(s)) return s as Difficulty;
@@ -75,7 +75,6 @@ export const AnswerSchema = z
   })
   .passthrough()
   .transform((o) => ({ questionId: o.question_id, text: o.text, extraKeys: Object.keys(o).filter((k) => k !== 'question_id' && k !== 'text') }));
-export type Answer = z.output<typeof AnswerSchema>;
 
 /** What the quirks of an evaluation set amount to, for the run summary. */
 export interface DatasetQuirks {

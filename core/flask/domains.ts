@@ -8,5 +8,5 @@ const byLower = new Map(DOMAINS.map((d) => [d.toLowerCase(), d]));
 
 /** Case- and spacing-insensitive lookup ("natural_science" -> "Natural Science"). */
 export function resolveDomain(text: string): string | undefined {
-  return byLower.get(text.toLowerCase().replace(/[_\-]+/g, ' ').replace(/\s+/g, ' ').trim());
+  return byLower.get(text.toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ').trim());
 }

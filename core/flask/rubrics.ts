@@ -4,7 +4,7 @@ import { SKILL_NAMES, type SkillName } from './skills.js';
 import { InputError } from '../errors.js';
 
 /** One entry of skillset_description.json. */
-export const RubricSchema = z.object({
+const RubricSchema = z.object({
   Skill: z.string(),
   Criteria: z.string(),
   Scoring: z.object({ '1': z.string(), '2': z.string(), '3': z.string(), '4': z.string(), '5': z.string() }),

@@ -34,7 +34,7 @@ const byKey = new Map<string, SkillName>(SKILLS.map((s) => [s.key, s.name]));
 export function skillKeyOf(text: string): string {
   const words = text
     .toLowerCase()
-    .replace(/[_\-]+/g, ' ')
+    .replace(/[_-]+/g, ' ')
     .replace(/[^a-z ]+/g, ' ')
     .trim()
     .split(/\s+/)

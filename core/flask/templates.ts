@@ -3,7 +3,7 @@ import { readJsonl } from '../inputs/jsonl.js';
 import { InputError } from '../errors.js';
 
 /** One line of a FLASK prompt.jsonl (review_prompts/, annotation_prompts/STAGE/). */
-export const PromptTemplateSchema = z.object({
+const PromptTemplateSchema = z.object({
   prompt_id: z.number().int(),
   system_prompt: z.string(),
   prompt_template: z.string(),
@@ -13,7 +13,7 @@ export const PromptTemplateSchema = z.object({
 export type PromptTemplate = z.output<typeof PromptTemplateSchema>;
 
 /** One line of a FLASK reviewer.jsonl: which prompt and which sampling settings a judge uses. */
-export const ReviewerSchema = z.object({
+const ReviewerSchema = z.object({
   reviewer_id: z.string(),
   prompt_id: z.number().int(),
   metadata: z.object({ temperature: z.number().min(0).max(2), max_tokens: z.number().int().positive() }),

@@ -35,7 +35,7 @@ export interface AnswerMatch {
 }
 
 /** The flag that keeps the first of duplicated answer ids. */
-export const KEEP_FIRST_DUPLICATE_FLAG = '--keep-first-duplicate';
+const KEEP_FIRST_DUPLICATE_FLAG = '--keep-first-duplicate';
 
 /** An answer as a plan keeps it: where it is, not its text (read again when uploaded). */
 interface AnswerRef {

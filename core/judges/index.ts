@@ -6,12 +6,12 @@ import { JUDGE_PROFILE_NAMES, type JudgeProfile, type JudgeProfileName } from '.
 
 export * from './profile.js';
 export { flaskProfile } from './flask.js';
-export { prometheusProfile, renderPrometheusPrompt, prometheusRubric } from './prometheus.js';
-export { parsePrometheusResult, type PrometheusResult } from './parsePrometheusResult.js';
+export { prometheusProfile } from './prometheus.js';
+export { parsePrometheusResult } from './parsePrometheusResult.js';
 
 const cache = new Map<JudgeProfileName, JudgeProfile>();
 
-export function isJudgeProfileName(s: string): s is JudgeProfileName {
+function isJudgeProfileName(s: string): s is JudgeProfileName {
   return (JUDGE_PROFILE_NAMES as readonly string[]).includes(s);
 }
 

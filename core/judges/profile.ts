@@ -20,7 +20,7 @@ export type JudgeParse =
   | { ok: false; reason: string };
 
 /** Sampling settings a profile sends. Extra fields are non-OpenAI extensions (vLLM), sent only if the endpoint takes them. */
-export interface JudgeSampling {
+interface JudgeSampling {
   temperature: number;
   maxTokens: number;
   topP?: number;

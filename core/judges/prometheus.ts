@@ -15,7 +15,7 @@ import { ABS_SYSTEM_PROMPT, ABSOLUTE_PROMPT, PROMETHEUS_SAMPLING, SCORE_RUBRIC_T
 import { parsePrometheusResult } from './parsePrometheusResult.js';
 
 /** SCORE_RUBRIC_TEMPLATE filled with one FLASK skill's criteria and score descriptions. */
-export function prometheusRubric(rubric: Rubric): string {
+function prometheusRubric(rubric: Rubric): string {
   return formatTemplate(SCORE_RUBRIC_TEMPLATE, {
     criteria: rubric.Criteria,
     score1_description: rubric.Scoring['1'],
@@ -27,7 +27,7 @@ export function prometheusRubric(rubric: Rubric): string {
 }
 
 /** The system + user messages of one Prometheus call, as prometheus-eval's absolute_grade builds them. */
-export function renderPrometheusPrompt(instance: Pick<JudgedInstance, 'instruction' | 'answer'>, response: string, rubric: Rubric): ChatMessage[] {
+function renderPrometheusPrompt(instance: Pick<JudgedInstance, 'instruction' | 'answer'>, response: string, rubric: Rubric): ChatMessage[] {
   const user = formatTemplate(ABSOLUTE_PROMPT, {
     instruction: instance.instruction,
     response,

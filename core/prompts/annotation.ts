@@ -56,10 +56,10 @@ export interface AnnotationPrompt {
  * the record's temperature never reaches the API (see the module comment), but it is the value
  * FLASK's authors chose for this stage.
  */
-export const FLASK_DOMAIN_TEMPERATURE = 0;
+const FLASK_DOMAIN_TEMPERATURE = 0;
 
 /** prompt_id of each stage's templates (see the module comment for where each choice comes from). */
-export const ANNOTATION_PROMPT_IDS = {
+const ANNOTATION_PROMPT_IDS = {
   domain: 1,
   skillsetWithAnswer: 1,
   skillsetWithoutAnswer: 2,
@@ -139,7 +139,7 @@ function build(stage: StageKit, promptId: number, values: Record<string, string>
 }
 
 /** FLASK's {domain} block: "\n1. Language: Poetry, Literature\n2. Culture: Art, ..." (domain_annotation.py). */
-export function renderDomainList(taxonomy: Readonly<Record<string, readonly string[]>> = DOMAIN_TAXONOMY): string {
+function renderDomainList(taxonomy: Readonly<Record<string, readonly string[]>> = DOMAIN_TAXONOMY): string {
   let domains = '';
   let index = 1;
   for (const [name, subdomains] of Object.entries(taxonomy)) {
@@ -167,7 +167,7 @@ function checkNumbering(numbering: readonly SkillName[]): void {
 }
 
 /** FLASK's {skills} block: "\n1: {Criteria}\n2: {Criteria}..." in the order shown (skillset_annotation.py). */
-export function renderSkillOptions(numbering: readonly SkillName[], rubrics: readonly Rubric[] = kit().rubrics): string {
+function renderSkillOptions(numbering: readonly SkillName[], rubrics: readonly Rubric[] = kit().rubrics): string {
   checkNumbering(numbering);
   let skills = '';
   numbering.forEach((skill, i) => {
@@ -196,7 +196,7 @@ export function renderSkillsetPrompt(
 }
 
 /** Which difficulty template FLASK uses: decided by the first labelled domain only. */
-export function difficultyPromptId(domains: readonly string[]): number {
+function difficultyPromptId(domains: readonly string[]): number {
   const first = domains.length > 0 ? resolveDomain(domains[0]) : undefined;
   if (first === 'Math') return ANNOTATION_PROMPT_IDS.difficultyMath;
   if (first === 'Coding') return ANNOTATION_PROMPT_IDS.difficultyCoding;

@@ -10,7 +10,7 @@ import type { SkillName } from '../flask/skills.js';
  * FLASK's gpt4_eval.py uses reviewer_jsons[1], i.e. prompt 2: the template with the
  * reference ("Ground truth") answer. We use the same entry and really send its settings.
  */
-export const FLASK_REVIEWER_INDEX = 1;
+const FLASK_REVIEWER_INDEX = 1;
 
 export interface ReviewPromptKit {
   template: PromptTemplate;

@@ -14,17 +14,20 @@ export interface EndpointRef {
   queue: string;
 }
 
+/** OpenAI's own API: the base URL when none is given. */
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
 /** The in-process offline server: one identity per seed, since the seed decides its outputs. */
 export function offlineBaseUrl(seed: number): string {
   return `offline:seed=${seed}`;
 }
 
-export function isOfflineBaseUrl(baseUrl: string): boolean {
+function isOfflineBaseUrl(baseUrl: string): boolean {
   return baseUrl.startsWith('offline:');
 }
 
 /** Drop userinfo, query and fragment (a key smuggled into a URL must not become provenance). */
-export function sanitizeBaseUrl(raw: string): string {
+function sanitizeBaseUrl(raw: string): string {
   if (isOfflineBaseUrl(raw)) return raw;
   let u: URL;
   try {

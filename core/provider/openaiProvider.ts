@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatRequest } from '../prompts/chat.js';
-import { ProviderError, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
+import { OPENAI_BASE_URL } from './endpoint.js';
+import { ProviderError, type BatchApi, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -21,16 +22,16 @@ export function parseRetryAfter(headers: Headers | undefined, now = Date.now()):
 }
 
 /** The x-ratelimit-* headers (OpenAI's names; vLLM and others may send none). */
-export function rateHeadersOf(headers: Headers | undefined): Record<string, string> {
+function rateHeadersOf(headers: Headers | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   headers?.forEach((v, k) => { if (k.startsWith('x-ratelimit-')) out[k] = v; });
   return out;
 }
 
-export const SIMULATED_HEADER = 'x-flask-simulated';
+const SIMULATED_HEADER = 'x-flask-simulated';
 
 /** Map the SDK's error classes onto the kinds retries care about. */
-export function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
+function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('timeout', `request to ${baseURL} timed out`);
   if (e instanceof OpenAI.APIConnectionError) return new ProviderError('connection', `cannot connect to ${baseURL}: ${e.message}`);
   if (e instanceof OpenAI.APIError) {
@@ -55,8 +56,12 @@ export class OpenAIProvider implements ChatProvider {
   private readonly baseURL: string;
 
   constructor(opts: OpenAIProviderOptions) {
-    this.baseURL = opts.baseURL ?? 'https://api.openai.com/v1';
+    this.baseURL = opts.baseURL ?? OPENAI_BASE_URL;
     this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
+  }
+
+  get batchApi(): BatchApi {
+    return this.client;
   }
 
   async complete(model: string, request: ChatRequest): Promise<ChatResult> {

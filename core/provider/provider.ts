@@ -1,3 +1,4 @@
+import type OpenAI from 'openai';
 import type { ChatRequest } from '../prompts/chat.js';
 
 /** What one chat completion gave back: all the pipeline needs, whatever the vendor. */
@@ -30,7 +31,15 @@ export interface ChatProvider {
   complete(model: string, request: ChatRequest): Promise<ChatResult>;
   /** One cheap call that checks the endpoint answers and accepts the key (GET /models). */
   probe(timeoutMs?: number): Promise<EndpointProbe>;
+  /**
+   * OpenAI's Files + Batch API at this endpoint (`--batch`), for providers that speak it: the
+   * openai SDK's own resources, so batch mode needs no second client and no second key.
+   */
+  readonly batchApi?: BatchApi;
 }
+
+/** The parts of the openai SDK's client that batch mode uses. */
+export type BatchApi = Pick<OpenAI, 'files' | 'batches'>;
 
 /** Why a call failed, in the terms retries care about. */
 export type ProviderErrorKind = 'rate_limit' | 'server' | 'timeout' | 'connection' | 'auth' | 'bad_request' | 'not_found';

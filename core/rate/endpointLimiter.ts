@@ -36,8 +36,8 @@ export interface LimiterTuning {
   latencySlackMs?: number;
 }
 
-export const DEFAULT_MAX_CONCURRENCY = 256;
-export const DEFAULT_INITIAL_CONCURRENCY = 4;
+const DEFAULT_MAX_CONCURRENCY = 256;
+const DEFAULT_INITIAL_CONCURRENCY = 4;
 
 interface Waiter {
   estimate: number;

@@ -27,7 +27,7 @@ export interface DescribeTaskQueueLike {
   pollers?: readonly PollerLike[] | null;
 }
 
-export const LIVE_POLLER_MS = 70_000;
+const LIVE_POLLER_MS = 70_000;
 
 function millis(t: TimestampLike | null | undefined): number | undefined {
   if (!t || t.seconds === undefined || t.seconds === null) return undefined;
@@ -36,11 +36,8 @@ function millis(t: TimestampLike | null | undefined): number | undefined {
   return s * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
-/**
- * Distinct poller identities seen within `liveMs` of `now`; at least 1 (the caller is a worker
- * of this queue itself, and may ask before its own first poll is recorded).
- */
-export function fleetSizeFromPollers(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
+/** Distinct poller identities seen within `liveMs` of `now`: the workers polling the queue now. */
+export function livePollerCount(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
   const live = new Set<string>();
   let anonymous = 0;
   for (const p of response.pollers ?? []) {
@@ -49,5 +46,13 @@ export function fleetSizeFromPollers(response: DescribeTaskQueueLike, now = Date
     if (p.identity) live.add(p.identity);
     else anonymous++;
   }
-  return Math.max(1, live.size + anonymous);
+  return live.size + anonymous;
+}
+
+/**
+ * The fleet an endpoint worker shares its limits with: the live pollers, at least 1 (the caller
+ * is a worker of this queue itself, and may ask before its own first poll is recorded).
+ */
+export function fleetSizeFromPollers(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
+  return Math.max(1, livePollerCount(response, now, liveMs));
 }

@@ -1,5 +1,5 @@
 /**
- * Rate control per endpoint (design: "Rate control", /work/design.md). Wiring, per endpoint worker
+ * Rate control per endpoint (README, "Rate control"). Wiring, per endpoint worker
  * process and endpoint:
  *
  *   const limiter = createEndpointLimiter({ rpm, tpm, maxConcurrency, initialConcurrency });
@@ -12,10 +12,8 @@
  *   // every 10 s: limiter.setFleetSize(fleetSizeFromPollers(await describeTaskQueue(ACTIVITY)))
  *   // heartbeats / progress: limiter.snapshot()
  */
-export type { EndpointLimiter, Permit, CallObservation, LimiterSnapshot, EndpointLimits, Clock } from './types.js';
-export { createEndpointLimiter, DEFAULT_MAX_CONCURRENCY, DEFAULT_INITIAL_CONCURRENCY, type LimiterTuning } from './endpointLimiter.js';
-export { fleetSizeFromPollers, LIVE_POLLER_MS, type DescribeTaskQueueLike } from './fleet.js';
-export { readRateLimitHeaders, parseResetDuration, formatResetDuration, headerRecord, type RateLimitHeaders } from './headers.js';
+export type { EndpointLimiter, Permit, CallObservation, EndpointLimits, Clock } from './types.js';
+export { createEndpointLimiter, type LimiterTuning } from './endpointLimiter.js';
+export { fleetSizeFromPollers } from './fleet.js';
+export { readRateLimitHeaders, parseResetDuration, formatResetDuration, headerRecord } from './headers.js';
 export { systemClock } from './clock.js';
-export { WindowBudget, type BudgetEntry } from './windowBudget.js';
-export { AimdWindow, type AimdOptions } from './adaptiveConcurrency.js';

@@ -2,7 +2,7 @@ import { pairedTest, type PairedCluster, type PairedResult } from '../stats/pair
 import type { BootstrapOptions } from '../stats/bootstrap.js';
 import { orderSkills, type InstanceScores } from './instanceScores.js';
 
-export interface PairedFigure extends PairedResult {
+interface PairedFigure extends PairedResult {
   /** skill key, or "overall" */
   figure: string;
 }

@@ -1,4 +1,4 @@
-import { num, placeholders, type Reader } from '../store/reader.js';
+import { num, placeholders, type Reader } from './reader.js';
 
 export interface FailedInstance {
   runId: string;

@@ -1,7 +1,7 @@
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions, type MeanCi } from '../stats/bootstrap.js';
 import { bootstrapMeanCis, type ClusterColumns } from '../stats/bootstrapBatch.js';
 import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
-import { SKILL_KEY_ORDER } from '../flask/skills.js';
+
 import { orderSkills } from './instanceScores.js';
 import type { RunScores } from './runScores.js';
 
@@ -14,7 +14,7 @@ export interface Figure extends MeanCi {
   naCount: number;
 }
 
-export interface SkillFigure extends Figure {
+interface SkillFigure extends Figure {
   skill: string;
 }
 
@@ -27,7 +27,7 @@ export interface DifficultyFigure extends Figure {
   cumulativeSum: number;
 }
 
-export interface DomainFigure extends Figure {
+interface DomainFigure extends Figure {
   domain: string;
 }
 
@@ -219,4 +219,3 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
   };
 }
 
-export { SKILL_KEY_ORDER };

@@ -11,7 +11,7 @@ export const FLASK_CSV_SUFFIX: Record<CsvBy, string> = { skill: '_skill.csv', di
  * Python's str() of a float (what FLASK's scripts write): shortest round-trip digits like JS,
  * but integral values keep ".0" and exponents look like 1e-05 / 1e+16.
  */
-export function pyFloat(x: number): string {
+function pyFloat(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan';
   const ax = Math.abs(x);
   if (ax !== 0 && (ax < 1e-4 || ax >= 1e16)) {

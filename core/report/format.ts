@@ -1,9 +1,5 @@
 import type { AnalysisRow, ReportBy } from './analyses.js';
 
-export type ReportFormat = 'table' | 'csv' | 'json';
-
-const fmt = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(3));
-
 /**
  * CSV in the columns of FLASK's aggregate scripts (skill,score,count,avg and, per difficulty,
  * score,count,avg,cumu), with the run and the row's key added in front so several runs fit in one file.
@@ -22,33 +18,4 @@ export function toCsv(rows: readonly AnalysisRow[], by: ReportBy): string {
 
 function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/**
- * A terminal table with one column per run ("avg (n)"), rows in FLASK's skill order or by
- * domain; for difficulty, one row per skill and level.
- */
-export function toTable(rows: readonly AnalysisRow[], by: ReportBy, runIds: readonly string[]): string {
-  const rowKey = (r: AnalysisRow) => (by === 'difficulty' ? `${r.key} / L${r.level} ${r.difficulty}` : r.key);
-  const keys = [...new Set(rows.map(rowKey))];
-  const cell = new Map(rows.map((r) => [`${rowKey(r)}\u0000${r.run_id}`, r]));
-  const header = [by === 'domain' ? 'domain' : by === 'skill' ? 'skill' : 'skill / level', ...runIds];
-  const body = keys.map((k) => [
-    k,
-    ...runIds.map((id) => {
-      const r = cell.get(`${k}\u0000${id}`);
-      if (!r) return '-';
-      const extra = by === 'difficulty' ? ` cum ${fmt(r.cumulative_avg)}` : r.na_count ? ` N/A ${r.na_count}` : '';
-      return `${fmt(r.avg)} (n=${r.count})${extra}`;
-    }),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n';
-}
-
-export function formatReport(rows: readonly AnalysisRow[], by: ReportBy, runIds: readonly string[], format: ReportFormat): string {
-  if (format === 'csv') return toCsv(rows, by);
-  if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
-  return toTable(rows, by, runIds);
 }

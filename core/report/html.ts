@@ -9,10 +9,10 @@ import { SKILLS } from '../flask/skills.js';
 import { FLASK_DOMAIN_ORDER } from './figures.js';
 import { loadRunFigures } from './load.js';
 import { readFailures } from './failures.js';
-import { placeholders, tableColumns, type Reader } from '../store/reader.js';
+import { placeholders, tableColumns, type Reader } from './reader.js';
 
 // From the project root: this module also runs compiled, from dist/.
-const HTML_DIR = path.join(PROJECT_ROOT, 'report', 'html');
+const HTML_DIR = path.join(PROJECT_ROOT, 'core', 'report', 'html');
 const require = createRequire(import.meta.url);
 
 export interface HtmlOptions {
@@ -25,7 +25,7 @@ export interface HtmlOptions {
 }
 
 /** The charting library's minified build, read from node_modules at report time and inlined. */
-export function chartLibrary(): { name: string; version: string; code: string } {
+function chartLibrary(): { name: string; version: string; code: string } {
   const pkg = require('echarts/package.json') as { version: string };
   const file = require.resolve('echarts/dist/echarts.min.js');
   return { name: 'Apache ECharts', version: pkg.version, code: readFileSync(file, 'utf8') };

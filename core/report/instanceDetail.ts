@@ -1,5 +1,5 @@
 import { parseJson } from '../store/runs.js';
-import { num, tableColumns, type Reader } from '../store/reader.js';
+import { num, tableColumns, type Reader } from './reader.js';
 
 export interface InstanceDetail {
   runId: string;

@@ -1,6 +1,6 @@
 import { difficultyLevel } from '../flask/difficulty.js';
 import { SKILL_KEY_ORDER } from '../flask/skills.js';
-import { placeholders, type Reader } from '../store/reader.js';
+import { placeholders, type Reader } from './reader.js';
 
 /** One scored instance of one run: its scores by skill key (null = N/A), level and domains. */
 export interface InstanceScores {

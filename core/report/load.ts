@@ -3,7 +3,7 @@ import type { BootstrapOptions } from '../stats/bootstrap.js';
 import { ALL_ANALYSES, computeFigures, type Analysis, type RunFigures } from './figures.js';
 import { loadRunScores } from './runScores.js';
 import { readProvenance, type RunProvenance } from './provenance.js';
-import type { Reader } from '../store/reader.js';
+import type { Reader } from './reader.js';
 
 /**
  * Provenance and figures (with CIs) of the named runs; an unknown run name is an input error.

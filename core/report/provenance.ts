@@ -1,5 +1,5 @@
 import { parseJson } from '../store/runs.js';
-import { num, optionalColumn, placeholders, tableColumns, type Reader } from '../store/reader.js';
+import { num, optionalColumn, placeholders, tableColumns, type Reader } from './reader.js';
 
 /** What a reader needs to know about where a run's figures come from. */
 export interface RunProvenance {

@@ -12,7 +12,7 @@ const f3 = (v: number | null | undefined) => (v === null || v === undefined ? 'N
 const f2 = (v: number | null | undefined) => (v === null || v === undefined ? 'N/A' : v.toFixed(2));
 
 /** "3.412 [3.35, 3.47] n=405" (+ " N/A 3"), or "-" when the run has no score there. */
-export function ciCell(c: (MeanCi & { naCount?: number }) | undefined): string {
+function ciCell(c: (MeanCi & { naCount?: number }) | undefined): string {
   if (!c || (c.n === 0 && !c.naCount)) return '-';
   if (c.n === 0) return `N/A (all ${c.naCount} N/A)`;
   return `${f3(c.mean)} [${f2(c.low)}, ${f2(c.high)}] n=${c.n}${c.naCount ? ` N/A ${c.naCount}` : ''}`;

@@ -1,5 +1,5 @@
 import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
-import { placeholders, readNumericColumns, type Reader } from '../store/reader.js';
+import { placeholders, readNumericColumns, type Reader } from './reader.js';
 
 /**
  * One run's scored instances in columns: what the report's figures are computed from. It holds

@@ -1,4 +1,4 @@
-import { num, tableColumns, type Reader } from '../store/reader.js';
+import { num, tableColumns, type Reader } from './reader.js';
 
 export interface RunOverview {
   runId: string;

@@ -23,7 +23,7 @@ export interface JudgeScore {
   score: number;
 }
 
-export interface Rate {
+interface Rate {
   /** items (or judge pairs on items) that agree */
   count: number;
   /** items (or judge pairs on items) compared */
@@ -32,7 +32,7 @@ export interface Rate {
   rate: number | null;
 }
 
-export interface PairAgreement {
+interface PairAgreement {
   a: string;
   b: string;
   /** items both judges scored */

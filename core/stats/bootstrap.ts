@@ -61,7 +61,7 @@ export function bootstrapMeanCi(clusters: readonly Cluster[], opts: BootstrapOpt
 /**
  * Sorted bootstrap distribution of sum/count over clusters: the definition. Reports compute many
  * figures at once with core/stats/resampleBatch.ts (WebAssembly, threads), which gives these
- * numbers exactly (tests/stats.test.ts compares them).
+ * numbers exactly (tests/unit/stats.test.ts compares them).
  */
 export function resampleRatio(clusters: readonly Cluster[], resamples: number, rand: () => number): number[] {
   const k = clusters.length;

@@ -1,6 +1,6 @@
 ;; The bootstrap's inner loop (core/stats/bootstrap.ts, resampleRatio) in WebAssembly SIMD, four
 ;; resamples at once: one per 32-bit lane. Compiled into core/stats/resampleWasm.ts by
-;; `npm run build:wasm` (scripts/build-wasm.mjs); tests/stats.test.ts checks that file is up to date
+;; `npm run build:wasm` (scripts/build-wasm.mjs); tests/unit/stats.test.ts checks that file is up to date
 ;; and that the numbers equal resampleRatio's.
 ;;
 ;; Each lane replays resampleRatio exactly for its resample:

@@ -10,6 +10,9 @@
  */
 
 /** Shared buffers of a batch; see JOB_FIELDS for the job table. */
+/** An exported WebAssembly kernel function (numbers in, nothing out: results land in memory). */
+type WasmKernelFn = (...args: number[]) => void;
+
 export interface ResampleBuffers {
   /**
    * Every job's cluster sums (f64) and counts (i32), at the byte offsets of the job table, then 32
@@ -54,13 +57,13 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
 
   // The kernel, when this engine has WebAssembly SIMD (validate() is false otherwise: then the
   // plain loop below does every job).
-  let kernel: { ratios4: Function; ratios4Counts: Function; results: Float64Array; scratch: number } | null = null;
+  let kernel: { ratios4: WasmKernelFn; ratios4Counts: WasmKernelFn; results: Float64Array; scratch: number } | null = null;
   const bytes = wasmBase64 === null ? null : Buffer.from(wasmBase64, 'base64');
   if (bytes !== null && buf.memory !== null && WebAssembly.validate(bytes)) {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: buf.memory } });
     const scratch = buf.scratch + thread * 32;
     kernel = {
-      ratios4: instance.exports.ratios4 as Function, ratios4Counts: instance.exports.ratios4Counts as Function,
+      ratios4: instance.exports.ratios4 as WasmKernelFn, ratios4Counts: instance.exports.ratios4Counts as WasmKernelFn,
       results: new Float64Array(buf.data, scratch, 4), scratch,
     };
   }

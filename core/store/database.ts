@@ -1,33 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
 import { registerOpenFile } from './openFiles.js';
 
-export type Row = Record<string, unknown>;
-
-/** A connection as the rest of the code sees it: run SQL with positional parameters, read rows as plain JS. */
-export class Sql {
-  constructor(readonly conn: DuckDBConnection) {}
-
-  async exec(sql: string, params: unknown[] = []): Promise<void> {
-    await this.conn.run(sql, params as DuckDBValue[]);
-  }
-
-  async all<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const reader = await this.conn.runAndReadAll(sql, params as DuckDBValue[]);
-    return reader.getRowObjectsJson() as T[];
-  }
-
-  async one<T extends Row = Row>(sql: string, params: unknown[] = []): Promise<T | undefined> {
-    return (await this.all<T>(sql, params))[0];
-  }
-}
+export { Sql } from './sql.js';
+import { Sql } from './sql.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
 
 /** DuckDB settings of every instance we open: it reads and writes its own file, nothing else. */
-export const LOCKED_DOWN = {
+const LOCKED_DOWN = {
   enable_external_access: 'false',
   lock_configuration: 'true',
   autoinstall_known_extensions: 'false',
@@ -135,6 +119,7 @@ export class Database {
         throw new Error(
           `${this.file} is open in another process (${msg.match(/PID \d+/)?.[0] ?? 'another process'}). One process owns the results ` +
             'file: go through it (flask-eval server), or stop it first.',
+          { cause: e },
         );
       }
       throw e;
@@ -199,6 +184,3 @@ export class Database {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -78,10 +78,6 @@ export async function getResponse(sql: Sql, runId: string, idx: number): Promise
   return r ? { text: r.text as string, modelId: r.model_id as string } : undefined;
 }
 
-export async function listInstances(sql: Sql, runId: string): Promise<StoredInstance[]> {
-  return (await sql.all(`SELECT * FROM instances WHERE run_id = ? ORDER BY ord`, [runId])).map(toInstance);
-}
-
 export async function countInstances(sql: Sql, runId: string): Promise<number> {
   return count(sql, 'instances', runId);
 }

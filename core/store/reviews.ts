@@ -39,10 +39,6 @@ export async function landReview(sql: Sql, runId: string, r: ReviewRow): Promise
   return true;
 }
 
-export async function hasReview(sql: Sql, runId: string, idx: number): Promise<boolean> {
-  return !!(await sql.one(`SELECT 1 AS x FROM reviews WHERE run_id = ? AND idx = ?`, [runId, idx]));
-}
-
 /** Forget failed reviews so that `--retry-failed` judges them again (scored ones are kept). */
 export async function deleteFailedReviews(sql: Sql, runId: string): Promise<number> {
   const n = await sql.one<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM reviews WHERE run_id = ? AND status = 'failed'`, [runId]);

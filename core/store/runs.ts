@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { Sql } from './database.js';
 import { InputError } from '../errors.js';
 
-export const RunKind = z.enum(['review', 'infer', 'eval', 'annotate']);
-export type RunKind = z.output<typeof RunKind>;
+const RunKind = z.enum(['review', 'infer', 'eval', 'annotate']);
+type RunKind = z.output<typeof RunKind>;
 
 /** Sampling settings sent with every call of one role (judge, evaluated model, annotator). */
 export const SamplingSettings = z.object({

@@ -1,7 +1,8 @@
 import { SKILLS } from '../flask/skills.js';
 import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
-import type { Sql } from './database.js';
+import type { Sql } from './sql.js';
 import { endpointId } from '../provider/endpoint.js';
+import { judgeIdOf } from '../pipeline.js';
 
 /**
  * The results schema. Every table is keyed so that landing the same thing twice is a no-op
@@ -217,10 +218,6 @@ export async function ensureSchema(sql: Sql): Promise<void> {
   for (const stmt of splitStatements(VIEWS)) await sql.exec(stmt);
 }
 
-/** The judge id of a review: its endpoint's id and the profile it was asked with. */
-export function judgeIdOf(endpointIdValue: string, profile: string | null | undefined): string {
-  return `${endpointIdValue}:${profile ?? 'flask'}`;
-}
 
 /**
  * Files written before panels key reviews by (run, idx) and scores by (run, idx, skill). DuckDB

@@ -1,6 +1,6 @@
 // A probe of the cluster itself, independent of flask-eval's pipeline: a workflow of `steps` activity
 // calls with a durable timer between them, so a fault injected mid-run (server SIGKILLed, PostgreSQL
-// restarted) lands between or during steps. Used by tests/integration.cluster.test.ts.
+// restarted) lands between or during steps. Used by tests/integration/cluster.test.ts.
 import { proxyActivities, sleep } from '@temporalio/workflow';
 
 export interface ProbeActivities {

@@ -18,7 +18,7 @@
 //     DuckDB owner; one-shot tools such as the CLI reach it through its socket there);
 //   - published ports name the host address they bind (no silent 0.0.0.0).
 //
-// Usage: compose-check [-f docker-compose.yml] [--project-directory DIR] [--env-file FILE] [--print]
+// Usage: compose-check [-f docker-compose.yml] [--project-directory DIR] [--env-file FILE] [--print | --json]
 // Exit 0: loads and passes; 1: loads but breaks a rule (each violation printed); 2: does not load.
 package main
 
@@ -47,6 +47,7 @@ func main() {
 	var files, envFiles stringList
 	projectDir := flag.String("project-directory", "", "project directory (default: the first file's folder)")
 	printModel := flag.Bool("print", false, "print the loaded model as `docker compose config` would")
+	printJSON := flag.Bool("json", false, "print the loaded model as JSON (`docker compose config --format json`), for tools")
 	flag.Var(&files, "f", "compose file (repeatable; default docker-compose.yml / compose.yaml discovery)")
 	flag.Var(&envFiles, "env-file", "env file for interpolation (repeatable; default .env in the project directory)")
 	flag.Parse()
@@ -64,6 +65,14 @@ func main() {
 		}
 		os.Stdout.Write(out)
 	}
+	if *printJSON {
+		out, err := project.MarshalJSON()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "compose-check: %v\n", err)
+			os.Exit(2)
+		}
+		os.Stdout.Write(append(out, '\n'))
+	}
 	raw, err := rawServices(project.ComposeFiles)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compose-check: %v\n", err)
@@ -76,6 +85,9 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "compose-check: %s: %d problem(s)\n", strings.Join(project.ComposeFiles, ", "), len(problems))
 		os.Exit(1)
+	}
+	if *printJSON {
+		return // stdout is the model alone
 	}
 	fmt.Printf("compose-check: %s loads (compose-go) and passes: %s\n", strings.Join(project.ComposeFiles, ", "), summary(project))
 }

@@ -71,9 +71,8 @@ export async function counts(db: Database, runId: string): Promise<Record<string
   return r as Record<string, number>;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+import { setTimeout as sleep } from 'node:timers/promises';
+export { sleep };
 
 /** Poll until `check` holds (bounded, so a broken run fails the test instead of hanging). */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

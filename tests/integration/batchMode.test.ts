@@ -20,8 +20,8 @@ async function listBatches(url: string): Promise<Array<{ id: string; status: str
 }
 
 function startWorkerProcess(url: string, queueBase: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'helpers', 'endpointWorkerProcess.ts'), env.address, url, 'flask-offline-judge', queueBase], {
-    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', 'helpers', 'endpointWorkerProcess.ts'), env.address, url, 'flask-offline-judge', queueBase], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
   });
   cleanups.push(async () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   return new Promise((resolve, reject) => {

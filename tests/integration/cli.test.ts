@@ -175,7 +175,7 @@ test('errors a user can act on: causes of a failed run, refused connections, unk
   const child = new ChildWorkflowFailure('default', { workflowId: 'batch-1', runId: 'r' }, 'batchWorkflow', RetryState.NON_RETRYABLE_FAILURE, activity);
   const failed = explainError(new WorkflowFailedError('Workflow execution failed', child, RetryState.NON_RETRYABLE_FAILURE));
   assert.equal(failed.code, 3);
-  assert.match(failed.message, /^error: the run stopped: 401 Incorrect API key provided: sk-wr\*\*\*ng\n  check the key: --judge-api-key-file/);
+  assert.match(failed.message, /^error: the run stopped: 401 Incorrect API key provided: sk-wr\*\*\*ng\n {2}check the key: --judge-api-key-file/);
   assert.doesNotMatch(failed.message, /\n\s+at /);
   const term = explainError(new WorkflowFailedError('Workflow execution failed', new TerminatedFailure('Terminated'), RetryState.NON_RETRYABLE_FAILURE));
   assert.equal(term.code, 3);

@@ -5,10 +5,10 @@
 // 1. The script: `up` is idempotent, `status` answers, `down` stops everything it started.
 // 2. A probe workflow (scripts/cluster/probeWorkflow.ts) started before the faults completes exactly
 //    once while the Temporal server is SIGKILLed and restarted and PostgreSQL is restarted.
-// 3. The full flask-eval scenario (design.md): a store process, three worker processes in folders of
+// 3. The full flask-eval scenario (README, "Scaling out"): a store process, three worker processes in folders of
 //    their own that cannot see the results file (one SIGKILLed mid-run, one started late), the store
 //    SIGKILLed and restarted, the Temporal server SIGKILLed and restarted, PostgreSQL restarted; every
-//    instance lands exactly once. Runs only when the store role exists (see storeRoleMissing()).
+//    instance lands exactly once.
 // 4. Throughput with 1, 2 and 3 workers (opt-in: FLASK_CLUSTER_BENCH=1; also needs the store role).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,7 +85,7 @@ class TestCluster {
       return r.stdout + r.stderr;
     } catch (e) {
       const x = e as { stdout?: string; stderr?: string; code?: number };
-      throw new Error(`scripts/cluster.sh ${args.join(' ')} failed (exit ${x.code}):\n${x.stdout ?? ''}${x.stderr ?? ''}`);
+      throw new Error(`scripts/cluster.sh ${args.join(' ')} failed (exit ${x.code}):\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
     }
   }
 
@@ -125,7 +125,7 @@ async function retrying<T>(what: string, f: () => Promise<T>, timeoutMs = 120_00
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try { return await f(); } catch (e) {
-      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}`, { cause: e });
       await sleep(500);
     }
   }
@@ -233,19 +233,7 @@ test('a workflow started before the faults completes exactly once: Temporal SIGK
 
 // ------------------------------------------------------------------ the full scenario (store role)
 
-/** The full scenario needs the lead's store role: `flask-eval server start` as the one owner of the
- *  results file and workers that take their endpoint as flags. Until both exist it is skipped with
- *  the reason; FLASK_CLUSTER_FULL=1 forces it. */
-function storeRoleMissing(): string | false {
-  if (skip) return skip;
-  if (process.env.FLASK_CLUSTER_FULL === '1') return false;
-  const help = spawnSync(process.execPath, [FLASK, 'server', 'start', '--help'], { encoding: 'utf8', cwd: PROJECT_ROOT, timeout: 30_000 });
-  const worker = spawnSync(process.execPath, [FLASK, 'worker', '--help'], { encoding: 'utf8', cwd: PROJECT_ROOT, timeout: 30_000 });
-  if (help.status !== 0 || !existsSync(path.join(PROJECT_ROOT, 'core', 'store', 'reader.ts'))) return 'the store role (`flask-eval server start`, core/store/reader.ts) is not there yet';
-  if (!/--judge-api-key/.test(`${worker.stdout}${worker.stderr}`)) return '`flask-eval worker` does not take --judge-api-key yet';
-  return false;
-}
-const fullSkip = storeRoleMissing();
+const fullSkip = skip;
 
 interface Proc { name: string; child: ChildProcess; log: string[] }
 
@@ -265,7 +253,7 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-/** flask-eval's processes on the cluster, as design.md places them: one store with the state folder,
+/** flask-eval's processes on the cluster, as the README places them: one store with the state folder,
  *  workers each in an empty folder of their own (no results file, no dataset path to agree on), the
  *  CLI talking to the store; the judge is the offline server of this test process, over HTTP. */
 class Fleet {
@@ -330,7 +318,7 @@ class Fleet {
     return waitFor(`${n} reviews landed`, async () => (await this.landed()).n >= n, timeoutMs);
   }
 
-  /** HTTP attempts by outcome (design.md: the `calls` table), for the closing note. */
+  /** HTTP attempts by outcome (the `calls` table), for the closing note. */
   async callsByOutcome(): Promise<string> {
     const rows = await this.query<{ outcome: string; n: number }>(
       `SELECT outcome, count(*)::INT AS n FROM calls WHERE run_id = '${this.runId}' GROUP BY outcome ORDER BY outcome`);

@@ -12,7 +12,7 @@ import { Database } from '../../core/store/database.js';
 import { landResults } from '../../core/store/landResults.js';
 import { endpointId, endpointRef } from '../../core/provider/endpoint.js';
 import { formatPanelAgreement, panelAgreement, panelScores } from '../../client/commands/judgeAgreement.js';
-import { judgeIdFor, type JudgeSpec, type StepOutcome } from '../../core/pipeline.js';
+import { judgeIdOf, type JudgeSpec, type StepOutcome } from '../../core/pipeline.js';
 import { baseRun, landRun, startTestPipeline, tempDb, temporalForThisFile } from '../helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
@@ -48,12 +48,12 @@ test('judge-agreement: per skill and overall figures of a two-judge panel equal 
       const outs = idxs.slice(0, 6).map((idx, k) => outcome(idx, { 'Logical Correctness': scores.correctness[k], Readability: scores.readability[k] }));
       // Instance 7: one judge says N/A (no pair); instance 8: judge A failed (no scores).
       outs.push(outcome(idxs[6], ref === a ? { Readability: 3 } : { Readability: 'N/A' }), outcome(idxs[7], ref === a ? undefined : { Readability: 2 }));
-      await landResults(sql, 'fx', 'review', ref, outs, { judgeId: judgeIdFor(ref, profile), judgeProfile: profile });
+      await landResults(sql, 'fx', 'review', ref, outs, { judgeId: judgeIdOf(ref.id, profile), judgeProfile: profile });
     }
   });
   const panel = await db.read((sql) => panelScores(sql, 'fx'));
   assert.deepEqual(panel.judges.map((j) => [j.model, j.profile]), [['judge-a', 'flask'], ['judge-b', 'prometheus']].sort((x, y) =>
-    judgeIdFor(x[0] === 'judge-a' ? a : b, x[1]).localeCompare(judgeIdFor(y[0] === 'judge-a' ? a : b, y[1]))));
+    judgeIdOf((x[0] === 'judge-a' ? a : b).id, x[1]).localeCompare(judgeIdOf((y[0] === 'judge-a' ? a : b).id, y[1]))));
   const agreement = panelAgreement(panel.scores);
   const close = (x: number | null, y: number, what: string) => assert.ok(x !== null && Math.abs(x - y) < 1e-12, `${what}: ${x} vs ${y}`);
   for (const [name, s] of [...agreement.bySkill, ['overall', agreement.overall] as const]) {
@@ -118,8 +118,8 @@ test('a two-judge panel judges each instance with each judge; a judge added to a
   await landRun(db, baseRun('panel'), prepared.instances, prepared.responses);
   const w = await startTestPipeline(env, db, 'panel', server.url, { limits: { maxConcurrency: 4 } });
   cleanups.push(() => w.shutdown(), () => server.close());
-  const flask: JudgeSpec = { id: judgeIdFor(w.judge, 'flask'), endpoint: w.judge, profile: 'flask', settings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 } };
-  const prometheus: JudgeSpec = { id: judgeIdFor(w.judge, 'prometheus'), endpoint: w.judge, profile: 'prometheus', settings: { temperature: 1, maxTokens: 1024, maxParseAttempts: 3 } };
+  const flask: JudgeSpec = { id: judgeIdOf(w.judge.id, 'flask'), endpoint: w.judge, profile: 'flask', settings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 } };
+  const prometheus: JudgeSpec = { id: judgeIdOf(w.judge.id, 'prometheus'), endpoint: w.judge, profile: 'prometheus', settings: { temperature: 1, maxTokens: 1024, maxParseAttempts: 3 } };
   const callsBy = async () => Object.fromEntries((await db.read((sql) => sql.all(
     `SELECT judge_id, count(*)::INT AS n FROM calls WHERE run_id = 'panel' GROUP BY judge_id`))).map((r) => [String(r.judge_id), Number(r.n)]));
 
@@ -162,7 +162,7 @@ test('eval with a panel: each answer generated once, then judged by each judge; 
   const w = await startTestPipeline(env, db, 'pe', server.url, { limits: { maxConcurrency: 4 } });
   cleanups.push(() => w.shutdown(), () => server.close());
   const judges: JudgeSpec[] = (['flask', 'prometheus'] as const).map((profile) => ({
-    id: judgeIdFor(w.judge, profile), endpoint: w.judge, profile, settings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
+    id: judgeIdOf(w.judge.id, profile), endpoint: w.judge, profile, settings: { temperature: 0.2, maxTokens: 1024, maxParseAttempts: 3 },
   }));
   const final = await (await startOrAttach(env.client, w.plan('pe', ['generate', 'review'], { judges }))).handle.result();
   assert.equal(final.done + final.failed, 5);

@@ -211,7 +211,7 @@ describe('one state folder, one shared state server', () => {
     const taskQueue = `steady-${Date.now()}`;
     const worker = await Worker.create({
       connection: nativeConnection, namespace: b.namespace, taskQueue,
-      workflowsPath: fileURLToPath(new URL('./fixtures/steadyRunWorkflow.ts', import.meta.url)),
+      workflowsPath: fileURLToPath(new URL('../fixtures/steadyRunWorkflow.ts', import.meta.url)),
     });
     const running = worker.run();
     const connection = await Connection.connect({ address: b.temporalAddress });

@@ -3,33 +3,17 @@
 // here with `go build` from the Go module proxy; broken fixtures prove each rule really bites.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../core/paths.js';
-
-const SOURCE = path.join(PROJECT_ROOT, 'scripts', 'compose-check');
-const BIN = path.join(PROJECT_ROOT, '.flask-eval', 'bin', 'compose-check');
-const goAvailable = spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0;
-
-/** Builds the checker unless the binary is newer than every source file. */
-function buildChecker(): string {
-  const newestSource = Math.max(...readdirSync(SOURCE).map((f) => statSync(path.join(SOURCE, f)).mtimeMs));
-  if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestSource) return BIN;
-  mkdirSync(path.dirname(BIN), { recursive: true });
-  const r = spawnSync('go', ['build', '-o', BIN, '.'], { cwd: SOURCE, encoding: 'utf8', env: { ...process.env, CGO_ENABLED: '0' } });
-  assert.equal(r.status, 0, `go build scripts/compose-check failed:\n${r.stderr}`);
-  return BIN;
-}
+import { goAvailable, runComposeCheck } from '../helpers/composeCheck.js';
 
 interface CheckResult { status: number | null; out: string }
 
 function runCheck(file: string, env: Record<string, string> = {}): CheckResult {
   // The shell's keys must not decide the outcome: interpolation sees only what the test gives it.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/API_KEY|BASE_URL|^FLASK_|^TEMPORAL_|^COMPOSE_/.test(k)));
-  const r = spawnSync(buildChecker(), ['-f', file], { encoding: 'utf8', env: { ...base, ...env } as NodeJS.ProcessEnv });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  return runComposeCheck(['-f', file], env);
 }
 
 /** A small valid project in the shape of ours; each fixture below breaks one thing in it. */
@@ -178,4 +162,12 @@ test('compose-check fails on a Dockerfile that bakes a key into the image', { sk
   const r = runCheck(file);
   assert.equal(r.status, 1, r.out);
   assert.match(r.out, /Dockerfile:2 sets an API key in the image: ENV \*\*\*\*|Dockerfile:2 sets an API key in the image/);
+});
+
+test('--json prints the loaded model alone (what tests/integration/dockerSteps.test.ts runs the services from)', { skip }, () => {
+  const r = runComposeCheck(['-f', path.join(PROJECT_ROOT, 'docker-compose.yml'), '--json'], { FLASK_WORKER_CONCURRENCY: '3' });
+  assert.equal(r.status, 0, r.out);
+  const model = JSON.parse(r.stdout) as { services: Record<string, { command?: string[]; environment?: Record<string, string> }> };
+  assert.deepEqual(model.services.worker.command, ['worker', '--judge-concurrency', '3', '--model-concurrency', '3'], 'interpolated');
+  assert.equal(model.services.store.environment?.FLASK_STATE_DIR, '/results');
 });

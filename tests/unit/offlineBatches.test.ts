@@ -8,6 +8,7 @@ import { readJsonl } from '../../core/inputs/jsonl.js';
 import { AnswerSchema } from '../../core/flask/dataset.js';
 import { renderReviewPrompt, loadReviewPromptKit } from '../../core/prompts/review.js';
 import { parseMultipart } from '../../simulator/batches.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // The offline server is SIMULATED; these tests check the Files + Batch API protocol through the
 // real openai SDK, and that every batch line gets the live endpoint's own answer.
@@ -23,7 +24,6 @@ async function serve(opts: OfflineServerOptions = {}): Promise<{ server: Offline
   return { server, client: new OpenAI({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 }) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kit = loadReviewPromptKit();
 const instances = loadEvalSet(DATA_FILES.evalSet);
 const answers = new Map(readJsonl(publishedAnswersFile('gpt4'), AnswerSchema).map((r) => [r.value.questionId, r.value.text]));

@@ -169,8 +169,8 @@ test('requestsPerMinute: x-ratelimit-limit/remaining/reset-requests on every res
 });
 
 test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'offline/serve.ts', '--port', '0', '--tpm', '5000', '--rpm', '60', '--latency-ms', '5', '--error-rate', '0'], {
-    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/serve.ts', '--port', '0', '--tpm', '5000', '--rpm', '60', '--latency-ms', '5', '--error-rate', '0'], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
     const url = await new Promise<string>((resolve, reject) => {

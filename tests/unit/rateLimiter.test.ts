@@ -101,7 +101,7 @@ async function simulate(o: {
   return r;
 }
 
-/** A provider with a sliding-window RPM limit, as offline/server.ts counts it. */
+/** A provider with a sliding-window RPM limit, as simulator/server.ts counts it. */
 function rpmServer(rpm: number, extra: (now: number, used: number) => Record<string, string> = () => ({})): SimServer {
   const window: number[] = [];
   return {

@@ -131,7 +131,7 @@ test('runs: every run with kind, counts, tokens, status; header printed even whe
 test('show: one instance whole (instruction, reference, response, judge text, scores)', () => {
   const r = cli('show', 'fa', '6', '--db', db);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /run fa, instance 6 \(task GSM8K\)  \[SIMULATED/);
+  assert.match(r.out, /run fa, instance 6 \(task GSM8K\) {2}\[SIMULATED/);
   assert.match(r.out, /== instruction\nQuestion 6: (explain ){6}/);
   assert.match(r.out, /== reference answer\nreference 6/);
   assert.match(r.out, /== response \(model model-fa, imported\)\nanswer 6 of fa\nsecond line/);

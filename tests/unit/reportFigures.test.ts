@@ -24,7 +24,7 @@ import { bootstrapMeanCi, DEFAULT_BOOTSTRAP, type BootstrapOptions, type Cluster
 import { loadInstanceScores, orderSkills, type InstanceScores } from '../../core/report/instanceScores.js';
 import { FLASK_DOMAIN_ORDER, type DifficultyFigure, type Figure, type RunFigures } from '../../core/report/figures.js';
 import { loadRunFigures } from '../../core/report/load.js';
-import type { Reader } from '../../core/store/reader.js';
+import type { Reader } from '../../core/report/reader.js';
 import type { EvalInstance } from '../../core/flask/dataset.js';
 import { record } from '../reportFixture.js';
 

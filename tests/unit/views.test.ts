@@ -89,7 +89,7 @@ test('one process owns the file: another that tries to open it is told who has i
     const db = new Database(${JSON.stringify(file)});
     try { await db.run((sql) => sql.one('SELECT 1 AS x')); console.log('opened'); } catch (e) { console.log(e.message); }`;
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '..') });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '..', '..') });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await new Promise((r) => child.on('exit', r));

@@ -1,7 +1,7 @@
 /**
  * What report code needs from the results store: run a read-only query. Both the read-only
  * Database session (`openReadOnly().run(sql => ...)`, whose `Sql` fits) and the store's
- * `ResultsReader` (core/store/reader.ts: all/one/stream/close) satisfy it.
+ * `ResultsReader` (server/resultsReader.ts: all/one/stream/close) satisfy it.
  */
 export interface Reader {
   all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
