@@ -82,8 +82,15 @@ if (!env.TEMPORAL_CLI && needsTemporal) {
 // Tests never talk to a real model: make sure no key from the shell leaks into them.
 for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'FLASK_MODEL_API_KEY', 'FLASK_MODEL_BASE_URL', 'TEMPORAL_ADDRESS', 'FLASK_STATE_DIR', 'FLASK_DB', 'FLASK_TEMPORAL_PORT']) delete env[k];
 
-const ownRoot = !process.env.FLASK_TEST_TMP;
-const testRoot = path.resolve(process.env.FLASK_TEST_TMP ?? mkdtempSync(path.join(tmpdir(), 'flask-eval-tests-')));
+// An empty FLASK_TEST_TMP counts as unset: path.resolve('') is the working directory, which the
+// cleanup below would then remove whole (it happened: the checkout went with it).
+const given = process.env.FLASK_TEST_TMP || undefined;
+const ownRoot = !given;
+const testRoot = path.resolve(given ?? mkdtempSync(path.join(tmpdir(), 'flask-eval-tests-')));
+if (testRoot === root || root.startsWith(testRoot + path.sep) || testRoot === path.parse(testRoot).root) {
+  process.stderr.write(`run-tests: FLASK_TEST_TMP=${testRoot} would hold the project itself; give a temporary folder\n`);
+  process.exit(2);
+}
 // The cluster tests run PostgreSQL as the postgres user, which must be able to traverse the root.
 chmodSync(testRoot, 0o711);
 env.TMPDIR = testRoot;
