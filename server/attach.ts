@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../core/errors.js';
+import { InputError, RunStoppedError } from '../core/errors.js';
+import { diskFullMessage } from '../core/diskSpace.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { dbPath, stateDir as configuredStateDir, temporalConfig } from '../core/config.js';
 import type { PrepareRunRequest, PrepareRunResult } from '../core/store/prepareRun.js';
 import { keyFreeEnv } from './temporalDevServer.js';
-import { openLease, postNdjson, requestJson, streamNdjson } from './socketClient.js';
+import { assertResultsFile } from '../core/store/resultsFile.js';
+import { openLease, postNdjson, requestJson, streamNdjson, type Lease } from './socketClient.js';
 import { pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type ServerInfo } from './serverInfo.js';
 
 /** What GET /health answers. */
@@ -35,6 +37,8 @@ type Row = Record<string, unknown>;
 interface QueryOptions {
   /** The user's own SQL (flask-eval query): checked by the safe-query rules. */
   user?: boolean;
+  /** The user query's time limit. */
+  timeoutMs?: number;
   onColumns?: (columns: string[]) => void;
 }
 
@@ -79,7 +83,7 @@ export function storeClient(socket: string): StoreClient {
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {
         let ended = false;
-        for await (const line of streamNdjson(socket, '/query', { sql, params, user: o.user ?? false })) {
+        for await (const line of streamNdjson(socket, '/query', { sql, params, user: o.user ?? false, timeoutMs: o.timeoutMs })) {
           const l = line as Row;
           if (Array.isArray(l.columns) && Object.keys(l).length === 1) {
             o.onColumns?.(l.columns as string[]);
@@ -113,7 +117,7 @@ export async function probeStateServer(stateDir: string, timeoutMs = 2000): Prom
 }
 
 /** The pid of a daemon of this folder that is alive (running, or still starting), if any. */
-function liveDaemonPid(stateDir: string): number | undefined {
+export function liveDaemonPid(stateDir: string): number | undefined {
   const info = readServerInfo(stateDir);
   if (info && pidAlive(info.pid)) return info.pid;
   try {
@@ -132,14 +136,14 @@ const FLASK_EVAL_BIN = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
  * so it never holds a parent's pipe (a CI step waiting for EOF would hang) and outlives the
  * command. Its environment has no API keys: it never calls a model.
  */
-function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground', dbFile?: string): ChildProcess {
+function spawnStateServer(stateDir: string, mode: '--auto' | '--foreground', dbFile?: string, extraEnv: Record<string, string> = {}): ChildProcess {
   mkdirSync(stateDir, { recursive: true });
   const fd = openSync(serverLogPath(stateDir), 'a');
   const child = spawn(process.execPath, [FLASK_EVAL_BIN, 'server', 'start', mode], {
     detached: true,
     stdio: ['ignore', fd, fd],
     // The results file the command asked for (--db or FLASK_DB) is the one the daemon owns.
-    env: { ...keyFreeEnv(process.env), FLASK_STATE_DIR: stateDir, ...(dbFile ? { FLASK_DB: dbFile } : {}) },
+    env: { ...keyFreeEnv(process.env), FLASK_STATE_DIR: stateDir, ...(dbFile ? { FLASK_DB: dbFile } : {}), ...extraEnv },
     cwd: PROJECT_ROOT,
   });
   closeSync(fd);
@@ -160,6 +164,7 @@ function logTail(stateDir: string, lines = 15): string {
  * Temporal up. Used by `attachStateServer` and `flask-eval server start`.
  */
 export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | '--foreground'; log: (s: string) => void; timeoutMs?: number; dbFile?: string }): Promise<{ info: ServerInfo; health: StateServerHealth; started: boolean }> {
+  assertResultsFile(path.resolve(o.dbFile ?? dbPath()));
   const timeoutMs = o.timeoutMs ?? Number(process.env.FLASK_SERVER_START_TIMEOUT_MS ?? 120_000);
   const deadline = Date.now() + timeoutMs;
   let child: ChildProcess | undefined;
@@ -170,15 +175,21 @@ export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | 
     if (found?.health.temporalUp && !found.health.stopping) return { ...found, started: child !== undefined };
     if (!found && liveDaemonPid(o.stateDir) === undefined) {
       if (childExit !== undefined) {
+        const full = diskFullMessage(o.stateDir);
+        if (full) throw new RunStoppedError(`${full}: the state server could not start (its log: ${serverLogPath(o.stateDir)}). Free space and rerun the command; landed results are kept and the run resumes`);
         throw new Error(`the state server for ${o.stateDir} exited (${childExit}) before it was ready. Its log, ${serverLogPath(o.stateDir)}, ends with:\n${logTail(o.stateDir)}`);
       }
       if (!child) {
         // A record whose pid is dead is stale: a daemon that was killed.
+        let port: number | null | undefined;
         if (existsSync(serverJsonPath(o.stateDir))) {
-          o.log(`The state server recorded in ${serverJsonPath(o.stateDir)} is gone (pid ${readServerInfo(o.stateDir)?.pid ?? '?'} not running): starting a new one.`);
-          rmSync(serverJsonPath(o.stateDir), { force: true });
+          const dead = readServerInfo(o.stateDir);
+          port = dead?.port;
+          // Left for the new server to overwrite: until then `status` reads that a server died, not that none ran.
+          o.log(`The state server recorded in ${serverJsonPath(o.stateDir)} is gone (pid ${dead?.pid ?? '?'} not running): starting a new one.`);
         }
-        child = spawnStateServer(o.stateDir, o.mode, o.dbFile);
+        // Its dev server comes back on the dead one's port: commands connected to it carry on.
+        child = spawnStateServer(o.stateDir, o.mode, o.dbFile, port && !process.env.FLASK_TEMPORAL_PORT ? { FLASK_TEMPORAL_PORT: String(port) } : {});
         child.once('exit', (code, signal) => { childExit = signal ?? `exit code ${code}`; });
         o.log(`Starting the state server for ${o.stateDir} (pid ${child.pid}, log ${serverLogPath(o.stateDir)})...`);
       }
@@ -221,6 +232,8 @@ export async function attachStateServer(o: { log: (s: string) => void; stateDir?
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
+    const held: HeldLease = { lease, released: false };
+    superviseLease(held, info.pid, { stateDir, dbFile, log: o.log, timeoutMs: o.timeoutMs });
     return {
       temporalAddress: health.temporalAddress,
       namespace: health.namespace,
@@ -228,9 +241,51 @@ export async function attachStateServer(o: { log: (s: string) => void; stateDir?
       dbFile: health.dbFile,
       socket,
       store: storeClient(socket),
-      release: () => lease.release(),
+      release: () => {
+        held.released = true;
+        return held.lease.release();
+      },
     };
   }
+}
+
+/** The lease a command holds now (a replacement server's, after a death), and whether it gave it back. */
+interface HeldLease {
+  lease: Lease;
+  released: boolean;
+}
+
+/**
+ * A state server that dies under a command is noticed when its lease closes (at once, not when
+ * the next query times out): the command says so once, starts a replacement (on the same Temporal
+ * port, so its connections and the run carry on) or attaches to one another command started,
+ * takes a lease on it and keeps watching. A server stopped on purpose (`server stop`) is not
+ * replaced.
+ */
+function superviseLease(held: HeldLease, pid: number, o: { stateDir: string; dbFile: string; log: (s: string) => void; timeoutMs?: number }): void {
+  void held.lease.lost.then(async ({ stopped }) => {
+    if (held.released) return;
+    if (stopped) {
+      o.log(`The state server (pid ${pid}) was stopped (\`flask-eval server stop\`): this command's run pauses; rerun the command to resume it.`);
+      return;
+    }
+    const since = Date.now();
+    o.log(`The state server (pid ${pid}) went away at ${new Date().toTimeString().slice(0, 8)}; starting or attaching to a replacement...`);
+    for (let wait = 1000; !held.released; wait = Math.min(wait * 2, 15_000)) {
+      try {
+        const { info } = await ensureStateServer({ stateDir: o.stateDir, mode: '--auto', log: o.log, timeoutMs: o.timeoutMs, dbFile: o.dbFile });
+        const next = await openLease(info.socket ?? socketPathFor(o.stateDir));
+        if (held.released) return void (await next.release());
+        held.lease = next;
+        o.log(`State server back (pid ${info.pid}) after ${((Date.now() - since) / 1000).toFixed(1)} s; following the run.`);
+        superviseLease(held, info.pid, o);
+        return;
+      } catch (e) {
+        o.log(`No replacement state server yet (${(e as Error).message.split('\n')[0]}); retrying in ${wait / 1000} s.`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  });
 }
 
 /** A command's settings must be the daemon's: never another results file or Temporal silently. */

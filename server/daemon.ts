@@ -4,11 +4,14 @@ import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Database } from '../core/store/database.js';
-import { InputError } from '../core/errors.js';
+import { InputError, RunStoppedError } from '../core/errors.js';
+import { diskFullMessage } from '../core/diskSpace.js';
 import { projectVersion, temporalConfig } from '../core/config.js';
 import { startStoreRole } from '../worker/storeWorker.js';
 import { chooseDevServerPort, DevServerChild, ensureTemporalCli, orphanDevServers, portFree } from './temporalDevServer.js';
-import { closeLeases, createStateHttpServer, removeStaleUploads } from './httpApi.js';
+import { closeLeases, createStateHttpServer, interruptQueries, removeStaleUploads } from './httpApi.js';
+import { SnapshotPublisher, snapshotBuildDir } from '../core/store/snapshot.js';
+import { assertResultsFile } from '../core/store/resultsFile.js';
 import { pidAlive, removeServerInfo, serverLockPath, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,7 +50,15 @@ function acquireLock(stateDir: string): void {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(file, 'wx');
-      writeSync(fd, String(process.pid));
+      try {
+        writeSync(fd, String(process.pid));
+      } catch (e) {
+        // A full disk: no empty lock file left behind (it would read as a stale lock of pid 0).
+        closeSync(fd);
+        rmSync(file, { force: true });
+        const full = diskFullMessage(file, e);
+        throw full ? new RunStoppedError(`${full}: cannot write ${file}. Free space and rerun; landed results are kept`) : e;
+      }
       closeSync(fd);
       return;
     } catch (e) {
@@ -86,6 +97,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   // The SDK's native side logs every failed poll during an outage (dozens a second); the
   // daemon logs the outage itself, once, so only errors pass.
   Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
+  assertResultsFile(o.dbFile);
   mkdirSync(o.stateDir, { recursive: true });
   acquireLock(o.stateDir);
   const cfg = temporalConfig();
@@ -104,10 +116,14 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   let store: Awaited<ReturnType<typeof startStoreRole>> | undefined;
   let nativeConnection: NativeConnection | undefined;
   let clientConnection: Connection | undefined;
+  let snapshot: SnapshotPublisher | undefined;
 
   try {
     // The owner of the file lives long: without a limit DuckDB keeps up to 80% of RAM as its cache.
-    const db = new Database(o.dbFile, { memoryLimit: stateServerMemoryLimit() });
+    // A killed owner's half-built snapshot is garbage: we hold the lock, nobody else builds here.
+    rmSync(snapshotBuildDir(o.dbFile), { recursive: true, force: true });
+    const db = new Database(o.dbFile, { memoryLimit: stateServerMemoryLimit(), snapshotBuildDir: snapshotBuildDir(o.dbFile) });
+    snapshot = new SnapshotPublisher(db, log);
     for (const f of removeStaleUploads(path.dirname(o.dbFile), pidAlive)) log(`removed ${f}: an upload a killed state server had not landed`);
     let address = cfg.address;
     let port: number | null = null;
@@ -148,6 +164,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
 
     server = createStateHttpServer({
       db,
+      snapshot,
       log,
       health: () => ({
         pid: process.pid, stateDir: o.stateDir, dbFile: o.dbFile, temporalAddress: address, namespace: cfg.namespace,
@@ -182,6 +199,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     process.once('SIGINT', () => requestStop('SIGINT'));
     log(`serving ${socket}; results ${o.dbFile}; Temporal ${address}${devServer ? ` (embedded, UI ${devServer.uiUrl})` : ''}; ${o.autoStarted ? `auto-started (stops after ${o.idleMs / 1000}s idle)` : 'started explicitly (runs until `flask-eval server stop`)'}`);
 
+    snapshot.start();
     const t0 = Date.now();
     if (devServer) {
       await devServer.start();
@@ -274,6 +292,8 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     halting = true;
     await (async () => {
       closeLeases(server!);
+      interruptQueries();
+      await snapshot?.stop();
       // The loop first (it may be finishing a start), then whatever store role it left running.
       await storeLoop.catch(() => undefined);
       await store?.shutdown().catch((e) => log(`store role shutdown: ${(e as Error).message}`));

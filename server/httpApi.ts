@@ -10,7 +10,8 @@ import { InputError } from '../core/errors.js';
 import { RunRecordSchema } from '../core/store/runs.js';
 import { prepareRun, type InputBatch } from '../core/store/prepareRun.js';
 import { fileLines } from '../core/inputs/jsonl.js';
-import { runUserQuery } from '../core/store/safeQuery.js';
+import { QUERY_SERVER_STOPPING, openLockedReadOnly, queryLimits, queryTimeoutMs, runUserQuery } from '../core/store/safeQuery.js';
+import type { SnapshotPublisher } from '../core/store/snapshot.js';
 import type { EvalInstance } from '../core/flask/dataset.js';
 import type { ResponseRow } from '../core/store/instances.js';
 
@@ -56,17 +57,22 @@ const RunLine = z.union([z.object({ instance: WireInstance }), z.object({ respon
 /** The last line of an upload: without it (a command that died mid-upload) nothing is stored. */
 const RunEnd = z.object({ end: z.object({ instances: z.number().int().nonnegative(), responses: z.number().int().nonnegative() }) });
 
-/** Rows per batch when the spooled upload is landed. */
+/** Rows per batch when the spooled upload is landed, and at most this many bytes of their lines (68 KB answers: 240 a batch). */
 const UPLOAD_BATCH = 2000;
+const UPLOAD_BATCH_BYTES = 16 << 20;
 
 const QueryRequest = z.object({
   sql: z.string().min(1),
   params: z.array(z.unknown()).default([]),
   user: z.boolean().default(false),
+  /** User SQL's time limit (the command's --timeout). */
+  timeoutMs: z.number().positive().optional(),
 });
 
 export interface StateHttpDeps {
   db: Database;
+  /** User SQL runs on the published snapshot, on an instance of its own (never the one owning db). */
+  snapshot: SnapshotPublisher;
   health(): Record<string, unknown>;
   /** Open leases changed (the idle timer cares). */
   onLeases(count: number): void;
@@ -212,15 +218,18 @@ export function removeStaleUploads(dir: string, alive: (pid: number) => boolean)
 function* spooledBatches(spool: string): Generator<InputBatch> {
   let batch: InputBatch = {};
   let size = 0;
+  let bytes = 0;
   for (const [, line] of fileLines(spool)) {
     if (!line) continue;
     const row = JSON.parse(line) as { instance: EvalInstance } | { response: ResponseRow };
     if ('instance' in row) (batch.instances ??= []).push(row.instance);
     else (batch.responses ??= []).push(row.response);
-    if (++size === UPLOAD_BATCH) {
+    bytes += line.length;
+    if (++size === UPLOAD_BATCH || bytes >= UPLOAD_BATCH_BYTES) {
       yield batch;
       batch = {};
       size = 0;
+      bytes = 0;
     }
   }
   if (size > 0) yield batch;
@@ -229,20 +238,26 @@ function* spooledBatches(spool: string): Generator<InputBatch> {
 async function handleQuery(deps: StateHttpDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const parsed = QueryRequest.safeParse(JSON.parse(await readBody(req)));
   if (!parsed.success) throw new BadRequest(zodMessage('POST /query', parsed.error));
-  const { sql, params, user } = parsed.data;
+  const { sql, params, user, timeoutMs } = parsed.data;
   let closed = false;
-  res.once('close', () => { closed = true; });
-  await deps.db.withConnection(async (conn) => {
-    let rows = 0;
-    const start = async (names: string[]) => {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      await write(res, { columns: names });
-    };
-    if (user) {
-      // User SQL: the safe-query rules (one SELECT, rolled back, locked instance), rows streamed.
-      let names: string[] = [];
+  const gone = new AbortController();
+  res.once('close', () => { closed = true; gone.abort(); });
+  let rows = 0;
+  const start = async (names: string[]) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    await write(res, { columns: names });
+  };
+  if (user) {
+    // User SQL: the safe-query rules (one SELECT, rolled back, locked instance), rows streamed,
+    // on the snapshot: this process's own results file is out of its reach (safeQuery.ts, wall 4).
+    const limits = queryLimits(path.dirname(deps.db.file));
+    const reader = await openLockedReadOnly(await deps.snapshot.fresh(), { limits });
+    const stop = () => gone.abort(QUERY_SERVER_STOPPING);
+    runningQueries.add(stop);
+    let names: string[] = [];
+    try {
       try {
-        await runUserQuery(conn, sql, {
+        await runUserQuery(reader.connection, sql, {
           columns: async (n) => { names = n; await start(n); },
           rows: async (batch) => {
             for (const values of batch) {
@@ -253,15 +268,20 @@ async function handleQuery(deps: StateHttpDeps, req: http.IncomingMessage, res: 
             }
             return true;
           },
-        }, { params: params as never });
+        }, { params: params as never, timeoutMs: timeoutMs ?? queryTimeoutMs(), signal: gone.signal, limits });
       } catch (e) {
         if (!res.headersSent) throw new BadRequest((e as Error).message);
         res.end(`${JSON.stringify({ $error: (e as Error).message })}\n`);
         return;
       }
       res.end(`${JSON.stringify({ $end: { rows } })}\n`);
-      return;
+    } finally {
+      runningQueries.delete(stop);
+      reader.close();
     }
+    return;
+  }
+  await deps.db.withConnection(async (conn) => {
     const result = await runTrustedRead(conn, sql, params);
     await start(result.columnNames());
     try {
@@ -279,6 +299,14 @@ async function handleQuery(deps: StateHttpDeps, req: http.IncomingMessage, res: 
       res.end(`${JSON.stringify({ $error: (e as Error).message })}\n`);
     }
   });
+}
+
+/** Interrupts of the user queries running now: `server stop` never waits on one. */
+const runningQueries = new Set<() => void>();
+
+/** Interrupt every user query running (the daemon is stopping). */
+export function interruptQueries(): void {
+  for (const stop of runningQueries) stop();
 }
 
 /** The HTTP server; the caller listens on the socket. */
@@ -326,7 +354,10 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
-  (server as http.Server & { closeLeases?: () => void }).closeLeases = () => { for (const r of leases) r.destroy(); };
+  (server as http.Server & { closeLeases?: () => void }).closeLeases = () => {
+    // Said before the lease closes: a stop asked for is not a death, holders do not replace us.
+    for (const r of leases) r.end(`${JSON.stringify({ stopping: true })}\n`, () => r.destroy());
+  };
   return server;
 }
 

@@ -4,6 +4,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBValue } from
 import { dbPath, stateDir } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { runUserQuery } from '../core/store/safeQuery.js';
+import { assertResultsFile } from '../core/store/resultsFile.js';
 import { probeStateServer, storeClient } from './attach.js';
 
 type Row = Record<string, unknown>;
@@ -11,6 +12,8 @@ type Row = Record<string, unknown>;
 interface StreamOptions {
   /** The user's own SQL (flask-eval query): one read-only statement under the safe-query rules. */
   user?: boolean;
+  /** The user query's time limit. */
+  timeoutMs?: number;
   onColumns?: (columns: string[]) => void;
 }
 
@@ -50,6 +53,7 @@ const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
  */
 export async function openReader(opts: { dbFile?: string; stateDir?: string; lockTimeoutMs?: number } = {}): Promise<ResultsReader> {
   const dbFile = path.resolve(opts.dbFile ?? dbPath());
+  assertResultsFile(dbFile);
   const found = await probeStateServer(path.resolve(opts.stateDir ?? stateDir()), 2000);
   if (found && path.resolve(found.health.dbFile) === dbFile) return socketReader(found.info.socket, found.info.pid, dbFile);
   if (!existsSync(dbFile)) throw new InputError(`no results database at ${dbFile}: run a review first, or pass --db FILE (env FLASK_DB)`);
@@ -113,7 +117,7 @@ async function directReader(dbFile: string, lockTimeoutMs: number): Promise<Resu
           rows: async (batch) => {
             for (const values of batch) await onRow(Object.fromEntries(names.map((k, i) => [k, values[i]])) as Row);
           },
-        }, { params: params as never });
+        }, { params: params as never, timeoutMs: o.timeoutMs });
         return;
       }
       const result: DuckDBResult = await conn.stream(sql, params as DuckDBValue[]);

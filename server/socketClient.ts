@@ -7,7 +7,7 @@ import { InputError } from '../core/errors.js';
  * streams. A 400 answer is the user's mistake (InputError, printed without a stack trace).
  */
 
-class StateServerError extends Error {
+export class StateServerError extends Error {
   constructor(message: string, readonly status?: number) {
     super(message);
     this.name = 'StateServerError';
@@ -102,8 +102,8 @@ export async function* streamNdjson(socket: string, urlPath: string, body: unkno
 
 export interface Lease {
   release(): Promise<void>;
-  /** Resolves if the daemon closes the lease (it stopped or died). */
-  lost: Promise<void>;
+  /** Resolves if the daemon closes the lease: `stopped` when it said it was stopping (server stop), false when it died. */
+  lost: Promise<{ stopped: boolean }>;
 }
 
 /**
@@ -129,7 +129,9 @@ export async function openLease(socket: string, timeoutMs = 5000): Promise<Lease
   }
   req.socket?.unref();
   let released = false;
-  const lost = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  let stopped = false;
+  res.on('data', (c: Buffer) => { if (c.toString().includes('"stopping"')) stopped = true; });
+  const lost = new Promise<{ stopped: boolean }>((resolve) => res.once('close', () => resolve({ stopped })));
   return {
     lost,
     async release() {

@@ -17,6 +17,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   const store = proxyActivities<StoreActivities>({
     taskQueue: input.controlQueue,
     startToCloseTimeout: '5 minutes',
+    // Store activities heartbeat (worker/storeWorker.ts): a dead state server's are retried on its replacement after 10 s.
+    heartbeatTimeout: '10 seconds',
     // The store may be down for a while (restarting): landing waits for it, it does not fail.
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });

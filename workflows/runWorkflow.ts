@@ -15,7 +15,7 @@ const MAX_HISTORY_EVENTS = 4000;
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
   const store = proxyActivities<StoreActivities>({
-    taskQueue: input.controlQueue, startToCloseTimeout: '2 minutes', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    taskQueue: input.controlQueue, startToCloseTimeout: '2 minutes', heartbeatTimeout: '10 seconds', retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   const total = await store.countWorkItems(input.runId);
   let finished: Progress = input.carried ? { ...input.carried, total } : emptyProgress(total);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Json } from '@duckdb/node-api';
 import { InputError } from '../../core/errors.js';
 import { dbPath } from '../../core/config.js';
-import { type UserQueryOptions, type UserQueryResult, type UserQuerySink } from '../../core/store/safeQuery.js';
+import { type UserQueryOptions, type UserQueryResult, type UserQuerySink, queryTimeoutMs } from '../../core/store/safeQuery.js';
 import { intFlag, strFlag } from '../flags.js';
 import { openReader } from '../../server/resultsReader.js';
 
@@ -18,6 +18,10 @@ export const QUERY_HELP = `flask-eval query "SQL" | --file q.sql [--format table
   --format       table (default: the first --max-rows rows), csv, jsonl or json (a JSON array);
                  csv, jsonl and json stream any number of rows in bounded memory
   --max-rows N   rows the table format prints (default 200); the rest are counted
+  --timeout S    stop the query after S seconds (default 120, env FLASK_QUERY_TIMEOUT_S); Ctrl-C
+                 stops it too. Through the state server a query runs on the published snapshot
+                 (snapshot.duckdb, current when the query starts) with FLASK_QUERY_MEMORY (256MB)
+                 and FLASK_QUERY_TEMP (1GB of spilled data)
   --db FILE      results file (env FLASK_DB; default .flask-eval/results.duckdb)`;
 
 const FORMATS = ['table', 'csv', 'jsonl', 'json'] as const;
@@ -53,7 +57,7 @@ function readerQueryRunner(file: string): UserQueryRunner {
         batch.push(names.map((n) => row[n] as Json));
         delivered++;
         if (batch.length >= 2048) await flush();
-      }, { user: true, onColumns: (n) => { names = n; void sink.columns(n, []); } });
+      }, { user: true, timeoutMs: opts.timeoutMs, onColumns: (n) => { names = n; void sink.columns(n, []); } });
       await flush();
     } catch (e) {
       throw e instanceof InputError ? e : new InputError(`query failed: ${(e as Error).message}`);
@@ -67,7 +71,7 @@ function readerQueryRunner(file: string): UserQueryRunner {
 export async function queryCommand(argv: string[], runner?: UserQueryRunner): Promise<void> {
   const { values: v, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, file: { type: 'string' }, 'max-rows': { type: 'string' } },
+    options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, file: { type: 'string' }, 'max-rows': { type: 'string' }, timeout: { type: 'string' } },
   });
   const file = strFlag(v, 'file');
   if (file !== undefined && positionals.length > 0) throw new InputError('query takes the SQL either as one argument or from --file, not both');
@@ -86,7 +90,9 @@ export async function queryCommand(argv: string[], runner?: UserQueryRunner): Pr
   const format = v.format as string;
   if (!(FORMATS as readonly string[]).includes(format)) throw new InputError(`--format must be one of ${FORMATS.join(', ')} (got "${format}")`);
   const maxRows = intFlag(v, 'max-rows', 200);
-  const run = runner ?? readerQueryRunner(strFlag(v, 'db') ?? dbPath());
+  const timeoutMs = queryTimeoutMs(strFlag(v, 'timeout'));
+  const base = runner ?? readerQueryRunner(strFlag(v, 'db') ?? dbPath());
+  const run: UserQueryRunner = (q, sink, o) => base(q, sink, { ...o, timeoutMs });
   await printUserQuery(run, sql, format as Format, maxRows, new Output(process.stdout));
 }
 

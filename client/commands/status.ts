@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { InputError } from '../../core/errors.js';
-import { temporalConfig, stateDir } from '../../core/config.js';
+import { InputError, RunStoppedError } from '../../core/errors.js';
+import { dbPath, temporalConfig, stateDir } from '../../core/config.js';
+import { assertResultsFile } from '../../core/store/resultsFile.js';
 import { runProgress, type RunHandle } from '../runs.js';
 import { runWorkflowId } from '../../core/pipeline.js';
-import { probeStateServer } from '../../server/attach.js';
-import { serverLogPath } from '../../server/serverInfo.js';
+import { liveDaemonPid, probeStateServer } from '../../server/attach.js';
+import { readServerInfo, serverLogPath } from '../../server/serverInfo.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 import { livePollerCount } from '../../core/rate/fleet.js';
@@ -22,10 +23,24 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   if (positionals.length !== 1 || !positionals[0]) throw new InputError(`status takes one run name\n\n${STATUS_HELP}`);
   const runId = positionals[0];
+  assertResultsFile(dbPath());
   const cfg = temporalConfig();
   let address = cfg.address;
   if (!address) {
-    const found = await probeStateServer(stateDir());
+    let found = await probeStateServer(stateDir());
+    // A replacement state server still starting (its predecessor died): wait for it, do not say nothing runs.
+    for (let i = 0; !found && liveDaemonPid(stateDir()) !== undefined && i < 60; i++) {
+      if (i === 0) log(`The state server of ${stateDir()} (pid ${liveDaemonPid(stateDir())}) is starting; waiting for it...`);
+      await new Promise((r) => setTimeout(r, 500));
+      found = await probeStateServer(stateDir());
+    }
+    const dead = found ? undefined : readServerInfo(stateDir());
+    if (dead) {
+      throw new RunStoppedError(
+        `the state server of ${stateDir()} (pid ${dead.pid}) is not running: it died (see ${serverLogPath(stateDir())}). A run started there is paused, not lost: ` +
+          'the command following it starts a replacement by itself; otherwise `flask-eval server start` (or rerunning the command) resumes it.',
+      );
+    }
     if (!found) {
       throw new InputError(
         `no state server runs for ${stateDir()}, so no run is in progress there. Landed results: \`flask-eval report ${runId}\`; ` +

@@ -1,5 +1,6 @@
 import { InputError, RunStoppedError } from '../../core/errors.js';
 import { EXIT } from './exitCodes.js';
+import { diskFullMessage } from '../../core/diskSpace.js';
 
 /** What the CLI prints for an error, and its exit status. */
 export interface ErrorReport {
@@ -48,6 +49,17 @@ export function explainError(e: unknown, env: NodeJS.ProcessEnv = process.env): 
   if (top instanceof InputError || top.name === 'InputError') return { code: EXIT.badInput, message: `error: ${top.message}` };
   if (top.code?.startsWith('ERR_PARSE_ARGS')) return { code: EXIT.badInput, message: `error: ${top.message} (see --help)` };
   if (top instanceof RunStoppedError || top.name === 'RunStoppedError') return { code: EXIT.runStopped, message: `error: ${top.message}` };
+
+  const noSpace = chain.find((c) => c.code === 'ENOSPC' || /ENOSPC|No space left on device|database or disk is full/i.test(c.message));
+  if (noSpace) {
+    const where = (noSpace as { path?: string }).path ?? /["'](\/[^"']+)["']/.exec(noSpace.message)?.[1] ?? env.FLASK_STATE_DIR ?? '.flask-eval';
+    return { code: EXIT.runStopped, message: `error: ${diskFullMessage(where, noSpace) ?? `the disk holding ${where} is full`} (${noSpace.message.split('\n')[0]}). Free space and rerun the same command: landed results are kept and the run resumes` };
+  }
+
+  const oom = chain.find((c) => /Out of Memory Error/i.test(c.message) && !/FLASK_(DUCKDB|QUERY)_MEMORY/.test(c.message));
+  if (oom) {
+    return { code: EXIT.runStopped, message: `error: the state server's DuckDB ran out of memory (${oom.message.replace(/^state server: /, '').split('\n')[0]}).\n  Its cap is FLASK_DUCKDB_MEMORY (default 512MB): set it higher (e.g. FLASK_DUCKDB_MEMORY=2GB), \`flask-eval server stop\`, and rerun the command; nothing landed is lost` };
+  }
 
   if (top.name === 'WorkflowNotFoundError') {
     const id = top.workflowId ? ` ${top.workflowId}` : '';

@@ -23,8 +23,12 @@ export function progressPrinter(
       (p.resent > 0 ? ` | re-sent ${p.resent}` : '') +
       (opts.endpoints ? ` | ${opts.endpoints()}` : '');
   };
+  let shown: Progress | undefined;
   return {
     update(p) {
+      // A batch whose status query failed reports less than was shown: the line never goes backwards.
+      if (shown && p.done + p.failed < shown.done + shown.failed) p = shown;
+      shown = p;
       lastLine = render(p);
       if (out.isTTY) out.write(`\r${lastLine}\x1b[K`);
       else if (Date.now() - lastPlain > 5000) {

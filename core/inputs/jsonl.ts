@@ -1,5 +1,4 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 
@@ -102,7 +101,8 @@ export function* fileLines(file: string): Generator<[number, string]> {
   }
   try {
     const buf = Buffer.allocUnsafe(4 << 20);
-    const decoder = new StringDecoder('utf8');
+    // Fatal: bytes that are not UTF-8 are refused with their line, never replaced by U+FFFD in silence.
+    const decoder = new TextDecoder('utf-8', { fatal: true });
     let rest = '';
     let n = 0;
     for (;;) {
@@ -112,7 +112,15 @@ export function* fileLines(file: string): Generator<[number, string]> {
       } catch (e) {
         throw new InputError(`${file}: cannot read file (${(e as Error).message})`);
       }
-      const text = rest + (got > 0 ? decoder.write(buf.subarray(0, got)) : decoder.end());
+      let decoded: string;
+      try {
+        decoded = got > 0 ? decoder.decode(buf.subarray(0, got), { stream: true }) : decoder.decode();
+      } catch {
+        const lines = (rest + new TextDecoder('utf-8').decode(buf.subarray(0, got))).split('\n');
+        const at = Math.max(0, lines.findIndex((l) => l.includes('\uFFFD')));
+        throw new InputError(`${file}:${n + at + 1}: not valid UTF-8 (bytes that are no character, e.g. Latin-1 or a cut file); save the file as UTF-8`);
+      }
+      const text = rest + decoded;
       const parts = text.split('\n');
       rest = got > 0 ? parts.pop()! : '';
       for (const p of parts) yield [n++, p];

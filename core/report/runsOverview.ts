@@ -30,7 +30,8 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
   const callCols = await tableColumns(r, 'calls');
   const sim = (t: string, cols: Set<string>) => (cols.has('simulated') ? `OR EXISTS (SELECT 1 FROM ${t} x WHERE x.run_id = r.run_id AND x.simulated)` : '');
   const resent = callCols.size > 0
-    ? `(SELECT count(*) FROM calls c WHERE c.run_id = r.run_id AND (${callCols.has('resent') ? 'coalesce(c.resent, false) OR ' : ''}c.outcome = 'lost'))`
+    // A lost call and the repeat marked re-sent are one re-send: counted once (the larger count, as a repeat may still be pending).
+    ? `(SELECT ${callCols.has('resent') ? "greatest(count(*) FILTER (c.outcome = 'lost'), count(*) FILTER (coalesce(c.resent, false)))" : "count(*) FILTER (c.outcome = 'lost')"} FROM calls c WHERE c.run_id = r.run_id)`
     : 'NULL';
   const rows = await r.all(
     `SELECT r.run_id, r.kind, r.model_id, r.judge_model, r.created_at::VARCHAR AS created_at,

@@ -18,12 +18,24 @@ const LOCKED_DOWN = {
   autoload_known_extensions: 'false',
 } as const;
 
+/**
+ * External access off, then the configuration locked (in that order: the lock would refuse the
+ * first). `allowedDirectories` are the only folders besides the instance's own files it may open.
+ */
+export async function lockDown(conn: DuckDBConnection, allowedDirectories: string[] = []): Promise<void> {
+  if (allowedDirectories.length) await conn.run(`SET allowed_directories = [${allowedDirectories.map((d) => `'${d.replace(/'/g, "''")}'`).join(', ')}]`);
+  await conn.run('SET enable_external_access = false');
+  await conn.run('SET lock_configuration = true');
+}
+
 export interface DatabaseOptions {
   readOnly?: boolean;
   /** How long a write waits for others to join its transaction (group commit). */
   gatherMs?: number;
   /** DuckDB's memory_limit (e.g. '512MB'); DuckDB's own default is 80% of RAM. */
   memoryLimit?: string;
+  /** The one folder the instance may write besides its own files: where snapshots are built (core/store/snapshot.ts). */
+  snapshotBuildDir?: string;
 }
 
 interface Pending {
@@ -48,6 +60,8 @@ export class Database {
   private draining = false;
   private opened?: Promise<{ instance: DuckDBInstance; write: DuckDBConnection; read: DuckDBConnection }>;
   readonly file: string;
+  /** Transactions committed since the file was opened: a snapshot taken at N is current while this is N. */
+  commits = 0;
 
   constructor(file: string, private readonly opts: DatabaseOptions = {}) {
     this.file = path.resolve(file);
@@ -109,8 +123,9 @@ export class Database {
     try {
       // Loaded when a file is first opened: DuckDB's native module costs ~0.2 s of a command's start.
       const { DuckDBInstance } = await import('@duckdb/node-api');
+      const { enable_external_access: _e, lock_configuration: _l, ...opening } = LOCKED_DOWN;
       instance = await DuckDBInstance.create(this.file, {
-        ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...LOCKED_DOWN, ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
+        ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...opening, ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
       });
     } catch (e) {
       this.opened = undefined;
@@ -125,6 +140,8 @@ export class Database {
       throw e;
     }
     const write = await instance.connect();
+    if (this.opts.snapshotBuildDir) mkdirSync(this.opts.snapshotBuildDir, { recursive: true });
+    await lockDown(write, this.opts.snapshotBuildDir ? [`${this.opts.snapshotBuildDir}${path.sep}`] : []);
     if (!this.opts.readOnly) {
       await ensureSchema(new Sql(write));
       // Schema changes must not stay in the WAL: a read-only open replays it and DuckDB cannot
@@ -163,6 +180,7 @@ export class Database {
     try {
       for (const op of group) values.push(await op.fn(sql));
       await sql.exec('COMMIT');
+      this.commits++;
     } catch {
       await sql.exec('ROLLBACK').catch(() => undefined);
       return false;
@@ -176,6 +194,7 @@ export class Database {
     try {
       const v = await op.fn(sql);
       await sql.exec('COMMIT');
+      this.commits++;
       op.resolve(v);
     } catch (e) {
       await sql.exec('ROLLBACK').catch(() => undefined);

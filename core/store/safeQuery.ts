@@ -1,4 +1,4 @@
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   DuckDBInstance,
@@ -11,6 +11,7 @@ import {
   type Json,
 } from '@duckdb/node-api';
 import { InputError } from '../errors.js';
+import { lockDown } from './database.js';
 
 /**
  * SQL typed by a user (`flask-eval query`, the daemon's POST /query with user: true) runs here and
@@ -22,7 +23,12 @@ import { InputError } from '../errors.js';
  *  3. it runs in its own transaction, always rolled back: whatever the statement did or failed to do,
  *     the (daemon's long-lived) connection is left as it was (DuckDB sequences are not
  *     transactional: a nextval() moves one, harmlessly);
- *  4. a direct open is READ_ONLY.
+ *  4. a direct open is READ_ONLY; the state server runs user SQL on its own instance over the
+ *     published snapshot (core/store/snapshot.ts), never on the instance that owns the results file:
+ *     DuckDB exempts an instance's own files from (1), so `read_blob('<results.duckdb>')` there would
+ *     open, and on close drop the process's lock on, the live file.
+ * Every query has a time limit (interrupted, also when its client goes away), and an instance
+ * opened with QueryLimits has a memory limit and a cap on its temp space.
  * Rows are streamed chunk by chunk (DuckDB's streaming result), never materialised.
  */
 
@@ -33,6 +39,39 @@ export const LOCKED_CONFIG = {
   autoinstall_known_extensions: 'false',
   autoload_known_extensions: 'false',
 } as const;
+
+/** What one user query may use: memory, spilled temp space (its own folder), and time. */
+export interface QueryLimits {
+  memoryLimit: string;
+  tempDirectory: string;
+  maxTempSize: string;
+}
+
+const SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+
+function sizeEnv(name: string, fallback: string): string {
+  const v = process.env[name]?.trim();
+  if (!v) return fallback;
+  if (!SIZE.test(v)) throw new InputError(`${name}=${v}: give a size such as 256MB or 2GB`);
+  return v;
+}
+
+/** Limits of the user queries served for the results file in `dir`: FLASK_QUERY_MEMORY (256MB), FLASK_QUERY_TEMP (1GB). */
+export function queryLimits(dir: string): QueryLimits {
+  return {
+    memoryLimit: sizeEnv('FLASK_QUERY_MEMORY', '256MB'),
+    maxTempSize: sizeEnv('FLASK_QUERY_TEMP', '1GB'),
+    tempDirectory: path.join(dir, 'query.tmp'),
+  };
+}
+
+/** A query's time limit in ms: `--timeout SECONDS`, else FLASK_QUERY_TIMEOUT_S, else 120 s. */
+export function queryTimeoutMs(flagSeconds?: string): number {
+  const raw = flagSeconds ?? process.env.FLASK_QUERY_TIMEOUT_S ?? '120';
+  const s = Number(raw);
+  if (!(Number.isFinite(s) && s > 0)) throw new InputError(`${flagSeconds !== undefined ? '--timeout' : 'FLASK_QUERY_TIMEOUT_S'} must be a number of seconds > 0 (got "${raw}")`);
+  return Math.round(s * 1000);
+}
 
 export interface LockedReader {
   readonly file: string;
@@ -47,7 +86,7 @@ const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
  * While another process holds the file (a writer between sessions) it waits up to
  * `lockTimeoutMs`, touching `<file>.waiting` so a writer leaves the file free (see Database).
  */
-export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: number } = {}): Promise<LockedReader> {
+export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: number; limits?: QueryLimits } = {}): Promise<LockedReader> {
   const abs = path.resolve(file);
   try {
     statSync(abs);
@@ -59,8 +98,9 @@ export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: n
   let wait = 20;
   for (;;) {
     try {
-      const instance = await DuckDBInstance.create(abs, { access_mode: 'READ_ONLY', ...LOCKED_CONFIG });
+      const instance = await DuckDBInstance.create(abs, { access_mode: 'READ_ONLY', ...openingConfig(opts.limits) });
       const connection = await instance.connect();
+      await lockDown(connection);
       return {
         file: abs,
         connection,
@@ -84,6 +124,21 @@ export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: n
   }
 }
 
+/**
+ * Settings given when an instance is created. DuckDB refuses a temp_directory given together with
+ * enable_external_access=false at creation, so LOCKED_CONFIG's two walls are set right after
+ * (lockDown), before any SQL but ours has run.
+ */
+function openingConfig(limits?: QueryLimits): Record<string, string> {
+  const { enable_external_access: _e, lock_configuration: _l, ...rest } = LOCKED_CONFIG;
+  if (!limits) return rest;
+  mkdirSync(limits.tempDirectory, { recursive: true });
+  return { ...rest, memory_limit: limits.memoryLimit, temp_directory: limits.tempDirectory, max_temp_directory_size: limits.maxTempSize };
+}
+
+/** The abort reason of a query interrupted because the state server stops. */
+export const QUERY_SERVER_STOPPING = 'state server stopping';
+
 /** Receives a user query's result as it streams. */
 export interface UserQuerySink {
   /** Called once, before any row (also for an empty result). */
@@ -104,6 +159,12 @@ export interface UserQueryOptions {
    * the first N and says how many more there are).
    */
   deliverAtMost?: number;
+  /** Interrupt the statement after this long (InputError naming the limit). */
+  timeoutMs?: number;
+  /** Aborted when the query's client went away: the statement is interrupted. */
+  signal?: AbortSignal;
+  /** The instance's limits, named in a memory or temp-space error. */
+  limits?: QueryLimits;
 }
 
 export interface UserQueryResult {
@@ -202,6 +263,23 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
   if (extracted.count !== 1) {
     throw new InputError(`query runs exactly one statement; got ${extracted.count}${extracted.count > 1 ? ' (remove the other statements, or run them one by one)' : ''}`);
   }
+  let stoppedBy: 'time' | 'client' | undefined;
+  const interrupt = (why: 'time' | 'client') => {
+    stoppedBy ??= why;
+    conn.interrupt();
+  };
+  const timer = opts.timeoutMs ? setTimeout(() => interrupt('time'), opts.timeoutMs) : undefined;
+  const onAbort = () => interrupt('client');
+  opts.signal?.addEventListener('abort', onAbort);
+  /** A DuckDB error as the user's to fix: which limit stopped the query, and how to raise it. */
+  const userError = (e: unknown): InputError => {
+    const msg = (e as Error).message ?? String(e);
+    if (stoppedBy === 'time') return new InputError(`query stopped after ${opts.timeoutMs! / 1000} s, its time limit (raise it with --timeout SECONDS or FLASK_QUERY_TIMEOUT_S)`);
+    if (stoppedBy === 'client') return new InputError(`query cancelled: ${opts.signal?.reason === QUERY_SERVER_STOPPING ? 'the state server is stopping' : 'its client went away'}`);
+    if (/Out of Memory/i.test(msg) && opts.limits) return new InputError(`query: ${msg.split('\n')[0]} (a query may use ${opts.limits.memoryLimit}: FLASK_QUERY_MEMORY)`);
+    if (/max_temp_directory_size|temp(orary)? directory/i.test(msg) && opts.limits) return new InputError(`query: ${msg.split('\n')[0]} (a query may spill ${opts.limits.maxTempSize}: FLASK_QUERY_TEMP)`);
+    return new InputError(`query: ${msg}`);
+  };
   await conn.run('BEGIN TRANSACTION');
   try {
     let prepared;
@@ -223,7 +301,7 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
       try {
         result = await prepared.stream();
       } catch (e) {
-        throw new InputError(`query: ${(e as Error).message}`);
+        throw userError(e);
       }
       await sink.columns(result.deduplicatedColumnNames(), result.columnTypes().map(typeName));
       const cap = opts.deliverAtMost ?? Infinity;
@@ -234,8 +312,9 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
         try {
           chunk = await result.fetchChunk();
         } catch (e) {
-          throw new InputError(`query: ${(e as Error).message}`);
+          throw userError(e);
         }
+        if (stoppedBy) throw userError(new Error('interrupted'));
         if (!chunk || chunk.rowCount === 0) break;
         const n = chunk.rowCount;
         total += n;
@@ -251,6 +330,8 @@ export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: Us
       prepared.destroySync();
     }
   } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
     // Always rolled back, also after an error or an early stop: the connection is left clean.
     await conn.run('ROLLBACK').catch(() => undefined);
   }

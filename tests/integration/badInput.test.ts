@@ -209,3 +209,17 @@ test('key files: trimmed; other users able to read it get a warning', () => {
   readKeyFile(f, 'judge-api-key-file', (s) => warnings.push(s));
   assert.match(warnings[0], /readable by every user of this machine: chmod 600/);
 });
+
+test('CLI: bytes that are not UTF-8 are refused with file:line, never replaced in silence; nothing stored', () => {
+  const db = path.join(dir, 'latin1.duckdb');
+  const f = path.join(dir, 'latin1-answers.jsonl');
+  writeFileSync(f, Buffer.concat([
+    Buffer.from('{"question_id": 1, "text": "a"}\n{"question_id": 2, "text": "caf\u00e9 ok"}\n'),
+    Buffer.from('{"question_id": 3, "text": "caf'), Buffer.from([0xe9]), Buffer.from(' latin-1"}\n'),
+  ]));
+  const r = cli(['review', '--answers', f, '--model-id', 'm', '--db', db]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /latin1-answers\.jsonl:3: not valid UTF-8/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assertNothingStored(db);
+});

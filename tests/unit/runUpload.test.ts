@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createStateHttpServer, removeStaleUploads } from '../../server/httpApi.js';
 import { storeClient } from '../../server/attach.js';
 import { Database } from '../../core/store/database.js';
+import { SnapshotPublisher, snapshotBuildDir } from '../../core/store/snapshot.js';
 import { loadEvalSet } from '../../core/flask/dataset.js';
 import { DATA_FILES } from '../../core/paths.js';
 import { baseRun, counts } from '../helpers/harness.js';
@@ -15,9 +16,9 @@ import { baseRun, counts } from '../helpers/harness.js';
 /** A state server's HTTP API on a socket of its own, over a fresh results file. */
 async function withApi(fn: (o: { socket: string; db: Database; dir: string }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'flask-upload-'));
-  const db = new Database(path.join(dir, 'results.duckdb'));
+  const db = new Database(path.join(dir, 'results.duckdb'), { snapshotBuildDir: snapshotBuildDir(path.join(dir, 'results.duckdb')) });
   const socket = path.join(dir, 'api.sock');
-  const server = createStateHttpServer({ db, health: () => ({}), onLeases: () => undefined, onStop: () => undefined, onPin: () => undefined, log: () => undefined });
+  const server = createStateHttpServer({ db, snapshot: new SnapshotPublisher(db), health: () => ({}), onLeases: () => undefined, onStop: () => undefined, onPin: () => undefined, log: () => undefined });
   server.listen(socket);
   await once(server, 'listening');
   try {
