@@ -14,6 +14,7 @@ import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import type { CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from '../core/pipeline.js';
 import { stepRequest } from './stepRequests.js';
+import { chatBody } from '../core/provider/openaiProvider.js';
 
 export interface BatchChunkInput {
   runId: string;
@@ -85,8 +86,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
       if ('cannot' in asked) continue; // fails without a call in the direct fallback
       asked.calls.forEach((c, k) => lines.push(JSON.stringify({
         custom_id: customId(item.idx, k), method: 'POST', url: '/v1/chat/completions',
-        body: { model: input.endpoint.model, messages: c.request.messages, temperature: c.request.temperature, max_tokens: c.request.maxTokens,
-          ...(c.request.seed !== undefined ? { seed: c.request.seed } : {}) },
+        body: chatBody(input.endpoint.model, c.request),
       })));
     }
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), `${input.runId}-${input.step}.jsonl`), purpose: 'batch' });
@@ -181,7 +181,8 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
         }
         const many = asked.calls.length > 1;
         out.results.push({
-          idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering,
+          idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering, template: asked.template,
+          ...(asked.samples ? { samples: asked.samples(values) } : {}),
           text: many ? texts.map((t, k) => `[${asked.calls[k].label ?? k + 1}]\n${t}`).join('\n\n') : texts[0],
           finishReason, attempts: asked.calls.length, promptTokens, completionTokens, servedModel,
           // A batch line carries no response headers: the endpoint's x-flask-simulated is not seen

@@ -104,7 +104,7 @@ export async function executeRun(a: {
     ...record,
     simulated: record.simulated || !!served.judge?.simulated || !!served.model?.simulated,
     ...(served.judge ? { judgeModel: served.judge.ref.model, judgeEndpoint: endpointHost(a.judge), judgeBaseUrl: served.judge.ref.baseUrl, judgeQueue: served.judge.ref.queue } : {}),
-    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile })) } : {}),
+    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile, settings: p.settings })) } : {}),
     ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
   };
   for (const [role, ep] of Object.entries(served)) if (!(role === 'judge' && panel.length)) log(`${role}: ${describeEndpoint(ep.ref)} (task queue ${ep.ref.queue})`);

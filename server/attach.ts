@@ -5,6 +5,7 @@ import { InputError } from '../core/errors.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { dbPath, stateDir as configuredStateDir, temporalConfig } from '../core/config.js';
 import type { PrepareRunRequest, PrepareRunResult } from '../core/store/prepareRun.js';
+import type { HumanLabelRow } from '../core/store/humanLabels.js';
 import { keyFreeEnv } from './temporalDevServer.js';
 import { openLease, postNdjson, requestJson, streamNdjson } from './socketClient.js';
 import { pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type ServerInfo } from './serverInfo.js';
@@ -41,6 +42,8 @@ export interface QueryOptions {
 /** The store, as a command sees it: everything goes through the folder's daemon. */
 export interface StoreClient {
   prepareRun(req: PrepareRunRequest): Promise<PrepareRunResult>;
+  /** flask-eval import-labels: land checked rows (core/store/humanLabels.ts) */
+  importLabels(body: { runId: string; source: { path: string; sha256: string }; rows: readonly HumanLabelRow[] }): Promise<{ landed: number; existing: number }>;
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
 }
 
@@ -75,6 +78,9 @@ export function storeClient(socket: string): StoreClient {
         yield { end: { instances: n, responses: m } };
       }
       return postNdjson<PrepareRunResult>(socket, '/runs', lines());
+    },
+    importLabels(body) {
+      return requestJson(socket, 'POST', '/labels', body, 120_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {
