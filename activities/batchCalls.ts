@@ -15,6 +15,7 @@ import type { BatchApi, ChatProvider } from '../core/provider/provider.js';
 import type { CallRecord } from '../core/pipeline.js';
 import type { BatchActivities, BatchChunkInput, BatchCollected } from '../core/activityContracts.js';
 import { stepRequest } from './stepRequests.js';
+import { chatBody } from '../core/provider/openaiProvider.js';
 
 /** A Batch API output line's body: a chat completion, or an error. */
 type BatchLineBody = { error?: { message?: string }; choices?: Array<{ message?: { content?: string | null }; finish_reason?: string }>; usage?: { prompt_tokens?: number; completion_tokens?: number }; model?: string };
@@ -54,8 +55,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
       if ('cannot' in asked) continue; // fails without a call in the direct fallback
       asked.calls.forEach((c, k) => lines.push(JSON.stringify({
         custom_id: customId(item.idx, k), method: 'POST', url: '/v1/chat/completions',
-        body: { model: input.endpoint.model, messages: c.request.messages, temperature: c.request.temperature, max_tokens: c.request.maxTokens,
-          ...(c.request.seed !== undefined ? { seed: c.request.seed } : {}) },
+        body: chatBody(input.endpoint.model, c.request),
       })));
     }
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), `${input.runId}-${input.step}.jsonl`), purpose: 'batch' });
@@ -150,7 +150,8 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
         }
         const many = asked.calls.length > 1;
         out.results.push({
-          idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering,
+          idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering, template: asked.template,
+          ...(asked.samples ? { samples: asked.samples(values) } : {}),
           text: many ? texts.map((t, k) => `[${asked.calls[k].label ?? k + 1}]\n${t}`).join('\n\n') : texts[0],
           finishReason, attempts: asked.calls.length, promptTokens, completionTokens, servedModel,
           // A batch line carries no response headers: the endpoint's x-flask-simulated is not seen

@@ -171,7 +171,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
           const estimate = estimatePromptTokens(call.request) + call.request.maxTokens;
           if (st.partAttempts >= parseAttempts) {
             return finish({
-              status: 'failed', text: allText(st.lastText), numbering: asked.numbering,
+              status: 'failed', text: allText(st.lastText), numbering: asked.numbering, template: asked.template,
               error: `unparseable answer after ${st.partAttempts} attempt(s)${many ? ` (call ${st.part + 1} of ${asked.calls.length})` : ''}: ${st.lastReason ?? 'unknown'}`,
             });
           }
@@ -221,7 +221,8 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
               }
               return finish({
                 status: 'done', text: many ? allText() : res.text, finishReason: res.finishReason, value: asked.combine(st.values),
-                numbering: asked.numbering, servedModel: res.model, simulated: res.simulated,
+                numbering: asked.numbering, template: asked.template, servedModel: res.model, simulated: res.simulated,
+                ...(asked.samples ? { samples: asked.samples(st.values) } : {}),
               });
             }
             st.lastReason = parsed.reason;

@@ -23,6 +23,26 @@ export interface StepRequest {
   combine(values: unknown[]): unknown;
   /** skillset: the order the skills were shown in. */
   numbering?: SkillName[];
+  /** review: the judge template used (flask: with or without the reference answer) */
+  template?: string;
+  /** review with --judge-samples K > 1: each sample's scores, from every call's parsed value */
+  samples?(values: unknown[]): SampleScores[];
+}
+
+/** One judge sample's scores of an instance: skill name -> 1..5 or 'N/A'. */
+export type SampleScores = Record<string, number | 'N/A'>;
+
+/**
+ * The per-instance figure of K samples, skill by skill: the mean of the samples' scores that are
+ * not N/A; N/A when every sample said N/A.
+ */
+export function meanOfSamples(samples: readonly SampleScores[]): SampleScores {
+  const out: SampleScores = {};
+  for (const skill of new Set(samples.flatMap((s) => Object.keys(s)))) {
+    const xs = samples.map((s) => s[skill]).filter((v): v is number => typeof v === 'number');
+    out[skill] = xs.length === 0 ? 'N/A' : xs.reduce((a, b) => a + b, 0) / xs.length;
+  }
+  return out;
 }
 
 const single = (request: ChatRequest, parse: (text: string) => Parsed, numbering?: SkillName[]): StepRequest => ({
@@ -34,7 +54,7 @@ const single = (request: ChatRequest, parse: (text: string) => Parsed, numbering
  * domain label to pick the difficulty template): such an instance fails without a call.
  */
 export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings, shuffleSeed: number): StepRequest | { cannot: string } {
-  const sampling = { temperature: settings.temperature, maxTokens: settings.maxTokens, seed: settings.seed };
+  const sampling = { temperature: settings.temperature, maxTokens: settings.maxTokens, topP: settings.topP, seed: settings.seed };
   const annotation = (p: AnnotationPrompt): ChatRequest => ({
     messages: p.messages,
     temperature: settings.override ? settings.temperature : p.temperature,
@@ -54,21 +74,31 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
     case 'review': {
       if (item.response === undefined) return { cannot: 'no response to review' };
       if (item.skills.length === 0) return { cannot: 'instance has no skills to score' };
-      const skills = item.skills as SkillName[];
+      // The skill-order probe lists the instance's skills in reverse (flask: in its one prompt).
+      const skills = (settings.skillOrder === 'reversed' ? [...item.skills].reverse() : item.skills) as SkillName[];
       const profile = judgeProfile(settings.judgeProfile ?? 'flask');
       const response = item.response;
       const groups = profile.callSkills(skills);
+      // --judge-samples K: the instance's calls asked K times over (the same request each time, at
+      // the profile's temperature), in the same chunk; sample k is calls k*G .. k*G+G-1.
+      const k = Math.max(1, settings.samples ?? 1);
       // flask: one call scores every skill; prometheus: one call a skill, each parsed on its own
       // (render takes the call's skill; flask's ignores it).
-      const calls: StepCall[] = groups.map((callSkills) => ({
+      const calls: StepCall[] = Array.from({ length: k }, (_, sample) => groups.map((callSkills) => ({
         request: { ...sampling, messages: profile.render({ ...item, skills }, response, callSkills[0]) },
-        ...(groups.length > 1 ? { label: callSkills.join(', ') } : {}),
+        ...(groups.length > 1 || k > 1 ? { label: [...(k > 1 ? [`sample ${sample + 1}`] : []), ...(groups.length > 1 ? [callSkills.join(', ')] : [])].join(': ') } : {}),
         parse: (text: string): Parsed => {
           const p = profile.parse(text, callSkills);
           return p.ok ? { ok: true, value: p.scores } : p;
         },
-      }));
-      return { calls, combine: (values) => Object.assign({}, ...values) };
+      }))).flat();
+      const samplesOf = (values: unknown[]): SampleScores[] =>
+        Array.from({ length: k }, (_, sample) => Object.assign({}, ...values.slice(sample * groups.length, (sample + 1) * groups.length)) as SampleScores);
+      return {
+        calls, template: `${profile.templateName(item)}${settings.skillOrder === 'reversed' ? '; skills reversed' : ''}`,
+        combine: (values) => (k > 1 ? meanOfSamples(samplesOf(values)) : Object.assign({}, ...values)),
+        ...(k > 1 ? { samples: samplesOf } : {}),
+      };
     }
     case 'domain':
       return single(annotation(renderDomainPrompt(item.instruction)), (t) => parseDomainAnswer(t));

@@ -4,6 +4,7 @@ import { InputError, RunStoppedError } from '../core/errors.js';
 import { OpenAIProvider } from '../core/provider/openaiProvider.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
 import { startOfflineServer, type OfflineServer } from '../simulator/server.js';
+import type { SimulatedJudgeBias } from '../simulator/judge.js';
 
 
 /** An endpoint as a process serves it: its identity (no key), a provider holding the key. */
@@ -18,8 +19,23 @@ let offline: Promise<OfflineServer> | undefined;
 
 /** The in-process offline server (one per process, shared by every role). */
 function offlineServer(): Promise<OfflineServer> {
-  offline ??= startOfflineServer({ seed: offlineSeed(), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0) });
+  offline ??= startOfflineServer({ seed: offlineSeed(), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0), judgeBias: offlineJudgeBias() });
   return offline;
+}
+
+/**
+ * FLASK_OFFLINE_JUDGE_BIAS='{"sampleSd":0.5,"lengthPer100Words":0.3,"positionShift":[0.5,0,0]}': the
+ * offline judge's planted flaws (offline/judge.ts SimulatedJudgeBias), for trying judge-report on a
+ * judge whose noise and biases are known. SIMULATED like every offline score.
+ */
+function offlineJudgeBias(): SimulatedJudgeBias | undefined {
+  const raw = process.env.FLASK_OFFLINE_JUDGE_BIAS;
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as SimulatedJudgeBias;
+  } catch (e) {
+    throw new InputError(`FLASK_OFFLINE_JUDGE_BIAS is not JSON (${(e as Error).message}): e.g. '{"sampleSd":0.5}'`);
+  }
 }
 
 function offlineSeed(): number {

@@ -5,8 +5,7 @@ import type { EvalInstance } from '../core/flask/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/provider/endpoint.js';
 import type { EndpointLimits } from '../core/rate/index.js';
-import { BUDGET_REACHED, judgeIdOf, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step } from '../core/pipeline.js';
-import type { StepSettings } from '../core/pipeline.js';
+import { BUDGET_REACHED, judgeIdOf, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step, type StepSettings } from '../core/pipeline.js';
 import { loadPriceTable, formatUsd } from '../core/cost/pricing.js';
 import { formatRunCost, runCost, runPrices } from '../core/cost/runCost.js';
 import { InputError } from '../core/errors.js';
@@ -104,7 +103,7 @@ export async function executeRun(a: {
     ...record,
     simulated: record.simulated || !!served.judge?.simulated || !!served.model?.simulated,
     ...(served.judge ? { judgeModel: served.judge.ref.model, judgeEndpoint: endpointHost(a.judge), judgeBaseUrl: served.judge.ref.baseUrl, judgeQueue: served.judge.ref.queue } : {}),
-    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile })) } : {}),
+    ...(panel.length > 0 ? { judges: panel.map((p) => ({ id: p.id, model: p.endpoint.model, baseUrl: p.endpoint.baseUrl, profile: p.profile, settings: p.settings })) } : {}),
     ...(served.model ? { modelId: served.model.ref.model, modelEndpoint: endpointHost(a.model), modelBaseUrl: served.model.ref.baseUrl, modelQueue: served.model.ref.queue } : {}),
   };
   for (const [role, ep] of Object.entries(served)) if (!(role === 'judge' && panel.length)) log(`${role}: ${describeEndpoint(ep.ref)} (task queue ${ep.ref.queue})`);

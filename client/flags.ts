@@ -29,6 +29,10 @@ export const RUN_FLAGS = {
   'judge-api-key-file': { type: 'string' },
   'judge-temperature': { type: 'string' },
   'judge-max-tokens': { type: 'string' },
+  'judge-top-p': { type: 'string' },
+  'judge-seed': { type: 'string' },
+  'judge-samples': { type: 'string' },
+  'skill-order': { type: 'string' },
   'judge-rpm': { type: 'string' },
   'judge-tpm': { type: 'string' },
   'judge-rps': { type: 'string' },
@@ -89,7 +93,7 @@ export function intFlag(v: Values, name: string, dflt: number | undefined, min =
 }
 
 /** Any finite number (a temperature). */
-function numFlag(v: Values, name: string): number | undefined {
+export function numFlag(v: Values, name: string): number | undefined {
   const raw = v[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);

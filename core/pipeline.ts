@@ -16,6 +16,8 @@ export function roleOf(step: Step): 'model' | 'judge' {
 export interface StepSettings {
   temperature: number;
   maxTokens: number;
+  /** nucleus sampling (top_p), as the judge profile defines it or --judge-top-p */
+  topP?: number;
   seed?: number;
   systemPrompt?: string;
   /** Annotation runs: the user's temperature / max tokens replace each stage's FLASK settings. */
@@ -23,6 +25,10 @@ export interface StepSettings {
   maxParseAttempts?: number;
   /** Review step: the judge profile (core/judges: 'flask' | 'prometheus'); default flask. */
   judgeProfile?: string;
+  /** Review step: --judge-samples K, each instance judged K times (default 1); reviews land the per-instance mean */
+  samples?: number;
+  /** Review step, the skill-order probe (--skill-order reversed): the instance's skills listed in reverse order */
+  skillOrder?: 'given' | 'reversed';
 }
 
 /** What a step needs to know about one instance: travels in activity payloads (a few KB). */
@@ -70,6 +76,10 @@ export interface StepOutcome {
   error?: string;
   /** skillset: the skill order the annotator was shown. */
   numbering?: string[];
+  /** review: the judge template used (reviews.review_template) */
+  template?: string;
+  /** review with K > 1 samples: each sample's scores (review_sample_scores); `value` is their mean */
+  samples?: Array<Record<string, number | 'N/A'>>;
   /** Calls that returned text. */
   attempts: number;
   promptTokens: number;

@@ -6,6 +6,7 @@ import { diskFullMessage } from '../core/diskSpace.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { dbPath, stateDir as configuredStateDir, temporalConfig } from '../core/config.js';
 import type { PrepareRunRequest, PrepareRunResult } from '../core/store/prepareRun.js';
+import type { HumanLabelRow } from '../core/store/humanLabels.js';
 import { keyFreeEnv } from './temporalDevServer.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
 import { openLease, postNdjson, requestJson, streamNdjson, type Lease } from './socketClient.js';
@@ -45,6 +46,8 @@ interface QueryOptions {
 /** The store, as a command sees it: everything goes through the folder's daemon. */
 export interface StoreClient {
   prepareRun(req: PrepareRunRequest): Promise<PrepareRunResult>;
+  /** flask-eval import-labels: land checked rows (core/store/humanLabels.ts) */
+  importLabels(body: { runId: string; source: { path: string; sha256: string }; rows: readonly HumanLabelRow[] }): Promise<{ landed: number; existing: number }>;
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
 }
 
@@ -79,6 +82,9 @@ export function storeClient(socket: string): StoreClient {
         yield { end: { instances: n, responses: m } };
       }
       return postNdjson<PrepareRunResult>(socket, '/runs', lines());
+    },
+    importLabels(body) {
+      return requestJson(socket, 'POST', '/labels', body, 120_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {

@@ -14,6 +14,14 @@ import { QUERY_SERVER_STOPPING, openLockedReadOnly, queryLimits, queryTimeoutMs,
 import type { SnapshotPublisher } from '../core/store/snapshot.js';
 import type { EvalInstance } from '../core/flask/dataset.js';
 import type { ResponseRow } from '../core/store/instances.js';
+import { landHumanLabels } from '../core/store/humanLabels.js';
+
+/** POST /labels: a labels file's rows, checked by the command (flask-eval import-labels). */
+const LabelsRequest = z.object({
+  runId: z.string(),
+  source: z.object({ path: z.string(), sha256: z.string() }),
+  rows: z.array(z.object({ idx: z.number().int(), annotator: z.string(), skill: z.string(), skillKey: z.string(), score: z.number().nullable(), line: z.number().int() })).max(1_000_000),
+});
 
 /**
  * The state server's HTTP API on its unix socket (README, "How it runs"):
@@ -333,6 +341,12 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
           return handleRuns(deps, req, res);
         case 'POST /query':
           return handleQuery(deps, req, res);
+        case 'POST /labels': {
+          const parsed = LabelsRequest.safeParse(JSON.parse(await readBody(req, 256 << 20)));
+          if (!parsed.success) throw new BadRequest(zodMessage('POST /labels', parsed.error));
+          const { runId, source, rows } = parsed.data;
+          return sendJson(res, 200, await deps.db.run((sql) => landHumanLabels(sql, runId, rows as never, source)));
+        }
         case 'POST /pin':
           deps.onPin();
           return sendJson(res, 200, { ...deps.health(), leases: leases.size });

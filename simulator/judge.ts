@@ -100,12 +100,39 @@ function responseQuality(p: ReviewParts): Quality {
   return { empty: false, words, q: 0.6 * len + 0.4 * Math.min(1, o * 1.5) };
 }
 
-/** 1..5: hash of (seed, response, skill), centred on the response's crude quality. */
-function skillScore(seed: number, response: string, skill: SkillName, quality: Quality): number {
+/**
+ * A SIMULATED judge's planted flaws, with known sizes, so that the reliability and bias probes can
+ * be checked against what was planted. Off (all 0) by default: the judge is then deterministic.
+ * The score before rounding is the judge's usual one plus these terms; it is then rounded and
+ * clamped to 1..5 (which shrinks large effects near the ends of the scale).
+ */
+export interface SimulatedJudgeBias {
+  /** SD of a normal draw per call and skill (a fresh draw each time the same request is sent): the judge's own noise */
+  sampleSd?: number;
+  /** score shift per 100 words of the response, counted from 150 words (a length-biased judge) */
+  lengthPer100Words?: number;
+  /** score shift of the skill listed 1st, 2nd, 3rd, ... in the prompt (an order-sensitive judge) */
+  positionShift?: readonly number[];
+}
+
+/** Words the length bias is counted from. */
+const LENGTH_BIAS_ORIGIN_WORDS = 150;
+
+/** A standard normal draw from two hashed uniforms (Box-Muller). */
+function normal(...parts: (string | number)[]): number {
+  const u = Math.max(unit(...parts, 'n1'), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * unit(...parts, 'n2'));
+}
+
+/** 1..5: hash of (seed, response, skill), centred on the response's crude quality, plus any planted bias. */
+function skillScore(seed: number, response: string, skill: SkillName, quality: Quality, bias: SimulatedJudgeBias = {}, position = 0, draw: (string | number)[] = []): number {
   if (quality.empty) return 1;
   const expected = 1.4 + 3.4 * quality.q + (SKILL_BIAS[skill] ?? 0);
   const noise = (unit(seed, 'score-a', response, skill) + unit(seed, 'score-b', response, skill) - 1) * 1.6;
-  return clamp(Math.round(expected + noise), 1, 5);
+  const planted = (bias.sampleSd ? bias.sampleSd * normal(seed, 'sample-noise', skill, ...draw) : 0)
+    + (bias.lengthPer100Words ? (bias.lengthPer100Words * (quality.words - LENGTH_BIAS_ORIGIN_WORDS)) / 100 : 0)
+    + (bias.positionShift?.[position] ?? 0);
+  return clamp(Math.round(expected + noise + planted), 1, 5);
 }
 
 function skillComment(rng: Rng, skill: ReviewSkill, score: number | 'N/A', quality: Quality): string {
@@ -155,13 +182,13 @@ function renderDict(entries: readonly [SkillName, number | 'N/A'][], style: Dict
   return '{' + entries.map(([k, v]) => `'${key(k)}': ${typeof v === 'number' ? v : `'${v}'`}`).join(', ') + '}';
 }
 
-export function generateReview(seed: number, reqHash: string, user: string, malformed: boolean, malformedDraw: number): Generated {
+export function generateReview(seed: number, reqHash: string, user: string, malformed: boolean, malformedDraw: number, bias: SimulatedJudgeBias = {}, attempt = 1): Generated {
   const skills = findReviewSkills(user);
   const parts = reviewParts(user);
   const quality = responseQuality(parts);
   const rng = new Rng(seed, 'review-text', reqHash);
 
-  const scores: [SkillName, number | 'N/A'][] = skills.map((s) => [s.name, skillScore(seed, parts.response, s.name, quality)]);
+  const scores: [SkillName, number | 'N/A'][] = skills.map((s, i) => [s.name, skillScore(seed, parts.response, s.name, quality, bias, i, [reqHash, attempt])]);
   if (!quality.empty && skills.length > 0 && unit(seed, 'na', reqHash) < 0.03) {
     scores[Math.floor(unit(seed, 'na-skill', reqHash) * skills.length)][1] = 'N/A';
   }

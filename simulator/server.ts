@@ -23,7 +23,7 @@ import { sha, unit, tokens } from './random.js';
 import { classify, type RequestKind } from './classify.js';
 import type { Msg } from './message.js';
 import type { Generated } from './generated.js';
-import { generateReview } from './judge.js';
+import { generateReview, type SimulatedJudgeBias } from './judge.js';
 import { generateDomain, generateSkillset, generateDifficulty } from './annotator.js';
 import { generateAnswer } from './model.js';
 import { createOfflineBatches, type OfflineBatchOptions } from './batches.js';
@@ -77,6 +77,8 @@ export interface OfflineServerOptions {
    * itself: tests of 429 handling (Retry-After, AIMD back-off) use it.
    */
   rateLimitHeaders?: boolean;
+  /** the FLASK judge's planted flaws (noise across samples, length bias, skill-order shift); SIMULATED, known sizes */
+  judgeBias?: SimulatedJudgeBias;
   /** called once per chat-completion request with how it was answered (tests, benchmarks) */
   onRequest?: (event: OfflineRequestEvent) => void;
   /** the Files + Batch API (simulator/batches.ts): completion delay, per-line failures, expiry */
@@ -104,6 +106,8 @@ export interface OfflineRequestEvent {
   kind?: RequestKind;
   malformed?: boolean;
   finishReason?: 'stop' | 'length';
+  /** with a 200: the sampling fields the request carried, as sent (absent ones left out) */
+  sampling?: Record<string, unknown>;
 }
 
 interface OfflineServerStats {
@@ -431,7 +435,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     let gen: Generated;
     switch (kind) {
       case 'review':
-        gen = generateReview(seed, reqHash, user, malformed, malformedDraw);
+        gen = generateReview(seed, reqHash, user, malformed, malformedDraw, opts.judgeBias, attempt);
         break;
       case 'prometheus':
         gen = generatePrometheusGrade(seed, reqHash, user, malformed, malformedDraw);
@@ -471,7 +475,8 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
       },
       { 'x-request-id': `req_${sha(['id', reqHash, attempt]).slice(0, 24)}`, 'openai-processing-ms': String(latencyMs) },
     );
-    emit({ at, contentHash, attempt, status: 200, kind, malformed: gen.malformed, finishReason: gen.finishReason, promptTokens, completionTokens });
+    const sampling = Object.fromEntries(['temperature', 'top_p', 'seed', 'max_tokens', 'repetition_penalty'].filter((k) => b[k] !== undefined).map((k) => [k, b[k]]));
+    emit({ at, contentHash, attempt, status: 200, kind, malformed: gen.malformed, finishReason: gen.finishReason, promptTokens, completionTokens, sampling });
   }
 
   const server = http.createServer((req, res) => {

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InputError } from '../../core/errors.js';
-import { loadEvalSet } from '../../core/flask/dataset.js';
-import { datasetQuirks } from '../../core/flask/dataset.js';
+import { loadEvalSet, datasetQuirks } from '../../core/flask/dataset.js';
 import { describeSummary, sha256File } from '../../core/inputs/prepare.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';

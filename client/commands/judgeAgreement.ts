@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { InputError } from '../../core/errors.js';
 import { itemKey, judgeAgreementByGroup, type AgreementSummary, type JudgeScore } from '../../core/stats/agreement.js';
 import type { Sql } from '../../core/store/database.js';
+import { runJudges } from '../../core/report/scoreSources.js';
 import { openReadOnly } from '../readDb.js';
 import { strFlag } from '../flags.js';
 
@@ -17,26 +18,22 @@ interface PanelScore extends JudgeScore {
   skillOrder: number;
 }
 
-/** A run's panel: its judges (id, model, profile) and their scores. */
+/** A run's panel: its judges (id, model, profile) in the order they were given (J1 = the first --judge), and their scores. */
 export async function panelScores(sql: Pick<Sql, 'all'>, runId: string): Promise<{ judges: Array<{ id: string; model: string; profile: string }>; scores: PanelScore[] }> {
-  const judges = await sql.all(
-    `SELECT judge_id AS id, any_value(judge_model) AS model, any_value(coalesce(judge_profile, 'flask')) AS profile
-     FROM reviews WHERE run_id = ? GROUP BY judge_id ORDER BY judge_id`,
-    [runId],
-  );
+  const judges = await runJudges(sql, runId);
   const rows = await sql.all(
     `SELECT idx, skill_key, skill_order, judge_id, score FROM scores WHERE run_id = ? AND score IS NOT NULL ORDER BY idx, skill_order, judge_id`,
     [runId],
   );
   return {
-    judges: judges.map((j) => ({ id: String(j.id), model: String(j.model ?? ''), profile: String(j.profile) })),
+    judges: judges.map((j) => ({ id: j.id, model: j.model, profile: j.profile })),
     scores: rows.map((r) => ({ item: itemKey(Number(r.idx), String(r.skill_key)), judge: String(r.judge_id), score: Number(r.score), skill: String(r.skill_key), skillOrder: Number(r.skill_order) })),
   };
 }
 
-/** Per skill (in FLASK's skill order) and overall. */
-export function panelAgreement(scores: readonly PanelScore[]): { overall: AgreementSummary; bySkill: Array<[string, AgreementSummary]> } {
-  const { overall, groups } = judgeAgreementByGroup(scores, (s) => s.skill);
+/** Per skill (in FLASK's skill order) and overall; judge pairs in `order` (the panel's judge ids as given). */
+export function panelAgreement(scores: readonly PanelScore[], judgeOrder: readonly string[] = []): { overall: AgreementSummary; bySkill: Array<[string, AgreementSummary]> } {
+  const { overall, groups } = judgeAgreementByGroup(scores, (s) => s.skill, judgeOrder);
   const order = new Map(scores.map((s) => [s.skill, s.skillOrder]));
   return { overall, bySkill: [...groups].sort(([a], [b]) => (order.get(a) ?? 0) - (order.get(b) ?? 0)) };
 }
@@ -77,7 +74,7 @@ export async function judgeAgreementCommand(argv: string[], log: (s: string) => 
   if (panel.judges.length < 2) {
     throw new InputError(`run "${runId}" has ${panel.judges.length} judge(s): agreement needs a panel (review --run ${runId} --judge model=M,base-url=U,profile=P, repeated)`);
   }
-  const a = panelAgreement(panel.scores);
+  const a = panelAgreement(panel.scores, panel.judges.map((j) => j.id));
   if (v.format === 'json') {
     process.stdout.write(JSON.stringify({ run: runId, simulated: run.simulated, judges: panel.judges, overall: a.overall, bySkill: Object.fromEntries(a.bySkill) }, null, 2) + '\n');
     return;

@@ -9,7 +9,7 @@ import { OFFLINE_MODEL_ID } from '../../simulator/server.js';
 import { executeRun } from '../execute.js';
 import { openReadOnly } from '../readDb.js';
 import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
-import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
+import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, numFlag, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
 import { getRun, type SamplingSettings } from '../../core/store/runs.js';
 
 export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--model-id ID]) [options]
@@ -26,6 +26,15 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
   --parse-attempts N (3)   times the judge is asked before an instance is recorded as failed
   --judge-profile P   flask (default: FLASK's prompt, one call scores 3 skills) | prometheus (Prometheus 2's prompt, one call per skill)
   --judge-temperature T / --judge-max-tokens N   (default: the profile's; flask: FLASK's reviewer.jsonl, 0.2 / 1024)
+  --judge-top-p P   top_p sent to the judge (default: the profile's; prometheus 0.9, flask none)
+  --judge-seed N    seed sent to the judge (OpenAI's best-effort determinism; default none)
+                    every setting sent is recorded with the run (runs.judge_settings, and per judge in runs.judges)
+  --judge-samples K ask each judge K times per instance (1-20, default 1; at the profile's temperature): every
+                    sample is stored (review_sample_scores), reports use the per-instance mean, and
+                    flask-eval judge-report RUN measures the judge's own consistency. Costs K times the judge calls.
+  --skill-order reversed   the skill-order probe: each instance's skills listed in reverse order in the
+                    judge prompt; judge the same answers into another run and compare them with
+                    flask-eval judge-report RUN --order-probe RUN_REVERSED (default: given)
   --judge model=M,base-url=U,profile=P[,key-env=VAR]   a panel judge (repeat the flag: each instance is judged by each);
                       base-url=offline for the offline judge; the key comes from env only: VAR, else OPENAI_API_KEY for OpenAI's URL
                       (compare them: flask-eval judge-agreement RUN; a judge added to a run judges only what it has not judged)
@@ -50,8 +59,33 @@ export function judgeSettings(v: Record<string, string | boolean | string[] | un
   return {
     temperature: temperatureFlag(v, 'judge-temperature') ?? profile.sampling.temperature,
     maxTokens: intFlag(v, 'judge-max-tokens', profile.sampling.maxTokens),
+    ...topPOf(v, profile.sampling.topP),
+    ...(intFlag(v, 'judge-seed', undefined, 0) !== undefined ? { seed: intFlag(v, 'judge-seed', undefined, 0) } : {}),
     maxParseAttempts: intFlag(v, 'parse-attempts', 3),
+    ...samplesOf(v),
+    ...skillOrderOf(v),
   };
+}
+
+function skillOrderOf(v: Record<string, string | boolean | string[] | undefined>): { skillOrder?: 'reversed' } {
+  const o = strFlag(v, 'skill-order') ?? 'given';
+  if (o !== 'given' && o !== 'reversed') throw new InputError(`--skill-order must be given or reversed (got "${o}")`);
+  return o === 'reversed' ? { skillOrder: 'reversed' } : {};
+}
+
+/** --judge-samples K (1..20); 1 is left out (the default, as before). */
+function samplesOf(v: Record<string, string | boolean | string[] | undefined>): { samples?: number } {
+  const k = intFlag(v, 'judge-samples', 1, 1);
+  if (k > 20) throw new InputError(`--judge-samples must be 1..20 (got "${v['judge-samples']}")`);
+  return k > 1 ? { samples: k } : {};
+}
+
+/** --judge-top-p, else the profile's top_p (absent: not sent). */
+function topPOf(v: Record<string, string | boolean | string[] | undefined>, profileTopP: number | undefined): { topP?: number } {
+  const n = numFlag(v, 'judge-top-p') ?? profileTopP;
+  if (n === undefined) return {};
+  if (!(n > 0 && n <= 1)) throw new InputError(`--judge-top-p must be in (0, 1] (got "${v['judge-top-p']}")`);
+  return { topP: n };
 }
 
 /** One judge of a panel (`--judge model=M,base-url=U,profile=P[,key-env=VAR]`). */

@@ -6,9 +6,10 @@ import { strFlag } from '../flags.js';
 import { withReader } from './report.js';
 
 export const RUNS_HELP = `flask-eval runs [--format table|json] [--full] [--db FILE]
-  Every run: kind, model, judge, created, status (from the stored rows), instances finished /
+  Every run: kind, model, judge (a panel: its number of judges and their models), created, status (from the stored rows), instances finished /
   total, failed, tokens, re-sent calls (calls sent again after a crash or lost; "-" when the store
-  keeps no call log) and whether the offline endpoint produced it (SIMULATED).`;
+  keeps no call log); a panel's instance is done when every judge has reviewed it, failed when any
+  judge's review failed; and whether the offline endpoint produced it (SIMULATED).`;
 
 export async function runsCommand(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, full: { type: 'boolean' } } });
@@ -22,7 +23,7 @@ export async function runsCommand(argv: string[]): Promise<void> {
   const tok = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
   process.stdout.write(textTable(
     ['run', 'kind', 'model', 'judge', 'created', 'status', 'done/instances', 'failed', 'tokens in+out', 're-sent', 'simulated'],
-    rows.map((r) => [r.runId, r.kind, r.modelId ?? '-', r.judgeModel ?? '-', r.createdAt ?? '-', r.status, `${r.finished}/${r.instances}`, String(r.failed),
+    rows.map((r) => [r.runId, r.kind, r.modelId ?? '-', r.judges > 1 ? `${r.judges} judges: ${r.judgeModels}` : r.judgeModel ?? '-', r.createdAt ?? '-', r.status, `${r.finished}/${r.instances}`, String(r.failed),
       `${tok(r.promptTokens)}+${tok(r.completionTokens)}`, r.resentCalls == null ? '-' : String(r.resentCalls), r.simulated ? 'SIMULATED' : 'no']),
     { maxWidth: v.full ? undefined : 40 },
   ));

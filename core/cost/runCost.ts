@@ -3,12 +3,9 @@
  * included: they were billed) × the price table, per endpoint role and model (a judge, the
  * evaluated model). A model without a price costs `undefined` ("n/a"), never a guess.
  */
+import type { Reader } from '../store/reader.js';
 import { costOf, formatUsd, loadPriceTable, priceOf, type PriceTable } from './pricing.js';
 
-/** Anything that runs SQL with positional parameters: a `Sql` of the store, or a `ResultsReader`. */
-export interface CostReader {
-  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
-}
 
 interface CostLine {
   /** judge (review and annotation steps) or model (generate). */
@@ -50,7 +47,7 @@ export function runPrices(models: readonly string[], table: PriceTable): RunPric
   return out;
 }
 
-async function tokensByModel(reader: CostReader, runId: string) {
+async function tokensByModel(reader: Reader, runId: string) {
   const rows = await reader.all(
     `SELECT CASE WHEN step = 'generate' THEN 'model' ELSE 'judge' END AS role, model, endpoint, nullif(judge_id, '') AS judge_id,
             coalesce(via_batch, false) AS via_batch,
@@ -69,7 +66,7 @@ async function tokensByModel(reader: CostReader, runId: string) {
  * The run's cost per role and model, from its calls. `prices`: the table to use (default
  * data/prices.json; a `--prices FILE` table from loadPriceTable), or a RunPrices subset.
  */
-export async function runCost(reader: CostReader, runId: string, prices: PriceTable | RunPrices = loadPriceTable()): Promise<RunCost> {
+export async function runCost(reader: Reader, runId: string, prices: PriceTable | RunPrices = loadPriceTable()): Promise<RunCost> {
   const lines: CostLine[] = (await tokensByModel(reader, runId)).map((t) => ({ ...t, usd: priced(prices, t.model, t.promptTokens, t.completionTokens, t.batch) }));
   const unpriced = [...new Set(lines.filter((l) => l.usd === undefined && l.promptTokens + l.completionTokens > 0).map((l) => l.model))];
   const pricedUsd = lines.reduce((s, l) => s + (l.usd ?? 0), 0);

@@ -1,5 +1,5 @@
 /** FLASK's own judge: one call scores all of an instance's skills (today's prompt and parser, unchanged). */
-import { loadReviewPromptKit, renderReviewPrompt, type ReviewPromptKit } from '../prompts/review.js';
+import { loadReviewPromptKit, renderReviewPrompt, reviewTemplateName, type ReviewPromptKit } from '../prompts/review.js';
 import { parseSkillScores } from '../scoring/parseSkillScores.js';
 import type { SkillName } from '../flask/skills.js';
 import type { JudgeProfile } from './profile.js';
@@ -12,6 +12,7 @@ export function flaskProfile(kit: ReviewPromptKit = loadReviewPromptKit()): Judg
     callsPerInstance: () => 1,
     callSkills: (skills) => [[...skills]],
     render: (instance, responseText) => renderReviewPrompt(instance, responseText, kit),
+    templateName: (instance) => reviewTemplateName(instance, kit),
     parse: (text, skills) => parseSkillScores(text, typeof skills === 'string' ? [skills as SkillName] : skills),
   };
 }

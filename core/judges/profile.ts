@@ -42,6 +42,8 @@ export interface JudgeProfile {
    * prometheus, ignored by flask, whose single call scores all the instance's skills).
    */
   render(instance: JudgedInstance, responseText: string, skill?: SkillName): ChatMessage[];
+  /** The template an instance is judged with, as recorded per review (flask: with or without the reference). */
+  templateName(instance: Pick<EvalInstance, 'answer'>): string;
   /** The scores of one call's output: `skills` (flask) or the one `skill` (prometheus). */
   parse(text: string, skills: readonly SkillName[] | SkillName): JudgeParse;
 }

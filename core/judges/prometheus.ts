@@ -58,6 +58,8 @@ export function prometheusProfile(rubrics: readonly Rubric[] = loadRubrics(DATA_
       if (!instance.skills.includes(skill)) throw new TypeError(`skill "${skill}" is not one of the instance's skills (${instance.skills.join(', ')})`);
       return renderPrometheusPrompt(instance, responseText, rubricFor(rubrics, skill));
     },
+    // prometheus-eval's ABSOLUTE_PROMPT (with reference) for every instance, as before.
+    templateName: () => 'prometheus/ABSOLUTE_PROMPT',
     parse(text, skills) {
       const skill = one(skills, 'parse');
       const r = parsePrometheusResult(text);

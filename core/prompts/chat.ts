@@ -8,5 +8,7 @@ export interface ChatRequest {
   messages: ChatMessage[];
   temperature: number;
   maxTokens: number;
+  /** nucleus sampling (OpenAI's top_p); sent only when set */
+  topP?: number;
   seed?: number;
 }

@@ -30,6 +30,18 @@ function rateHeadersOf(headers: Headers | undefined): Record<string, string> {
 
 const SIMULATED_HEADER = 'x-flask-simulated';
 
+/** The chat-completions body of a request: every sampling setting it carries (top_p and seed only when set). */
+export function chatBody(model: string, request: ChatRequest) {
+  return {
+    model,
+    messages: request.messages,
+    temperature: request.temperature,
+    max_tokens: request.maxTokens,
+    ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+    ...(request.seed !== undefined ? { seed: request.seed } : {}),
+  };
+}
+
 /** Map the SDK's error classes onto the kinds retries care about. */
 function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('timeout', `request to ${baseURL} timed out`);
@@ -69,13 +81,7 @@ export class OpenAIProvider implements ChatProvider {
     let headers: Headers;
     try {
       const { data, response } = await this.client.chat.completions
-        .create({
-          model,
-          messages: request.messages,
-          temperature: request.temperature,
-          max_tokens: request.maxTokens,
-          ...(request.seed !== undefined ? { seed: request.seed } : {}),
-        })
+        .create(chatBody(model, request))
         .withResponse();
       completion = data;
       headers = response.headers;

@@ -4,6 +4,7 @@ import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
 
 import { orderSkills } from './instanceScores.js';
 import type { RunScores } from './runScores.js';
+import type { ScoreSource } from './scoreSources.js';
 
 /** FLASK's domain order (aggregate_domain.py's key_order). */
 export const FLASK_DOMAIN_ORDER = ['Humanities', 'Language', 'Social Science', 'History', 'Culture', 'Technology', 'Coding', 'Math', 'Natural Science', 'Health'] as const;
@@ -38,6 +39,10 @@ export const ALL_ANALYSES: readonly Analysis[] = ['skill', 'overall', 'difficult
 /** The figures of one run. Analyses not asked for are left out: empty lists, no `overall`. */
 export interface RunFigures {
   runId: string;
+  /** the report column: the run's name, or "RUN@J1" / "RUN@pooled" for a panel (default runId) */
+  column?: string;
+  /** where the column's scores come from (which judge, or pooled) */
+  source?: ScoreSource;
   /** scored instances */
   instances: number;
   overall?: Figure;

@@ -8,8 +8,15 @@ import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
 import { SKILLS } from '../flask/skills.js';
 import { FLASK_DOMAIN_ORDER } from './figures.js';
 import { loadRunFigures } from './load.js';
+import type { RunProvenance } from './provenance.js';
+import { judgeLegend, POOLED_DEFINITION, type ScoreSource } from './scoreSources.js';
+import { judgeReliability } from './judgeReliability.js';
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
+const ciOf = (x: number | null | undefined, c: [number, number] | null | undefined) => (x === null || x === undefined ? '–' : `${x.toFixed(2)} [${c ? c[0].toFixed(2) : '–'}, ${c ? c[1].toFixed(2) : '–'}]`);
+const pctOf = (r: { count: number; n: number; rate: number | null }) => (r.rate === null ? '–' : `${(100 * r.rate).toFixed(1)}% (${r.count}/${r.n})`);
 import { readFailures } from './failures.js';
-import { placeholders, tableColumns, type Reader } from './reader.js';
+import { placeholders, tableColumns, type Reader } from '../store/reader.js';
 
 // From the project root: this module also runs compiled, from dist/.
 const HTML_DIR = path.join(PROJECT_ROOT, 'core', 'report', 'html');
@@ -22,6 +29,16 @@ export interface HtmlOptions {
   where?: string;
   /** fixed "generated at" for reproducible output in tests */
   generatedAt?: string;
+  /** a panel's pooled column too (core/report/scoreSources.ts) */
+  pooled?: boolean;
+}
+
+/** A column's provenance: its run's, with a panel judge's own model, profile and counts. */
+function columnProvenance(p: RunProvenance, s: ScoreSource): RunProvenance & { judgeProfile?: string; judgeId?: string } {
+  if (s.pooled) return { ...p, judgeModel: `pooled: ${s.judges.map((j) => `J${j.position} ${j.model} (${j.profile})`).join(', ')}` };
+  const j = s.judge && p.judges.find((x) => x.id === s.judge!.id);
+  if (!j) return p;
+  return { ...p, judgeModel: j.model, judgeProfile: j.profile, judgeId: j.id, scored: j.scored, failed: j.failed };
 }
 
 /** The charting library's minified build, read from node_modules at report time and inlined. */
@@ -45,17 +62,18 @@ function scriptJson(value: unknown): string {
  * One self-contained HTML file: data as JSON, texts gzip-compressed per run and inflated only
  * when an instance is opened, the charting library and the page's own script inline.
  */
-export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts: HtmlOptions): Promise<string> {
-  const { prov, figs } = await loadRunFigures(r, runIds, opts.bootstrap, opts.where);
+export async function buildHtmlReport(r: Reader, names: readonly string[], opts: HtmlOptions): Promise<string> {
+  const { prov, figs, sources } = await loadRunFigures(r, names, opts.bootstrap, opts.where, undefined, { pooled: opts.pooled });
+  const runIds = prov.map((p) => p.runId);
   const failures = await readFailures(r, runIds);
   const list = placeholders(runIds.length);
   const revCols = await tableColumns(r, 'reviews');
   const instRows = await r.all(
     `SELECT run_id, idx, ord, instruction, answer, task, skills, domains, difficulty FROM instances WHERE run_id IN (${list}) ORDER BY idx, run_id`, [...runIds]);
   const reviewRows = await r.all(
-    `SELECT run_id, idx, status, attempts, prompt_tokens, completion_tokens, error${revCols.has('warnings') ? ', warnings' : ''}${opts.texts ? ', raw_text' : ''}
+    `SELECT run_id, idx, judge_id, status, attempts, prompt_tokens, completion_tokens, error${revCols.has('warnings') ? ', warnings' : ''}${opts.texts ? ', raw_text' : ''}
      FROM reviews WHERE run_id IN (${list})`, [...runIds]);
-  const scoreRows = await r.all(`SELECT run_id, idx, skill_key, score FROM review_scores WHERE run_id IN (${list})`, [...runIds]);
+  const scoreRows = await r.all(`SELECT run_id, idx, judge_id, skill_key, score FROM review_scores WHERE run_id IN (${list})`, [...runIds]);
   const respRows = await r.all(
     `SELECT run_id, idx, model_id, finish_reason, prompt_tokens, completion_tokens${opts.texts ? ', text' : ''} FROM responses WHERE run_id IN (${list})`, [...runIds]);
 
@@ -79,33 +97,53 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
   const order = [...instances.keys()];
   const pos = new Map(order.map((idx, i) => [idx, i]));
 
-  // Per run, per instance: [status, attempts, {skill: score|null}, tokens]; status: s scored, f failed, n none.
-  const perRun = new Map(runIds.map((id) => [id, order.map(() => null as null | { st: string; at: number; sc: Record<string, number | null>; tk: number | null; inRun: true })]));
+  // A column is a run, or one judge of a panel, or a panel pooled (core/report/scoreSources.ts):
+  // a column's rows are its judge's (all the run's rows for a one-judge run or a pooled column).
+  const mine = (s: ScoreSource, row: Record<string, unknown>) => row.run_id === s.runId && (!s.judge || row.judge_id === s.judge.id);
+  type Cell = { st: string; at: number; sc: Record<string, number | null>; tk: number | null; judges: number };
+  // Per column, per instance: [status, attempts, {skill: score|null}, tokens]; status: s scored, f failed, n none.
+  // Pooled: scored when every judge scored (scores: the mean of the judges' non-N/A scores), else failed.
+  const perCol = sources.map((s) => {
+    const cells = order.map(() => null as null | Cell);
+    const scores = order.map(() => new Map<string, number[]>());
+    for (const v of reviewRows) if (mine(s, v)) {
+      const at = pos.get(Number(v.idx))!;
+      const c = (cells[at] ??= { st: 's', at: 0, sc: {}, tk: null, judges: 0 });
+      if (v.status !== 'scored') c.st = 'f';
+      c.judges++;
+      c.at += Number(v.attempts ?? 0);
+      if (v.prompt_tokens != null) c.tk = (c.tk ?? 0) + Number(v.prompt_tokens) + Number(v.completion_tokens ?? 0);
+    }
+    for (const x of scoreRows) if (mine(s, x)) {
+      const list = scores[pos.get(Number(x.idx))!];
+      const k = String(x.skill_key);
+      if (!list.has(k)) list.set(k, []);
+      if (x.score !== null) list.get(k)!.push(Number(x.score));
+    }
+    cells.forEach((c, i) => {
+      if (!c) return;
+      if (s.pooled && c.judges < s.judges.length) c.st = 'f';
+      for (const [k, xs] of scores[i]) c.sc[k] = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+    });
+    return cells;
+  });
   const inRun = new Map(runIds.map((id) => [id, new Set<number>()]));
   for (const x of instRows) inRun.get(String(x.run_id))!.add(Number(x.idx));
-  for (const v of reviewRows) {
-    const arr = perRun.get(String(v.run_id))!;
-    arr[pos.get(Number(v.idx))!] = {
-      st: v.status === 'scored' ? 's' : 'f', at: Number(v.attempts ?? 0), sc: {},
-      tk: v.prompt_tokens == null ? null : Number(v.prompt_tokens) + Number(v.completion_tokens ?? 0), inRun: true,
-    };
-  }
-  for (const s of scoreRows) {
-    const cell = perRun.get(String(s.run_id))![pos.get(Number(s.idx))!];
-    if (cell) cell.sc[String(s.skill_key)] = s.score === null ? null : Number(s.score);
-  }
-  const failByRun = new Map<string, Map<number, string>>(runIds.map((id) => [id, new Map()]));
-  for (const f of failures) if (!failByRun.get(f.runId)!.has(f.idx)) failByRun.get(f.runId)!.set(f.idx, `${f.stage}: ${f.reason}`);
+  const failByCol = sources.map((s) => {
+    const m = new Map<number, string>();
+    for (const f of failures) if (f.runId === s.runId && (!s.judge || f.judgeId === null || f.judgeId === s.judge.id) && !m.has(f.idx)) m.set(f.idx, `${f.stage}: ${f.reason}`);
+    return m;
+  });
 
-  // Texts, per run and chunk of TEXT_CHUNK instances (by position in `instances`): idx -> [response,
-  // judge text, review error, response meta]. Opening an instance inflates one chunk per run only.
+  // Texts, per column and chunk of TEXT_CHUNK instances (by position in `instances`): idx -> [response,
+  // judge text, review error, response meta]. Opening an instance inflates one chunk per column only.
   const texts: string[] = [];
   if (opts.texts) {
-    runIds.forEach((id, k) => {
+    sources.forEach((s, k) => {
       const chunks: Record<number, [string | null, string | null, string | null, string | null]>[] = [];
       const at = (idx: number) => (chunks[Math.floor(pos.get(idx)! / TEXT_CHUNK)] ??= {});
-      for (const x of respRows) if (x.run_id === id) at(Number(x.idx))[Number(x.idx)] = [String(x.text), null, null, `${x.model_id}${x.finish_reason ? `, finish ${x.finish_reason}` : ''}${x.completion_tokens != null ? `, ${x.completion_tokens} tokens` : ''}`];
-      for (const v of reviewRows) if (v.run_id === id) {
+      for (const x of respRows) if (x.run_id === s.runId) at(Number(x.idx))[Number(x.idx)] = [String(x.text), null, null, `${x.model_id}${x.finish_reason ? `, finish ${x.finish_reason}` : ''}${x.completion_tokens != null ? `, ${x.completion_tokens} tokens` : ''}`];
+      if (!s.pooled) for (const v of reviewRows) if (mine(s, v)) {
         const c = at(Number(v.idx));
         const e = (c[Number(v.idx)] ??= [null, null, null, null]);
         e[1] = v.raw_text == null ? null : String(v.raw_text);
@@ -118,8 +156,30 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
     texts.push(blob(`texts-shared-${j}`, packed(order.slice(j * TEXT_CHUNK, (j + 1) * TEXT_CHUNK).map((idx) => [instances.get(idx)!.instruction, instances.get(idx)!.reference]))));
   }
 
+  // Judge reliability (judge-report's per-skill figures) for the runs where there is something to
+  // measure: a panel, repeated samples or human labels.
+  const reliability: Array<{ run: string; judge: string; summary: string; rows: string[][] }> = [];
+  for (const id of runIds) {
+    const [m] = await r.all(`SELECT count(DISTINCT judge_id) AS judges, max(coalesce(samples, 1)) AS k FROM reviews WHERE run_id = ?`, [id]);
+    const labelled = (await tableColumns(r, 'human_labels')).size > 0 && (await r.all(`SELECT 1 FROM human_labels WHERE run_id = ? LIMIT 1`, [id])).length > 0;
+    if (!m || (Number(m.judges) < 2 && Number(m.k) < 2 && !labelled)) continue;
+    const rep = await judgeReliability(r, id, { resamples: opts.bootstrap.resamples, seed: opts.bootstrap.seed, level: opts.bootstrap.level ?? 0.95 });
+    for (const j of rep.judges) {
+      reliability.push({
+        run: id, judge: judgeLegend(j.judge), summary: `K=${j.samples}, ${j.reviews} reviews, failed ${pctOf(j.failed)}, re-asked ${pctOf(j.reasks)}`,
+        rows: j.skills.map((s) => [
+          s.skill, String(s.instances), f3(s.mean), pctOf(s.na), ciOf(s.self?.sdWithin, s.self?.sdWithinCi), ciOf(s.self?.icc, s.self?.iccCi),
+          ciOf(s.agreement?.alpha, s.agreement?.alphaCi), f3(s.agreement?.spearman), ciOf(s.human?.judgeHuman.alpha, s.human?.judgeHuman.alphaCi),
+          ciOf(s.length.slope, s.length.slopeCi), s.flags.length ? `LOW: ${s.flags.join('; ')}` : '',
+        ]),
+      });
+    }
+  }
+
   const data = {
-    title: `FLASK report: ${runIds.join(', ')}`,
+    reliability,
+    reliabilityHead: ['skill', 'n', 'mean', 'N/A', 'within-SD', 'ICC(1)', 'alpha with other judges', 'spearman', 'alpha with humans', 'slope /100 words', 'flag'],
+    title: `FLASK report: ${names.join(', ')}`,
     generatedAt: opts.generatedAt ?? new Date().toISOString(),
     bootstrap: figs[0]?.bootstrap ?? opts.bootstrap,
     skills: SKILLS.map((s) => ({ key: s.key, name: s.name })),
@@ -127,18 +187,20 @@ export async function buildHtmlReport(r: Reader, runIds: readonly string[], opts
     domainOrder: FLASK_DOMAIN_ORDER,
     textsIncluded: opts.texts,
     textChunk: TEXT_CHUNK,
-    runs: runIds.map((id, i) => ({
-      id,
-      prov: prov[i],
+    pooledDefinition: sources.some((s) => s.pooled) ? POOLED_DEFINITION : null,
+    runs: sources.map((s, i) => ({
+      id: s.label,
+      prov: columnProvenance(prov.find((p) => p.runId === s.runId)!, s),
       figures: figs[i],
-      failures: failures.filter((f) => f.runId === id).map((f) => ({ idx: f.idx, stage: f.stage, reason: f.reason, attempts: f.attempts })),
+      failures: failures.filter((f) => f.runId === s.runId && (!s.judge || f.judgeId === null || f.judgeId === s.judge.id))
+        .map((f) => ({ idx: f.idx, stage: f.stage, reason: f.reason, attempts: f.attempts })),
       // compact per-instance rows aligned with `instances`
-      cells: perRun.get(id)!.map((c, k) => {
+      cells: perCol[i].map((c, k) => {
         const idx = order[k];
-        if (!inRun.get(id)!.has(idx)) return 0; // not in this run
-        const fail = failByRun.get(id)!.get(idx);
+        if (!inRun.get(s.runId)!.has(idx)) return 0; // not in this run
+        const fail = failByCol[i].get(idx);
         if (!c) return fail ? ['f', 0, {}, null, fail] : ['n'];
-        return [c.st, c.at, c.sc, c.tk, c.st === 'f' ? fail ?? 'review failed' : null];
+        return [c.st, c.at, c.sc, c.tk, c.st === 'f' ? fail ?? (s.pooled ? 'not scored by every judge' : 'review failed') : null];
       }),
     })),
     instances: order.map((idx) => {

@@ -1,6 +1,7 @@
 import { difficultyLevel } from '../flask/difficulty.js';
 import { SKILL_KEY_ORDER } from '../flask/skills.js';
-import { placeholders, type Reader } from './reader.js';
+import type { Reader } from '../store/reader.js';
+import { sourceScoresSql, type ScoreSource } from './scoreSources.js';
 
 /** One scored instance of one run: its scores by skill key (null = N/A), level and domains. */
 export interface InstanceScores {
@@ -14,25 +15,27 @@ export interface InstanceScores {
 }
 
 /**
- * Every scored review's scores, per run, read from the base tables (not the summary views) so
- * that every figure and its CI come from the same instance-level data. Only reviews with status
- * 'scored' count; scores are joined to their instance by idx.
+ * Every scored review's scores, per source (a run with one judge, named by itself, or one judge of
+ * a panel, or a panel pooled: core/report/scoreSources.ts), keyed by the source's label, read from
+ * the base tables (not the summary views) so that every figure and its CI come from the same
+ * instance-level data. Only reviews with status 'scored' count; scores are joined to their instance by idx.
  */
-export async function loadInstanceScores(r: Reader, runIds: readonly string[]): Promise<Map<string, InstanceScores[]>> {
+export async function loadInstanceScores(r: Reader, sourceList: readonly (string | ScoreSource)[]): Promise<Map<string, InstanceScores[]>> {
+  const sources = sourceList.map((s): ScoreSource => (typeof s === 'string' ? { label: s, runId: s, judge: null, pooled: false, judges: [] } : s));
+  if (sources.length === 0) return new Map();
+  const from = sourceScoresSql(sources);
   const rows = await r.all(
-    `SELECT s.run_id, s.idx, s.skill_key, s.score, i.difficulty, i.domains
-     FROM review_scores s
-     JOIN reviews v ON v.run_id = s.run_id AND v.idx = s.idx AND v.status = 'scored'
+    `SELECT s.src, s.idx, s.skill_key, s.score, i.difficulty, i.domains
+     FROM (${from.sql}) s
      JOIN instances i ON i.run_id = s.run_id AND i.idx = s.idx
-     WHERE s.run_id IN (${placeholders(runIds.length)})
-     ORDER BY s.run_id, i.ord, s.idx, list_position(i.skills, s.skill), s.skill`,
-    [...runIds],
+     ORDER BY s.src, i.ord, s.idx, list_position(i.skills, s.skill), s.skill`,
+    from.params,
   );
-  const out = new Map<string, InstanceScores[]>(runIds.map((id) => [id, []]));
+  const out = new Map<string, InstanceScores[]>(sources.map((s) => [s.label, []]));
   let last: InstanceScores | undefined;
   let lastRun = '';
   for (const row of rows) {
-    const run = String(row.run_id);
+    const run = sources[Number(row.src)].label;
     const idx = Number(row.idx);
     if (!last || lastRun !== run || last.idx !== idx) {
       last = {

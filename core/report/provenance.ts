@@ -1,5 +1,6 @@
 import { parseJson } from '../store/runs.js';
-import { num, optionalColumn, placeholders, tableColumns, type Reader } from './reader.js';
+import { num, optionalColumn, placeholders, tableColumns, type Reader } from '../store/reader.js';
+import { runJudges, type RunJudge } from './scoreSources.js';
 
 /** What a reader needs to know about where a run's figures come from. */
 export interface RunProvenance {
@@ -29,6 +30,8 @@ export interface RunProvenance {
   firstReviewAt: string | null;
   lastReviewAt: string | null;
   summary: Record<string, unknown> | null;
+  /** the run's judges in the order given, each with its own counts (a panel reviews every instance once per judge) */
+  judges: Array<RunJudge & { scored: number; failed: number }>;
 }
 
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
@@ -59,9 +62,17 @@ export async function readProvenance(r: Reader, runIds: readonly string[]): Prom
     [...runIds],
   );
   const byId = new Map(rows.map((x) => [String(x.run_id), x]));
+  const judgesOf = new Map<string, RunProvenance['judges']>();
+  for (const id of runIds.filter((i) => byId.has(i))) {
+    const counts = await r.all(
+      `SELECT judge_id, count(*) FILTER (status = 'scored') AS scored, count(*) FILTER (status = 'failed') AS failed FROM reviews WHERE run_id = ? GROUP BY judge_id`, [id]);
+    const of = new Map(counts.map((c) => [String(c.judge_id), c]));
+    judgesOf.set(id, (await runJudges(r, id)).map((j) => ({ ...j, scored: num(of.get(j.id)?.scored) ?? 0, failed: num(of.get(j.id)?.failed) ?? 0 })));
+  }
   return runIds.filter((id) => byId.has(id)).map((id) => {
     const x = byId.get(id)!;
     return {
+      judges: judgesOf.get(id)!,
       runId: id,
       kind: String(x.kind),
       createdAt: str(x.created_at),

@@ -2,6 +2,7 @@ import type { Analysis, Figure, RunFigures } from './figures.js';
 import type { RunProvenance } from './provenance.js';
 import type { MeanCi } from '../stats/bootstrap.js';
 import { textTable } from './textTable.js';
+import { judgeLegend, POOLED_DEFINITION } from './scoreSources.js';
 
 export type ReportBy = 'skill' | 'difficulty' | 'domain';
 
@@ -30,12 +31,12 @@ export function figuresTable(figs: readonly RunFigures[], by: ReportBy): string 
     const keys = unique(figs.flatMap((f) => f.skills.map((s) => s.skill)));
     for (const k of keys) rows.push([k, ...figs.map((f) => ciCell(f.skills.find((s) => s.skill === k)))]);
     rows.push(['overall (all scores)', ...figs.map((f) => ciCell(f.overall))]);
-    return textTable(['skill', ...figs.map((f) => f.runId)], rows);
+    return textTable(['skill', ...figs.map(columnOf)], rows);
   }
   if (by === 'domain') {
     const keys = unique(figs.flatMap((f) => f.domains.map((d) => d.domain)));
     for (const k of keys) rows.push([k, ...figs.map((f) => ciCell(f.domains.find((d) => d.domain === k)))]);
-    return textTable(['domain', ...figs.map((f) => f.runId)], rows);
+    return textTable(['domain', ...figs.map(columnOf)], rows);
   }
   const keys = unique(figs.flatMap((f) => f.difficulty.map((d) => `${d.skill}\u0000${d.level}`)));
   for (const key of keys) {
@@ -44,12 +45,25 @@ export function figuresTable(figs: readonly RunFigures[], by: ReportBy): string 
     const name = cells.find(Boolean)!.difficulty;
     rows.push([`${skill} / L${lvl} ${name}`, ...cells.map((c) => (c ? `${ciCell(c)}; cum ${ciCell(c.cumulative)}` : '-'))]);
   }
-  return textTable(['skill / level', ...figs.map((f) => f.runId)], rows);
+  return textTable(['skill / level', ...figs.map(columnOf)], rows);
 }
 
+/** A run's header: its counts; a panel's counts per judge, one line each, numbered as its report columns (RUN@J1, ...). */
 export function runHeaderLine(p: RunProvenance): string {
-  return `${p.runId}: ${p.kind}, model ${p.modelId ?? '-'}, judge ${p.judgeModel ?? '-'}; ${p.scored} scored, ${p.failed} failed of ${p.instances} instances` +
-    (p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '');
+  const sim = p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '';
+  if (p.judges.length < 2) {
+    return `${p.runId}: ${p.kind}, model ${p.modelId ?? '-'}, judge ${p.judgeModel ?? '-'}; ${p.scored} scored, ${p.failed} failed of ${p.instances} instances${sim}`;
+  }
+  return [`${p.runId}: ${p.kind}, model ${p.modelId ?? '-'}, panel of ${p.judges.length} judges; ${p.instances} instances${sim}`,
+    ...p.judges.map((j) => `  ${judgeLegend(j)}: ${j.scored} scored, ${j.failed} failed of ${p.instances} instances`)].join('\n');
+}
+
+/** The column's name: the run's, or "RUN@J1" / "RUN@pooled" for a panel. */
+export const columnOf = (f: RunFigures): string => f.column ?? f.runId;
+
+/** What a pooled column is, printed under any table that has one. */
+export function pooledNote(figs: readonly RunFigures[]): string | null {
+  return figs.some((f) => f.source?.pooled) ? POOLED_DEFINITION : null;
 }
 
 /**
@@ -62,8 +76,10 @@ export function figuresJson(figs: readonly RunFigures[], prov: readonly RunProve
   for (const f of figs) {
     const simulated = prov.find((p) => p.runId === f.runId)?.simulated ?? false;
     const ci = { method: 'percentile bootstrap over instances', level: f.bootstrap.level, resamples: f.bootstrap.resamples, seed: f.bootstrap.seed };
+    const judge = f.source?.judge ? { judge: `J${f.source.judge.position}`, judge_id: f.source.judge.id, judge_model: f.source.judge.model, judge_profile: f.source.judge.profile } : {};
+    const column = f.column && f.column !== f.runId ? { column: f.column, ...(f.source?.pooled ? { pooled: POOLED_DEFINITION } : {}), ...judge } : {};
     const row = (key: string, x: Figure, more: Record<string, unknown> = {}) => rows.push({
-      run_id: f.runId, key, ...more, score_sum: x.sum, count: x.n, avg: x.mean, na_count: x.naCount,
+      run_id: f.runId, ...column, key, ...more, score_sum: x.sum, count: x.n, avg: x.mean, na_count: x.naCount,
       ci95_low: x.low, ci95_high: x.high, instances: x.instances, simulated, bootstrap: ci,
     });
     if (by === 'skill') {

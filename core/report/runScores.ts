@@ -1,5 +1,6 @@
 import { DIFFICULTY_LEVELS } from '../flask/difficulty.js';
-import { placeholders, readNumericColumns, type Reader } from './reader.js';
+import { placeholders, readNumericColumns, type Reader } from '../store/reader.js';
+import { sourceScoresSql, type ScoreSource } from './scoreSources.js';
 
 /**
  * One run's scored instances in columns: what the report's figures are computed from. It holds
@@ -41,15 +42,19 @@ function addsExactly(v: number): boolean {
 }
 
 /**
- * Every scored review's scores per run, as loadInstanceScores reads them (the same rows, joins and
+ * Every scored review's scores per source (a run, one judge of a panel, or a panel pooled: see
+ * core/report/scoreSources.ts), as loadInstanceScores reads them (the same rows, joins and
  * order: only reviews with status 'scored', scores joined to their instance by idx; per instance,
- * the first position and the last value of each skill key, as its Map kept them), in columns.
+ * the first position and the last value of each skill key, as its Map kept them), in columns,
+ * keyed by the source's label.
  * `withDomains` also reads each instance's domains (only the domain analysis needs them).
  */
-export async function loadRunScores(r: Reader, runIdList: readonly string[], withDomains: boolean): Promise<Map<string, RunScores>> {
-  const runIds = [...new Set(runIdList)];
-  if (runIds.length === 0) return new Map();
+export async function loadRunScores(r: Reader, sourceList: readonly ScoreSource[], withDomains: boolean): Promise<Map<string, RunScores>> {
+  const sources = sourceList.filter((s, i) => sourceList.findIndex((t) => t.label === s.label) === i);
+  if (sources.length === 0) return new Map();
+  const runIds = [...new Set(sources.map((s) => s.runId))];
   const runList = placeholders(runIds.length);
+  const from = sourceScoresSql(sources);
   // The skills in DuckDB's order of s.skill, so that sorting by their code sorts as the names
   // would. A code per (name, key): the store derives the key from the name, so the name alone
   // gives the code (cheaper), unless the file has a name under two keys (written by releases that
@@ -64,18 +69,16 @@ export async function loadRunScores(r: Reader, runIdList: readonly string[], wit
     instances: 0, idx: new Int32Array(0), skillKeys: keys, first: new Int32Array(1), key: new Uint16Array(0), value: new Float64Array(0), level: new Uint8Array(0),
     domains: withDomains ? { names: [], first: new Int32Array(1), ids: new Int32Array(0) } : undefined,
   });
-  if (skills.length === 0) return new Map(runIds.map((id) => [id, empty()]));
+  if (skills.length === 0) return new Map(sources.map((s) => [s.label, empty()]));
   const read = (instanceOrder: boolean) => readNumericColumns(r,
-    `SELECT ${indexIn('s.run_id', runIds.length)} AS run_code, s.idx, ${skillCode} AS skill_code,
+    `SELECT s.src AS run_code, s.idx, ${skillCode} AS skill_code,
             -- N/A as NaN, not NULL: without NULLs the column has no validity mask and reads ~2x faster
             coalesce(s.score, 'NaN'::DOUBLE) AS score,
             coalesce(list_position([${placeholders(DIFFICULTY_LEVELS.length)}], i.difficulty), 0) AS level
-     FROM review_scores s
-     JOIN reviews v ON v.run_id = s.run_id AND v.idx = s.idx AND v.status = 'scored'
+     FROM (${from.sql}) s
      JOIN instances i ON i.run_id = s.run_id AND i.idx = s.idx
-     WHERE s.run_id IN (${runList})
      ORDER BY run_code, i.ord, s.idx, ${instanceOrder ? 'list_position(i.skills, s.skill), ' : ''}skill_code`,
-    [...runIds, ...skillParams, ...DIFFICULTY_LEVELS, ...runIds],
+    [...skillParams, ...DIFFICULTY_LEVELS, ...from.params],
     ['run_code', 'idx', 'skill_code', 'score', 'level'] as const);
   // An instance's scores are summed (domain and overall figures) in its own skill order. The order
   // changes nothing when doubles add the scores exactly (FLASK's 1-5, halves): then they are read
@@ -88,10 +91,10 @@ export async function loadRunScores(r: Reader, runIdList: readonly string[], wit
   const rows = cols.run_code.length;
   for (let start = 0, end = 0; start < rows; start = end) {
     while (end < rows && cols.run_code[end] === cols.run_code[start]) end++;
-    out.set(runIds[cols.run_code[start]], runSlice(cols, start, end, keys, keyOfCode));
+    out.set(sources[cols.run_code[start]].label, runSlice(cols, start, end, keys, keyOfCode));
   }
-  for (const id of runIds) if (!out.has(id)) out.set(id, empty());
-  if (withDomains) await attachDomains(r, runIds, out);
+  for (const s of sources) if (!out.has(s.label)) out.set(s.label, empty());
+  if (withDomains) await attachDomains(r, runIds, sources, out);
   return out;
 }
 
@@ -123,7 +126,7 @@ function runSlice(cols: Record<'idx' | 'skill_code' | 'score' | 'level', Float64
 }
 
 /** Each instance's domains (FLASK's list; empty when unlabelled), as codes into the list of names. */
-async function attachDomains(r: Reader, runIds: readonly string[], runs: Map<string, RunScores>): Promise<void> {
+async function attachDomains(r: Reader, runIds: readonly string[], sources: readonly ScoreSource[], runs: Map<string, RunScores>): Promise<void> {
   const runList = placeholders(runIds.length);
   const names = (await r.all(`SELECT DISTINCT d FROM (SELECT unnest(domains) AS d FROM instances WHERE run_id IN (${runList})) WHERE d IS NOT NULL ORDER BY d`, [...runIds]))
     .map((x) => String(x.d));
@@ -135,8 +138,9 @@ async function attachDomains(r: Reader, runIds: readonly string[], runs: Map<str
     `SELECT ${indexIn('run_id', runIds.length)} AS run_code, idx, ${indexIn('d', names.length)} AS domain
      FROM (SELECT run_id, idx, unnest(domains) AS d FROM instances WHERE run_id IN (${runList})) WHERE d IS NOT NULL`,
     [...runIds, ...names, ...runIds], ['run_code', 'idx', 'domain'] as const);
-  runIds.forEach((id, run) => {
-    const s = runs.get(id)!;
+  for (const src of sources) {
+    const run = runIds.indexOf(src.runId);
+    const s = runs.get(src.label)!;
     const position = new Map<number, number>();
     for (let i = 0; i < s.instances; i++) position.set(s.idx[i], i);
     // Count, then place: each instance's domain codes, in the order the rows come.
@@ -153,5 +157,5 @@ async function attachDomains(r: Reader, runIds: readonly string[], runs: Map<str
       if (at !== undefined) ids[count[at]++] = rows.domain[row];
     }
     s.domains = { names, first, ids };
-  });
+  }
 }

@@ -1,10 +1,21 @@
-import { num, tableColumns, type Reader } from './reader.js';
+import { num, tableColumns, type Reader } from '../store/reader.js';
+import { parseJson } from '../store/runs.js';
+
+/** "m1 (flask), m2 (prometheus)": a panel's judges as given on the command line. */
+function givenModels(v: unknown): string | null {
+  const js = parseJson<Array<{ model: string; profile: string }>>(v);
+  return js && js.length > 1 ? js.map((j) => `${j.model} (${j.profile})`).join(', ') : null;
+}
 
 export interface RunOverview {
   runId: string;
   kind: string;
   modelId: string | null;
   judgeModel: string | null;
+  /** judges that reviewed for the run (a panel: each reviews every instance); 0 when none yet */
+  judges: number;
+  /** the judges' models in the order given ("a, b" for a panel) */
+  judgeModels: string | null;
   createdAt: string | null;
   /** complete: every instance reached a final state for every step of its kind; else incomplete */
   status: 'complete' | 'incomplete' | 'empty';
@@ -28,19 +39,26 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
   const revCols = await tableColumns(r, 'reviews');
   const annCols = await tableColumns(r, 'annotations');
   const callCols = await tableColumns(r, 'calls');
+  const runCols = await tableColumns(r, 'runs');
   const sim = (t: string, cols: Set<string>) => (cols.has('simulated') ? `OR EXISTS (SELECT 1 FROM ${t} x WHERE x.run_id = r.run_id AND x.simulated)` : '');
   const resent = callCols.size > 0
     // A lost call and the repeat marked re-sent are one re-send: counted once (the larger count, as a repeat may still be pending).
     ? `(SELECT ${callCols.has('resent') ? "greatest(count(*) FILTER (c.outcome = 'lost'), count(*) FILTER (coalesce(c.resent, false)))" : "count(*) FILTER (c.outcome = 'lost')"} FROM calls c WHERE c.run_id = r.run_id)`
     : 'NULL';
+  // A panel reviews an instance once per judge: an instance is reviewed when every judge has reviewed it.
+  const judgeCol = revCols.has('judge_id') ? 'judge_id' : "''";
+  const judgesN = `greatest((SELECT count(DISTINCT ${judgeCol}) FROM reviews v WHERE v.run_id = r.run_id), 1)`;
   const rows = await r.all(
     `SELECT r.run_id, r.kind, r.model_id, r.judge_model, r.created_at::VARCHAR AS created_at,
             (r.simulated ${sim('responses', respCols)} ${sim('reviews', revCols)} ${sim('annotations', annCols)}) AS simulated,
             (SELECT count(*) FROM instances i WHERE i.run_id = r.run_id) AS instances,
             (SELECT count(*) FROM responses x WHERE x.run_id = r.run_id) AS responses,
             (SELECT count(*) FROM generation_failures g WHERE g.run_id = r.run_id) AS gen_failed,
-            (SELECT count(*) FROM reviews v WHERE v.run_id = r.run_id) AS reviews,
-            (SELECT count(*) FROM reviews v WHERE v.run_id = r.run_id AND v.status = 'failed') AS reviews_failed,
+            (SELECT count(DISTINCT ${judgeCol}) FROM reviews v WHERE v.run_id = r.run_id) AS judges,
+            (SELECT string_agg(DISTINCT judge_model, ', ' ORDER BY judge_model) FROM reviews v WHERE v.run_id = r.run_id) AS judge_models,
+            ${runCols.has('judges') ? 'r.judges' : 'NULL'} AS judges_given,
+            (SELECT count(*) FROM (SELECT idx FROM reviews v WHERE v.run_id = r.run_id GROUP BY idx HAVING count(*) >= ${judgesN})) AS reviews,
+            (SELECT count(DISTINCT idx) FROM reviews v WHERE v.run_id = r.run_id AND v.status = 'failed') AS reviews_failed,
             (SELECT count(DISTINCT idx) FROM annotations a WHERE a.run_id = r.run_id AND a.status = 'failed') AS ann_failed,
             (SELECT count(*) FROM (SELECT idx FROM annotations a WHERE a.run_id = r.run_id GROUP BY idx
                                    HAVING count(*) = 3 OR bool_or(a.status = 'failed'))) AS ann_finished,
@@ -63,6 +81,7 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
     const failed = (num(x.reviews_failed) ?? 0) + genFailed + (num(x.ann_failed) ?? 0);
     return {
       runId: String(x.run_id), kind, modelId: x.model_id == null ? null : String(x.model_id), judgeModel: x.judge_model == null ? null : String(x.judge_model),
+      judges: num(x.judges) ?? 0, judgeModels: givenModels(x.judges_given) ?? (x.judge_models == null ? null : String(x.judge_models)),
       createdAt: x.created_at == null ? null : String(x.created_at).slice(0, 19),
       status: instances === 0 ? 'empty' : finished >= instances ? 'complete' : 'incomplete',
       instances, finished: Math.min(finished, instances), failed,

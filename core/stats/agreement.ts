@@ -23,7 +23,7 @@ export interface JudgeScore {
   score: number;
 }
 
-interface Rate {
+export interface Rate {
   /** items (or judge pairs on items) that agree */
   count: number;
   /** items (or judge pairs on items) compared */
@@ -163,8 +163,11 @@ export function krippendorffAlpha(units: readonly (readonly number[])[], metric:
   return 1 - ((n - 1) * dObs) / dExp;
 }
 
-/** Every figure for the judges' scores on the same items (duplicates of (item, judge) are a caller bug). */
-export function judgeAgreement(scores: readonly JudgeScore[]): AgreementSummary {
+/**
+ * Every figure for the judges' scores on the same items (duplicates of (item, judge) are a caller bug).
+ * Judges and pairs follow `order` (a panel's command-line order); judges not in it come after, sorted.
+ */
+export function judgeAgreement(scores: readonly JudgeScore[], order: readonly string[] = []): AgreementSummary {
   const byItem = new Map<string, Map<string, number>>();
   for (const s of scores) {
     if (!Number.isFinite(s.score)) throw new RangeError(`score of ${s.judge} on item ${JSON.stringify(s.item)} is not a number (${s.score})`);
@@ -173,7 +176,8 @@ export function judgeAgreement(scores: readonly JudgeScore[]): AgreementSummary 
     if (m.has(s.judge)) throw new RangeError(`judge ${s.judge} scored item ${JSON.stringify(s.item)} twice`);
     m.set(s.judge, s.score);
   }
-  const judges = [...new Set(scores.map((s) => s.judge))].sort();
+  const seen = new Set(scores.map((s) => s.judge));
+  const judges = [...order.filter((j) => seen.has(j)), ...[...seen].filter((j) => !order.includes(j)).sort()];
   const shared = [...byItem.values()].filter((m) => m.size >= 2);
 
   const pairs: PairAgreement[] = [];
@@ -209,7 +213,7 @@ export function judgeAgreement(scores: readonly JudgeScore[]): AgreementSummary 
 }
 
 /** judgeAgreement per group (e.g. per skill) and over all scores ('overall'). */
-export function judgeAgreementByGroup<T extends JudgeScore>(scores: readonly T[], groupOf: (s: T) => string): { overall: AgreementSummary; groups: Map<string, AgreementSummary> } {
+export function judgeAgreementByGroup<T extends JudgeScore>(scores: readonly T[], groupOf: (s: T) => string, order: readonly string[] = []): { overall: AgreementSummary; groups: Map<string, AgreementSummary> } {
   const groups = new Map<string, T[]>();
   for (const s of scores) {
     const g = groupOf(s);
@@ -217,5 +221,5 @@ export function judgeAgreementByGroup<T extends JudgeScore>(scores: readonly T[]
     if (!list) groups.set(g, (list = []));
     list.push(s);
   }
-  return { overall: judgeAgreement(scores), groups: new Map([...groups].map(([g, list]) => [g, judgeAgreement(list)])) };
+  return { overall: judgeAgreement(scores, order), groups: new Map([...groups].map(([g, list]) => [g, judgeAgreement(list, order)])) };
 }

@@ -2,10 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Sql } from './database.js';
 import { parseJson } from './runs.js';
+import type { Reader } from './reader.js';
 
-interface Reader {
-  all(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
-}
 
 /**
  * FLASK's answer-file lines: question_id, text, model_id. An imported answer keeps the model_id

@@ -43,8 +43,9 @@ export async function landResults(
     await insertRows(sql, 'reviews', {
       run_id: 'VARCHAR', idx: 'INTEGER', status: 'VARCHAR', judge_model: 'VARCHAR', raw_text: 'VARCHAR', error: 'VARCHAR',
       prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', attempts: 'INTEGER', started_at: 'TIMESTAMP', finished_at: 'TIMESTAMP',
-      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN', judge_profile: 'VARCHAR', judge_id: 'VARCHAR',
+      endpoint: 'VARCHAR', served_model: 'VARCHAR', simulated: 'BOOLEAN', judge_profile: 'VARCHAR', judge_id: 'VARCHAR', review_template: 'VARCHAR', samples: 'INTEGER',
     }, fresh.map((o) => ({
+      review_template: o.template ?? null, samples: o.samples?.length ?? null,
       run_id: runId, idx: o.idx, judge_id: judgeId, status: o.status === 'done' ? 'scored' : 'failed', judge_model: endpoint.model, judge_profile: opts.judgeProfile ?? 'flask', raw_text: o.text ?? null,
       error: o.error ?? null, attempts: o.attempts, ...tokens(o), ...times(o), ...provenance(o),
     })));
@@ -53,6 +54,11 @@ export async function landResults(
         Object.entries(o.value as Record<string, number | 'N/A'>).map(([skill, score]) => ({
           run_id: runId, idx: o.idx, judge_id: judgeId, skill, skill_key: skillKey(skill as SkillName), score: score === 'N/A' ? null : score,
         }))));
+    await insertRows(sql, 'review_sample_scores', { run_id: 'VARCHAR', idx: 'INTEGER', judge_id: 'VARCHAR', sample: 'INTEGER', skill: 'VARCHAR', skill_key: 'VARCHAR', score: 'DOUBLE' },
+      fresh.filter((o) => o.status === 'done' && o.samples).flatMap((o) => o.samples!.flatMap((scores, k) =>
+        Object.entries(scores).map(([skill, score]) => ({
+          run_id: runId, idx: o.idx, judge_id: judgeId, sample: k + 1, skill, skill_key: skillKey(skill as SkillName), score: score === 'N/A' ? null : score,
+        })))));
   } else {
     await insertRows(sql, 'annotations', {
       run_id: 'VARCHAR', idx: 'INTEGER', stage: 'VARCHAR', status: 'VARCHAR', label: 'JSON', raw_text: 'VARCHAR', error: 'VARCHAR',

@@ -9,6 +9,7 @@ type RunKind = z.output<typeof RunKind>;
 export const SamplingSettings = z.object({
   temperature: z.number().min(0).max(2),
   maxTokens: z.number().int().positive(),
+  topP: z.number().gt(0).max(1).optional(),
   seed: z.number().int().optional(),
   systemPrompt: z.string().optional(),
   /**
@@ -18,6 +19,10 @@ export const SamplingSettings = z.object({
   override: z.boolean().optional(),
   /** Bounded re-asks when the answer cannot be parsed. */
   maxParseAttempts: z.number().int().min(1).max(10).optional(),
+  /** --judge-samples K: each instance judged K times */
+  samples: z.number().int().min(1).max(20).optional(),
+  /** --skill-order reversed: the skill-order probe */
+  skillOrder: z.enum(['given', 'reversed']).optional(),
 });
 export type SamplingSettings = z.output<typeof SamplingSettings>;
 
@@ -45,7 +50,7 @@ export const RunRecordSchema = z.object({
   /** How the judge is asked (core/judges): flask | prometheus; the profile's hash is promptTemplateSha256. */
   judgeProfile: z.string().nullable().optional(),
   /** A panel's judges (every judge that ever reviewed for the run: a judge added later is appended). */
-  judges: z.array(z.object({ id: z.string(), model: z.string(), baseUrl: z.string(), profile: z.string() })).nullable().optional(),
+  judges: z.array(z.object({ id: z.string(), model: z.string(), baseUrl: z.string(), profile: z.string(), settings: SamplingSettings.optional() })).nullable().optional(),
   projectVersion: z.string(),
   summary: z.record(z.string(), z.unknown()),
 });

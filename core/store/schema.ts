@@ -72,7 +72,19 @@ CREATE TABLE IF NOT EXISTS reviews (
   endpoint VARCHAR, served_model VARCHAR, simulated BOOLEAN,
   judge_profile VARCHAR,                 -- how the judge was asked (core/judges): flask | prometheus
   judge_id VARCHAR NOT NULL DEFAULT '',  -- "<endpoint id>:<profile>": a panel's judges each review every instance
+  review_template VARCHAR,               -- the judge template used: flask/prompt_id=2 (reference) or =1 (none), prometheus/...
+  samples INTEGER,                       -- --judge-samples K (NULL = 1); review_scores holds the mean of the K samples
   PRIMARY KEY (run_id, idx, judge_id)
+);
+CREATE TABLE IF NOT EXISTS review_sample_scores (  -- --judge-samples K > 1: every sample's scores
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  judge_id VARCHAR NOT NULL DEFAULT '',
+  sample INTEGER NOT NULL,               -- 1..K
+  skill VARCHAR NOT NULL,
+  skill_key VARCHAR NOT NULL,
+  score DOUBLE,                          -- 1-5; NULL = N/A
+  PRIMARY KEY (run_id, idx, judge_id, sample, skill)
 );
 CREATE TABLE IF NOT EXISTS review_scores (
   run_id VARCHAR NOT NULL,
@@ -82,6 +94,17 @@ CREATE TABLE IF NOT EXISTS review_scores (
   score DOUBLE,                          -- 1-5; NULL = N/A
   judge_id VARCHAR NOT NULL DEFAULT '',  -- the review's judge (reviews.judge_id)
   PRIMARY KEY (run_id, idx, skill, judge_id)
+);
+CREATE TABLE IF NOT EXISTS human_labels (  -- flask-eval import-labels: people's scores of a run's responses
+  run_id VARCHAR NOT NULL,
+  idx INTEGER NOT NULL,
+  annotator VARCHAR NOT NULL,
+  skill VARCHAR NOT NULL,                -- rubric name
+  skill_key VARCHAR NOT NULL,
+  score DOUBLE,                          -- 1-5; NULL = N/A
+  source_path VARCHAR, source_sha256 VARCHAR, source_line INTEGER,
+  imported_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  PRIMARY KEY (run_id, idx, annotator, skill)
 );
 CREATE TABLE IF NOT EXISTS annotations (
   run_id VARCHAR NOT NULL,
@@ -158,6 +181,22 @@ SELECT run_id, domain, skill_key AS skill, skill_order, sum(score) AS score_sum,
 FROM (SELECT run_id, judge_id, score, skill_key, skill_order, unnest(domains) AS domain FROM scores)
 GROUP BY ALL;
 
+-- A panel pooled (flask-eval report --pooled): the instances every judge of the run scored; per
+-- instance and skill the mean of the judges' non-N/A scores (NULL = every judge said N/A).
+CREATE OR REPLACE VIEW pooled_scores AS
+WITH panel AS (SELECT run_id, count(DISTINCT judge_id) AS judges FROM reviews GROUP BY run_id),
+complete AS (
+  SELECT v.run_id, v.idx FROM reviews v JOIN panel p USING (run_id)
+  WHERE v.status = 'scored' GROUP BY v.run_id, v.idx, p.judges HAVING count(DISTINCT v.judge_id) = p.judges
+)
+SELECT s.run_id, s.idx, s.skill, s.skill_key, s.skill_order, avg(s.score) AS score, count(s.score) AS judges_scoring, count(*) AS judges
+FROM scores s JOIN complete USING (run_id, idx)
+GROUP BY s.run_id, s.idx, s.skill, s.skill_key, s.skill_order;
+
+CREATE OR REPLACE VIEW pooled_skill_summary AS
+SELECT run_id, skill_key AS skill, skill_order, sum(score) AS score_sum, count(score) AS count, avg(score) AS avg, count(*) - count(score) AS na_count
+FROM pooled_scores GROUP BY run_id, skill_key, skill_order;
+
 CREATE OR REPLACE VIEW run_progress AS
 SELECT r.run_id, r.kind,
        (SELECT count(*) FROM instances i WHERE i.run_id = r.run_id) AS instances,
@@ -205,6 +244,8 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS judges JSON;
 ALTER TABLE reviews ADD COLUMN IF NOT EXISTS judge_profile VARCHAR;
 ALTER TABLE calls ADD COLUMN IF NOT EXISTS judge_id VARCHAR;
 ALTER TABLE calls ADD COLUMN IF NOT EXISTS via_batch BOOLEAN;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS review_template VARCHAR;
+ALTER TABLE reviews ADD COLUMN IF NOT EXISTS samples INTEGER;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {

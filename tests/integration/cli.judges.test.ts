@@ -21,7 +21,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 test('review with a two-judge panel (flask + prometheus profiles), then judge-agreement; --max-cost needs a price and stops at it', () => {
   const db = path.join(dir, 'panel.duckdb');
   const r = cli(['review', '--model', 'gpt4', '--limit', '6', '--run', 'p', '--db', db,
-    '--judge', 'model=flask-offline-judge,base-url=offline', '--judge', 'model=flask-offline-judge,base-url=offline,profile=prometheus']);
+    '--judge', 'model=flask-offline-judge,base-url=offline', '--judge', 'model=flask-offline-judge,base-url=offline,profile=prometheus', '--judge-seed', '7']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /judge 1: .*profile flask/);
   assert.match(r.stderr, /judge 2: .*profile prometheus/);
@@ -29,9 +29,26 @@ test('review with a two-judge panel (flask + prometheus profiles), then judge-ag
   const q = cli(['query', `SELECT judge_profile, count(*)::INT AS n FROM reviews WHERE run_id = 'p' GROUP BY ALL ORDER BY 1`, '--db', db, '--format', 'json']);
   assert.equal(q.code, 0, q.stderr);
   assert.deepEqual(JSON.parse(q.stdout), [{ judge_profile: 'flask', n: 6 }, { judge_profile: 'prometheus', n: 6 }]);
+  // Every setting sent is recorded per judge: the profile's own (prometheus's top_p 0.9) and the seed.
+  const js = cli(['query', `SELECT judges::VARCHAR AS j FROM runs WHERE run_id = 'p'`, '--db', db, '--format', 'json']);
+  assert.equal(js.code, 0, js.stderr);
+  const recorded = JSON.parse(JSON.parse(js.stdout)[0].j) as Array<{ profile: string; settings: Record<string, unknown> }>;
+  assert.deepEqual(recorded.map((x) => [x.profile, x.settings.temperature, x.settings.topP, x.settings.seed, x.settings.maxTokens]),
+    [['flask', 0.2, undefined, 7, 1024], ['prometheus', 1, 0.9, 7, 1024]]);
   const a = cli(['judge-agreement', 'p', '--db', db]);
   assert.equal(a.code, 0, a.stderr);
-  assert.match(a.stdout, /^J1 = flask-offline-judge \((flask|prometheus)\)/);
+  assert.match(a.stdout, /^J1 = flask-offline-judge \(flask\).*\nJ2 = flask-offline-judge \(prometheus\)/, 'judges numbered as given');
+  // The run's table is per judge; the header counts per judge; --pooled adds the pooled column and says what it is.
+  assert.match(r.stdout, /^skill\s+p@J1\s+p@J2\s*$/m);
+  const rep = cli(['report', 'p', '--db', db, '--pooled']);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /^p: review, .*panel of 2 judges; 6 instances/m);
+  assert.match(rep.stdout, /^ {2}J1 = flask-offline-judge \(flask\) \[.*\]: 6 scored, 0 failed of 6 instances$/m);
+  assert.match(rep.stdout, /^skill\s+p@J1\s+p@J2\s+p@pooled\s*$/m);
+  assert.match(rep.stdout, /^pooled = per instance and skill, the mean of the judges' non-N\/A scores/m);
+  const one = cli(['report', 'p@J2', '--db', db, '--format', 'json']);
+  assert.equal(one.code, 0, one.stderr);
+  assert.ok(JSON.parse(one.stdout).every((x: { judge_profile: string; column: string }) => x.judge_profile === 'prometheus' && x.column === 'p@J2'));
   assert.match(a.stdout, /^overall\s+1[0-8]\s+/m);
   assert.match(a.stderr, /SIMULATED/);
   const j = cli(['judge-agreement', 'p', '--db', db, '--format', 'json']);
@@ -75,4 +92,33 @@ test('review --batch: lines through the offline Batch API, every line a call, th
   assert.deepEqual({ n: row.n, b: row.b }, { n: 4, b: 4 });
   // $1,000 per 1M tokens, half price through the Batch API.
   assert.ok(Math.abs(Number(m![2]) - (row.t * 1000) / 1e6 / 2) < 0.006, `${m![2]} vs ${(row.t * 1000) / 1e6 / 2}`);
+});
+
+test('--judge-samples 2 with a noisy SIMULATED judge, import-labels through the state server, judge-report with human agreement', () => {
+  const db = path.join(dir, 'samples.duckdb');
+  const env = { FLASK_OFFLINE_JUDGE_BIAS: JSON.stringify({ sampleSd: 0.8 }) };
+  const r = cli(['review', '--model', 'gpt4', '--limit', '8', '--run', 's', '--db', db, '--judge-samples', '2'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /16 calls/);
+  assert.match(r.stdout, /judge's own variance: within-instance SD/);
+  const q = cli(['query', `SELECT idx, skills FROM instances WHERE run_id = 's' ORDER BY idx LIMIT 4`, '--db', db, '--format', 'json'], env);
+  assert.equal(q.code, 0, q.stderr);
+  const inst = JSON.parse(q.stdout) as Array<{ idx: number; skills: string[] }>;
+  const labels = path.join(dir, 'labels.jsonl');
+  writeFileSync(labels, inst.flatMap((i, k) => ['a1', 'a2'].map((a, m) => JSON.stringify({ idx: i.idx, annotator: a, scores: { [i.skills[0]]: 1 + ((k + m) % 5) } }))).join('\n') + '\n');
+  const bad = path.join(dir, 'labels-bad.jsonl');
+  writeFileSync(bad, JSON.stringify({ idx: inst[0].idx, annotator: 'a1', scores: { Nonsense: 3 } }) + '\n');
+  const b = cli(['import-labels', bad, '--run', 's', '--db', db], env);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /labels-bad\.jsonl:1: "Nonsense" is not a FLASK skill/);
+  const l = cli(['import-labels', labels, '--run', 's', '--db', db], env);
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stderr, /8 labels by 2 annotator\(s\) on 4 instances of "s": 8 stored, 0 already stored/);
+  const j = cli(['judge-report', 's', '--db', db, '--bootstrap', '200'], env);
+  assert.equal(j.code, 0, j.stderr);
+  assert.match(j.stdout, /samples per instance K=2; reviews 8; failed 0\.0% \(0\/8\)/);
+  assert.match(j.stdout, /against human labels \(import-labels\)/);
+  assert.match(j.stdout, /length probe/);
+  assert.match(j.stdout, /self-preference: judge family flask-offline, evaluated model family openai/);
+  assert.match(j.stderr, /SIMULATED/);
 });

@@ -5,10 +5,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT, DATA_FILES } from '../../core/paths.js';
+import { PROJECT_ROOT, DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { renderReviewPrompt } from '../../core/prompts/review.js';
 import { prepareReview } from '../../core/inputs/prepare.js';
-import { publishedAnswersFile } from '../../core/paths.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flask-cli-'));
 

@@ -58,6 +58,8 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
   assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb came from the offline endpoint/);
   assert.match(await page.textContent('#skill-table') ?? '', /Readability3\.500 \[\d\.\d\d, \d\.\d\d\]4/);
   assert.match(await page.textContent('#prov-table') ?? '', /judge\.example:8000/);
+  // No panel, samples or labels in the fixture: the reliability section says where the figures are.
+  assert.match(await page.textContent('#reliability') ?? '', /flask-eval judge-report RUN/);
   assert.match(await page.textContent('#fail-list') ?? '', /fa: 1 failed/);
 
   // Explorer: 6 instances; filtering by skill changes the rows shown.

@@ -79,3 +79,36 @@ test('formatTemplate: {{ }} escapes and missing placeholders', () => {
   assert.equal(formatTemplate('{{a}} {a}', { a: 'x' }), '{a} x');
   assert.throws(() => formatTemplate('{nope}', {}), /placeholder \{nope\} has no value/);
 });
+
+// FLASK's prompt_id 1 ("for general questions without sample answer"), typed out by hand: no
+// [Ground truth Answer] block, and its own closing paragraph ('correctness' / 'readability').
+const PROMPT2_NO_REFERENCE =
+  "Please give feedback on the assistant's responses. Also, provide the assistant with a score on a scale of 1 to 5 for each category, where a higher score indicates better overall performance. Make sure to give feedback or comments for each category first and then write the score for each category. Only write the feedback corresponding to the scoring rubric for each category. The scores of each category should be orthogonal, indicating that 'correctness' should not be considered for 'readability' category, for example. \n\nLastly, return a Python dictionary object that has skillset names as keys and the corresponding scores as values.";
+
+test('an instance without a reference answer is judged with FLASK\'s prompt 1, byte for byte; the template used is named per review', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { stepRequest } = await import('../../activities/stepRequests.js');
+  const { reviewTemplateName } = await import('../../core/prompts/review.js');
+  // The template is FLASK's own line (the shared reference copy, not the project's data/).
+  const flask = JSON.parse(readFileSync('/work/shared/flask/review_prompts/prompt.jsonl', 'utf8').split('\n')[0]);
+  assert.equal(flask.prompt_id, 1);
+  assert.equal(flask.prompt_template, '{prompt1}\n{skills}\n[Instruction]\n{question}\n\n[Assistant\'s Response]\n{response}\n\n[The End of Assistant\'s Response]\n\n{prompt2}\n\n[System]\n\n\n');
+  assert.equal(flask.defaults.prompt1, PROMPT1);
+  assert.equal(flask.defaults.prompt2, PROMPT2_NO_REFERENCE);
+  const expected = `${PROMPT1}\n${READABILITY}${CONCISENESS}\n[Instruction]\nIs water wet?\n\n[Assistant's Response]\nIt is.\n\n[The End of Assistant's Response]\n\n${PROMPT2_NO_REFERENCE}\n\n[System]\n\n\n`;
+  for (const answer of ['', '  \n']) {
+    const inst = { instruction: 'Is water wet?', answer, skills: ['Readability', 'Conciseness'] as ('Readability' | 'Conciseness')[] };
+    const msgs = renderReviewPrompt(inst, 'It is.');
+    assert.deepEqual(msgs, [{ role: 'system', content: flask.system_prompt }, { role: 'user', content: expected }]);
+    assert.equal(reviewTemplateName(inst), 'flask/prompt_id=1');
+    const asked = stepRequest('review', { idx: 1, ...inst, response: 'It is.' }, { temperature: 0.2, maxTokens: 1024 }, 7);
+    assert.ok(!('cannot' in asked));
+    assert.equal(asked.template, 'flask/prompt_id=1');
+    assert.equal(asked.calls[0].request.messages[1].content, expected);
+  }
+  // With a reference: prompt 2, as before.
+  const withRef = stepRequest('review', { idx: 1, instruction: 'Is water wet?', answer: 'Yes.', skills: ['Readability', 'Conciseness'], response: 'It is.' }, { temperature: 0.2, maxTokens: 1024 }, 7);
+  assert.ok(!('cannot' in withRef));
+  assert.equal(withRef.template, 'flask/prompt_id=2');
+  assert.equal(withRef.calls[0].request.messages[1].content, byHand(`${READABILITY}${CONCISENESS}`, 'Is water wet?', 'Yes.', 'It is.'));
+});

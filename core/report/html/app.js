@@ -36,7 +36,8 @@
   if (sim.length) document.getElementById('banner').textContent = 'SIMULATED: ' + sim.join(', ') + ' came from the offline endpoint (scores and/or answers are simulated, not a real model or judge).';
   var bs = D.bootstrap;
   document.getElementById('meta').textContent = D.runs.length + ' run(s), generated ' + D.generatedAt + '. 95% CIs: percentile bootstrap over instances, B = ' + bs.resamples + ', seed = ' + bs.seed + '.';
-  document.getElementById('ci-note').textContent = 'mean [95% CI], n = scores behind the mean, N/A = scores the judge marked not applicable (excluded). Bootstrap: instances resampled with replacement, B = ' + bs.resamples + ', seed = ' + bs.seed + '.';
+  document.getElementById('ci-note').textContent = 'mean [95% CI], n = scores behind the mean, N/A = scores the judge marked not applicable (excluded). Bootstrap: instances resampled with replacement, B = ' + bs.resamples + ', seed = ' + bs.seed + '.' +
+    ' A panel has one column per judge (RUN@J1, ... in the order the judges were given).' + (D.pooledDefinition ? ' ' + D.pooledDefinition + '.' : '');
   document.getElementById('footer').textContent = 'flask-eval report. Charts: Apache ECharts (inlined). FLASK: Ye et al., arXiv:2307.10928.';
 
   // ---- charts
@@ -166,7 +167,8 @@
     ['SIMULATED', function (p) { return p.simulated ? 'yes: offline endpoint' : 'no'; }],
     ['model', function (p) { return p.modelId; }], ['model endpoint', function (p) { return host(p.modelEndpoint); }],
     ['model settings', function (p) { return js(p.modelSettings); }],
-    ['judge', function (p) { return p.judgeModel; }], ['judge endpoint', function (p) { return host(p.judgeEndpoint); }],
+    ['judge', function (p) { return p.judgeModel + (p.judgeProfile ? ' (' + p.judgeProfile + ')' : ''); }],
+    ['judge id', function (p) { return p.judgeId || '–'; }], ['judge endpoint', function (p) { return host(p.judgeEndpoint); }],
     ['judge settings', function (p) { return js(p.judgeSettings); }],
     ['served models', function (p) { return p.servedModels.join(', ') || '–'; }],
     ['dataset', function (p) { return (p.datasetPath || '–') + (p.datasetSha256 ? ' sha256 ' + p.datasetSha256.slice(0, 16) + '…' : ''); }],
@@ -180,6 +182,14 @@
   document.getElementById('prov-table').appendChild(table(['field'].concat(runNames), fields.map(function (f) {
     return [f[0]].concat(D.runs.map(function (r) { var v = f[1](r.prov); return v == null ? '–' : String(v); }));
   })));
+
+  // ---- judge reliability (flask-eval judge-report; shown for panels, --judge-samples and human labels)
+  var rel = document.getElementById('reliability-tables');
+  if (!D.reliability.length) rel.appendChild(el('p', { text: 'No panel, repeated samples (--judge-samples) or human labels in these runs: flask-eval judge-report RUN has the per-skill figures.' }));
+  D.reliability.forEach(function (j) {
+    rel.appendChild(el('h4', { text: j.run + ': ' + j.judge + ' — ' + j.summary }));
+    rel.appendChild(table(D.reliabilityHead, j.rows, 1));
+  });
 
   // ---- failures
   var failBox = document.getElementById('fail-list');
