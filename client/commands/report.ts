@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from '../../core/stats/bootstrap.js';
 import { loadRunFigures } from '../../core/report/load.js';
-import { bootstrapNote, figuresJson, figuresTable, runHeaderLine, VIEW_ANALYSES, type ReportBy } from '../../core/report/reportText.js';
+import { bootstrapNote, figuresJson, figuresTable, nothingScoredLines, runHeaderLine, VIEW_ANALYSES, type ReportBy } from '../../core/report/reportText.js';
 import type { Analysis } from '../../core/report/figures.js';
 import { flaskCsv, FLASK_CSV_SUFFIX } from '../../core/report/flaskCsv.js';
 import { buildHtmlReport } from '../../core/report/html.js';
@@ -47,6 +47,7 @@ export async function printRunReport(db: { file: string }, runIds: string[], by:
   const { prov, figs } = await withReader(db.file, (sql, where) => loadRunFigures(sql, runIds, bs, where, VIEW_ANALYSES[by]));
   // The run lines go with the progress output (stderr); the figures are the command's result.
   for (const p of prov) log(runHeaderLine(p));
+  for (const l of nothingScoredLines(prov)) log(l);
   log(bootstrapNote(figs[0]));
   process.stdout.write(format === 'json' ? figuresJson(figs, prov, by) : figuresTable(figs, by));
 }
@@ -86,7 +87,7 @@ export async function reportCommand(argv: string[], log: (s: string) => void): P
   const simulated = prov.filter((p) => p.simulated).map((p) => p.runId);
   if (format === 'table') {
     const lines = prov.map(runHeaderLine);
-    lines.push(bootstrapNote(figs[0]), '');
+    lines.push(...nothingScoredLines(prov), bootstrapNote(figs[0]), '');
     process.stdout.write(lines.join('\n') + '\n' + figuresTable(figs, by as ReportBy));
     return;
   }

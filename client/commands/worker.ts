@@ -10,7 +10,7 @@ import { closeOfflineServer, preflight, serveEndpoint } from '../endpoints.js';
 import { endpointLimitsFromFlags, judgeFromFlags, keyHelp, modelFromFlags } from '../flags.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
-export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N]
+export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N --request-timeout S]
   An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
   configured with, so it serves exactly the runs bound to them. It needs no results file and no
   dataset: start as many as you like, on any host. Rate limits are per endpoint and fleet-wide:
@@ -30,6 +30,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
       'judge-rpm': { type: 'string' }, 'judge-tpm': { type: 'string' }, 'model-rpm': { type: 'string' }, 'model-tpm': { type: 'string' },
       'judge-rps': { type: 'string' }, 'model-rps': { type: 'string' }, 'max-concurrency': { type: 'string' },
       'judge-concurrency': { type: 'string' }, 'model-concurrency': { type: 'string' }, db: { type: 'string' },
+      'request-timeout': { type: 'string' }, 'judge-request-timeout': { type: 'string' }, 'model-request-timeout': { type: 'string' },
     },
   });
   const cfg = temporalConfig();
@@ -47,7 +48,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
   const client = new Client({ connection: clientConnection, namespace: cfg.namespace, dataConverter });
   const workers: EndpointWorker[] = [];
   for (const r of wanted) {
-    const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v, log) : model, cfg.taskQueue));
+    const ep = await preflight(r, await serveEndpoint(r === 'judge' ? judgeFromFlags(v, log) : model, cfg.taskQueue), limits[r].requestTimeoutMs, log);
     workers.push(await startEndpointWorker({
       connection, namespace: cfg.namespace, endpoint: ep.ref, provider: ep.provider, client,
       limits: limits[r],

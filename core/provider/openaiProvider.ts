@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ChatRequest } from '../prompts/chat.js';
-import { ProviderError, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
+import { ProviderError, type CallOptions, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -32,6 +32,7 @@ export const SIMULATED_HEADER = 'x-flask-simulated';
 /** Map the SDK's error classes onto the kinds retries care about. */
 export function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('timeout', `request to ${baseURL} timed out`);
+  if (e instanceof OpenAI.APIUserAbortError) return new ProviderError('connection', `request to ${baseURL} abandoned (its chunk was cancelled or its worker is stopping)`);
   if (e instanceof OpenAI.APIConnectionError) return new ProviderError('connection', `cannot connect to ${baseURL}: ${e.message}`);
   if (e instanceof OpenAI.APIError) {
     const status = e.status ?? 0;
@@ -59,7 +60,7 @@ export class OpenAIProvider implements ChatProvider {
     this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: this.baseURL, maxRetries: 0, timeout: opts.timeoutMs ?? 120_000 });
   }
 
-  async complete(model: string, request: ChatRequest): Promise<ChatResult> {
+  async complete(model: string, request: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     let headers: Headers;
     try {
@@ -70,7 +71,7 @@ export class OpenAIProvider implements ChatProvider {
           temperature: request.temperature,
           max_tokens: request.maxTokens,
           ...(request.seed !== undefined ? { seed: request.seed } : {}),
-        })
+        }, { ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
         .withResponse();
       completion = data;
       headers = response.headers;

@@ -13,7 +13,7 @@
  *   // heartbeats / progress: limiter.snapshot()
  */
 export type { EndpointLimiter, Permit, CallObservation, LimiterSnapshot, EndpointLimits, Clock } from './types.js';
-export { createEndpointLimiter, DEFAULT_MAX_CONCURRENCY, DEFAULT_INITIAL_CONCURRENCY, type LimiterTuning } from './endpointLimiter.js';
+export { createEndpointLimiter, DEFAULT_MAX_CONCURRENCY, DEFAULT_INITIAL_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS, type LimiterTuning } from './endpointLimiter.js';
 export { fleetSizeFromPollers, LIVE_POLLER_MS, type DescribeTaskQueueLike } from './fleet.js';
 export { readRateLimitHeaders, parseResetDuration, formatResetDuration, headerRecord, type RateLimitHeaders } from './headers.js';
 export { systemClock } from './clock.js';
