@@ -15,6 +15,8 @@ export interface EndpointDeps {
   provider: ChatProvider;
   limiter: EndpointLimiter;
   stats?: EndpointStats;
+  /** A call's timeout (--request-timeout; the provider's default otherwise). */
+  requestTimeoutMs?: number;
   /** Backoff after a transient error (ms, by failed-call count); tests shorten it. */
   backoffMs?: (failures: number) => number;
 }
@@ -33,6 +35,8 @@ interface ItemState {
   calls: CallRecord[];
   /** Call numbers sent and not yet answered: if the worker dies now, these are lost. */
   inFlight: number[];
+  /** When the call in flight was sent (ms since the epoch): `status` shows the oldest call's age. */
+  sentAt?: number;
   nextCallNo: number;
   errors: number;
   attempts: number;
@@ -51,7 +55,15 @@ interface ItemState {
   resend: boolean;
 }
 
-interface Checkpoint {
+/**
+ * A chunk's heartbeat. `status` (another process) reads its live counts from here (calls per
+ * outcome, instances through, calls in flight and since when): the heartbeat is sent anyway and
+ * never enters history, so the live view adds a model name and a timestamp per call in flight
+ * to it, instead of a query or signal whose results would be separate payloads.
+ */
+export interface Checkpoint {
+  /** the endpoint's model (for the live view) */
+  model?: string;
   done: StepOutcome[];
   items: Record<number, ItemState>;
   lastError?: string;
@@ -83,7 +95,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
       }
       const ctx = currentContext();
       const carried = ctx?.info.heartbeatDetails as Checkpoint | undefined;
-      const cp: Checkpoint = { done: carried?.done ?? [], items: carried?.items ?? {} };
+      const cp: Checkpoint = { model: input.endpoint.model, done: carried?.done ?? [], items: carried?.items ?? {} };
       let lost = 0;
       // Calls in flight when the last worker died: paid for, answer lost. Record them; the next
       // call of that instance is marked as a re-send.
@@ -153,6 +165,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         st.partAttempts ??= st.attempts;
         const finish = (o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>): StepOutcome => {
           delete cp.items[item.idx];
+          stats.instancesThrough++;
           return {
             idx: item.idx, attempts: st.attempts, promptTokens: st.promptTokens, completionTokens: st.completionTokens,
             simulated: false, startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
@@ -181,6 +194,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
           const permit = await deps.limiter.acquire(estimate);
           const callNo = st.nextCallNo++;
           st.inFlight.push(callNo);
+          st.sentAt = Date.now();
           changed();
           const startedAt = new Date().toISOString();
           const t0 = Date.now();
@@ -191,14 +205,20 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
             st.resend = false;
             st.calls.push(c);
             st.inFlight = st.inFlight.filter((n) => n !== callNo);
+            delete st.sentAt;
             return c;
           };
           try {
-            const res = await deps.provider.complete(input.endpoint.model, call.request);
+            // Cancelled chunk (run terminated, worker stopping): the request is abandoned, not left
+            // to keep a one-slot server busy.
+            const ended = stats.begin(t0);
+            const res = await deps.provider.complete(input.endpoint.model, call.request, {
+              ...(deps.requestTimeoutMs ? { timeoutMs: deps.requestTimeoutMs } : {}), ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+            }).finally(ended);
             permit.release({
               outcome: 'ok', latencyMs: Date.now() - t0, promptTokens: res.promptTokens, completionTokens: res.completionTokens, headers: res.rateHeaders,
             });
-            stats.record('ok');
+            stats.record('ok', undefined, Date.now(), Date.now() - t0);
             record('ok', { httpStatus: 200, promptTokens: res.promptTokens, completionTokens: res.completionTokens });
             // A lost call asked the same thing: its cost is best estimated by this one's.
             for (const c of st.calls) if (c.outcome === 'lost' && c.promptTokens === 0) Object.assign(c, { promptTokens: res.promptTokens, completionTokens: res.completionTokens });
@@ -226,6 +246,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
               });
             }
             st.lastReason = parsed.reason;
+            if (st.partAttempts < parseAttempts) stats.reasked++;
           } catch (e) {
             const pe = e instanceof ProviderError ? e : new ProviderError('connection', (e as Error)?.message ?? String(e));
             const latencyMs = Date.now() - t0;
@@ -235,7 +256,7 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
               record('rate_limited', { httpStatus: 429 });
               continue; // the limiter holds new calls until the endpoint's Retry-After
             }
-            permit.release({ outcome: 'error', latencyMs, headers: pe.rateHeaders });
+            permit.release({ outcome: 'error', latencyMs, headers: pe.rateHeaders, timedOut: pe.kind === 'timeout' });
             stats.record('error', pe.message);
             cp.lastError = pe.message;
             record(outcomeOf(pe.kind), pe.status !== undefined ? { httpStatus: pe.status } : {});

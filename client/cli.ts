@@ -34,7 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => { const m = await import('./commands/status.js'); return { run: (a) => m.statusCommand(a, log), help: m.STATUS_HELP }; },
   worker: async () => { const m = await import('./commands/worker.js'); return { run: (a) => m.workerCommand(a, log), help: m.WORKER_HELP }; },
   server: async () => { const m = await import('./commands/server.js'); return { run: (a) => m.serverCommand(a, log), help: m.SERVER_HELP }; },
-  'offline-judge': async () => { const m = await import('./commands/server.js'); return { run: (a) => m.offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --rpm N --tpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' }; },
+  'offline-judge': async () => { const m = await import('./commands/server.js'); return { run: (a) => m.offlineJudgeCommand(a), help: 'flask-eval offline-judge [--port 8808 --latency-ms N --serial --rpm N --tpm N --error-rate F --malformed-rate F]   the offline OpenAI-compatible server (SIMULATED scores)' }; },
   demo: async () => { const m = await import('./commands/demo.js'); return { run: (a) => m.demoCommand(a, log), help: 'flask-eval demo [--full] [--model gpt4] [--limit 300]   review a published model end to end' }; },
 };
 

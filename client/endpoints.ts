@@ -1,8 +1,10 @@
 import { endpointRef, offlineBaseUrl, type EndpointRef, OPENAI_BASE_URL } from '../core/provider/endpoint.js';
+import net from 'node:net';
 import { endpointIsOffline, type EndpointConfig } from '../core/config.js';
 import { InputError, RunStoppedError } from '../core/errors.js';
 import { OpenAIProvider } from '../core/provider/openaiProvider.js';
 import { ProviderError, type ChatProvider } from '../core/provider/provider.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/rate/index.js';
 import { startOfflineServer, type OfflineServer } from '../simulator/server.js';
 import type { SimulatedJudgeBias } from '../simulator/judge.js';
 
@@ -19,7 +21,7 @@ let offline: Promise<OfflineServer> | undefined;
 
 /** The in-process offline server (one per process, shared by every role). */
 function offlineServer(): Promise<OfflineServer> {
-  offline ??= startOfflineServer({ seed: offlineSeed(), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0), judgeBias: offlineJudgeBias() });
+  offline ??= startOfflineServer({ seed: offlineSeed(), latencyMs: Number(process.env.FLASK_OFFLINE_LATENCY_MS ?? 0), judgeBias: offlineJudgeBias(), serial: process.env.FLASK_OFFLINE_SERIAL === '1' });
   return offline;
 }
 
@@ -73,25 +75,69 @@ export function endpointRefOf(e: EndpointConfig, queueBase: string): EndpointRef
   }
 }
 
+/** How long a connection may take before the address is called dead. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long GET /models may take before the user is told the server looks busy. */
+const BUSY_NOTICE_MS = 10_000;
+
 /**
  * One cheap call per endpoint before a run starts: does it answer, does it take the key, does
- * it say it is simulated? A wrong key or a dead address fails here in seconds, not after minutes
- * of retries.
+ * it say it is simulated? A dead address fails in seconds (no TCP connection), a wrong key at its
+ * first answer. A server that accepts the connection but answers late is busy, not dead (a
+ * one-slot local server finishing another request): it is waited for, with a message, up to the
+ * request timeout.
  */
-export async function preflight(role: 'judge' | 'model', ep: ServedEndpoint, timeoutMs = 10_000): Promise<ServedEndpoint> {
+export async function preflight(
+  role: 'judge' | 'model', ep: ServedEndpoint, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, log: (s: string) => void = () => undefined,
+): Promise<ServedEndpoint> {
+  const flag = role === 'judge' ? '--judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY' : '--model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY';
+  const connectError = await tryConnect(ep.ref.baseUrl, Math.min(CONNECT_TIMEOUT_MS, timeoutMs));
+  if (connectError) {
+    throw new RunStoppedError(`the ${role} endpoint ${ep.ref.baseUrl} did not answer: no connection within ${Math.min(CONNECT_TIMEOUT_MS, timeoutMs) / 1000}s (${connectError}). Is the server running? Check ${flag}.`);
+  }
+  const busy = setTimeout(() => log(
+    `the ${role} endpoint ${ep.ref.baseUrl} accepted the connection but has not answered GET /models for ${BUSY_NOTICE_MS / 1000}s: ` +
+      `busy (a one-at-a-time server answering another request?); waiting up to ${Math.round(timeoutMs / 1000)}s (--request-timeout)`,
+  ), BUSY_NOTICE_MS);
   try {
     const probe = await ep.provider.probe(timeoutMs);
     return { ...ep, simulated: ep.simulated || probe.simulated };
   } catch (e) {
-    const flag = role === 'judge' ? '--judge-base-url / OPENAI_BASE_URL, --judge-api-key / OPENAI_API_KEY' : '--model-base-url / FLASK_MODEL_BASE_URL, --model-api-key / FLASK_MODEL_API_KEY';
     if (e instanceof ProviderError) {
       if (e.kind === 'auth') throw new RunStoppedError(`the ${role} endpoint ${ep.ref.baseUrl} rejected the key: ${e.message}`);
       if (e.kind === 'connection' || e.kind === 'timeout') {
-        throw new RunStoppedError(`the ${role} endpoint ${ep.ref.baseUrl} did not answer within ${timeoutMs / 1000}s (${e.message}). Is the server running? Check ${flag}.`);
+        throw new RunStoppedError(
+          `the ${role} endpoint ${ep.ref.baseUrl} accepted a connection but did not answer GET /models within ${Math.round(timeoutMs / 1000)}s (${e.message}): ` +
+            `busy or hung. A slow server needs a longer --request-timeout; check ${flag}.`,
+        );
       }
       // 5xx or 429 at preflight: the endpoint is there; the run's own retries deal with it.
       return ep;
     }
     throw e;
+  } finally {
+    clearTimeout(busy);
   }
+}
+
+/** A TCP connection to the URL's host and port: undefined when it opens, else why not. */
+function tryConnect(baseUrl: string, timeoutMs: number): Promise<string | undefined> {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return Promise.resolve(undefined); // not a URL this check understands: the probe will say
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve(undefined);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port });
+    const done = (why?: string) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer from ${url.host}`));
+    socket.once('connect', () => done());
+    socket.once('error', (e) => done(e.message));
+  });
 }

@@ -13,7 +13,7 @@ import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
 import { openReadOnly } from './readDb.js';
 import { followRun, startOrAttach } from './runs.js';
-import { progressPrinter } from './output/progressBar.js';
+import { endpointLiveLine, progressPrinter, type EndpointLive } from './output/progressBar.js';
 import { preflight, serveEndpoint, type ServedEndpoint } from './endpoints.js';
 
 export interface RunOptions {
@@ -84,14 +84,15 @@ export async function executeRun(a: {
   const served: Partial<Record<'judge' | 'model', ServedEndpoint>> = {};
   for (const role of roles) {
     if (role === 'judge' && a.judges) continue;
-    served[role] = await preflight(role, await serveEndpoint(role === 'judge' ? a.judge : a.model, queueBase));
+    const limits = role === 'judge' ? options.judgeLimits : options.modelLimits;
+    served[role] = await preflight(role, await serveEndpoint(role === 'judge' ? a.judge : a.model, queueBase), limits.requestTimeoutMs, log);
   }
   // A panel: every judge's endpoint served once (two profiles of one endpoint share its worker).
   const panel: JudgeSpec[] = [];
   const panelEndpoints = new Map<string, ServedEndpoint>();
   if (roles.has('judge') && a.judges) {
     for (const j of a.judges) {
-      const ep = await preflight('judge', await serveEndpoint(j.config, queueBase));
+      const ep = await preflight('judge', await serveEndpoint(j.config, queueBase), options.judgeLimits.requestTimeoutMs, log);
       const id = judgeIdOf(ep.ref.id, j.profile);
       if (panel.some((p) => p.id === id)) throw new InputError(`--judge ${j.config.model} at ${ep.ref.baseUrl} with profile ${j.profile} is given twice`);
       if (!panelEndpoints.has(ep.ref.id)) panelEndpoints.set(ep.ref.id, ep);
@@ -169,16 +170,24 @@ export async function executeRun(a: {
     };
     const { handle, attached } = await startOrAttach(session.client, input);
     log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
-    if (options.detach) return undefined;
-    process.once('SIGINT', () => {
+    if (options.detach) {
+      // Nothing has run yet: say what the run needs and where to follow it, not where its results are.
+      log(`Detached: run "${record.runId}" goes on in Temporal once a worker serves its endpoints (\`flask-eval worker\` with the same ` +
+        `endpoint flags, or this command again without --detach); follow it with \`flask-eval status ${record.runId}\`. ` +
+        `Its results land in ${a.db.file} as its chunks finish.`);
+      return undefined;
+    }
+    // Only while following: before, Node's default ends the command; after, the run is over.
+    const interrupted = () => {
       log(`\nInterrupted. The run stays in Temporal (${handle.workflowId}); run the same command again to resume it.`);
       process.exit(130);
-    });
-    const bar = progressPrinter(record.runId, { endpoints: () => endpointLine(workers) });
-    const final = await followRun(session.client, handle, (p) => bar.update(p));
+    };
+    process.once('SIGINT', interrupted);
+    const bar = progressPrinter(record.runId, { endpoints: (p) => endpointLine(workers, p) });
+    const final = await followRun(session.client, handle, (p) => bar.update(p)).finally(() => process.off('SIGINT', interrupted));
     bar.end();
     const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
-    log(runSummary(final, cost));
+    log(runSummary(final, cost, record.kind));
     if (final.stopped === BUDGET_REACHED) {
       log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
         'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
@@ -190,24 +199,35 @@ export async function executeRun(a: {
   }
 }
 
-/** The endpoints' side of the progress line: rate, limit in force, 429 share, a sustained failure. */
-function endpointLine(workers: EndpointWorker[]): string {
+/**
+ * The endpoints' side of the progress line, per call (this process's workers): calls, instances
+ * through, the oldest call in flight, the limit in force or what adaptive concurrency learned,
+ * an ETA, and a sustained failure.
+ */
+function endpointLine(workers: EndpointWorker[], p: Progress): string {
   return workers
     .map((w) => {
       const s = w.stats;
       const snap = w.limiter.snapshot();
       // The limiter reports this process's share of fleet-wide limits.
       const fleet = snap.fleetSize > 1 ? ` (1/${snap.fleetSize} of the fleet's)` : '';
-      const limit = snap.rpm ? `rpm ${Math.round(snap.rpm)}${fleet}` : snap.tpm ? `tpm ${Math.round(snap.tpm)}${fleet}` : `adaptive, ${snap.concurrency} in flight`;
-      const share429 = s.calls > 0 ? ((100 * s.rateLimited) / s.calls).toFixed(1) : '0.0';
+      const limit = snap.rpm ? `rpm ${Math.round(snap.rpm)}${fleet}` : snap.tpm ? `tpm ${Math.round(snap.tpm)}${fleet}` : `adaptive, ${snap.concurrency} allowed in flight`;
+      const now = s.inFlightNow();
       const failing = s.failingStreak >= 3 && s.lastError ? ` | FAILING: ${s.lastError.message.slice(0, 120)}` : '';
-      return `${w.endpoint.model}: ${s.rate().toFixed(1)} calls/s (${limit}), 429 ${share429}%${failing}`;
+      const live: EndpointLive = {
+        model: w.endpoint.model, started: s.started, answered: s.ok, failed: s.errors, rateLimited: s.rateLimited, reasked: s.reasked,
+        instancesThrough: s.instancesThrough, inFlight: now.count, oldestInFlightMs: now.oldestMs, meanLatencyMs: s.meanLatencyMs(), limit,
+      };
+      return `${endpointLiveLine(live, p.total - p.resumed - s.instancesThrough, snap.concurrency)}${failing}`;
     })
     .join(' | ');
 }
 
-export function runSummary(p: Progress, cost?: string): string {
-  return `${p.stopped ? `Stopped (${p.stopped})` : 'Finished'}: ${p.done} scored, ${p.failed} failed of ${p.total} instances` +
+/** What a finished instance of a run of this kind is: infer answers, annotate labels, the rest score. */
+const FINISHED_AS: Record<RunRecord['kind'], string> = { review: 'scored', eval: 'scored', infer: 'answered', annotate: 'labelled' };
+
+export function runSummary(p: Progress, cost?: string, kind: RunRecord['kind'] = 'review'): string {
+  return `${p.stopped ? `Stopped (${p.stopped})` : 'Finished'}: ${p.done} ${FINISHED_AS[kind]}, ${p.failed} failed of ${p.total} instances` +
     (p.resumed ? ` (${p.resumed} were already landed)` : '') +
     `; ${p.calls} calls, ${p.tokens} tokens` +
     (p.rateLimited ? `, ${p.rateLimited} answered 429 (waited out)` : '') +

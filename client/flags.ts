@@ -3,6 +3,7 @@ import { InputError } from '../core/errors.js';
 import { Database } from '../core/store/database.js';
 import { dbPath, judgeEndpoint, modelEndpoint, type EndpointConfig } from '../core/config.js';
 import type { RunOptions } from './execute.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/rate/index.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 type Warn = (s: string) => void;
@@ -16,6 +17,9 @@ export const RUN_FLAGS = {
   concurrency: { type: 'string' },
   'judge-concurrency': { type: 'string' },
   'model-concurrency': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'judge-request-timeout': { type: 'string' },
+  'model-request-timeout': { type: 'string' },
   'chunk-size': { type: 'string' },
   'batch-size': { type: 'string' },
   'max-attempts': { type: 'string' },
@@ -72,6 +76,9 @@ export function limitsHelp(withModel: boolean): string {
     '  --max-concurrency N            calls in flight per endpoint at most (alias --concurrency); without',
     '                                 limits the concurrency adapts to the endpoint (429s halve it)',
     `  --judge-concurrency N${withModel ? ' / --model-concurrency N' : ''}   the same, ${withModel ? 'one role' : 'the judge'} only`,
+    `  --request-timeout S (120)      seconds a call may take, queueing at the server included; --judge-request-timeout S${withModel ? ' / --model-request-timeout S' : ''}`,
+    '                                 one role only. The preflight waits as long for a busy server; adaptive concurrency keeps',
+    '                                 calls under half of it (a one-at-a-time server gets 1-2 calls in flight)',
     '  --chunk-size N (1.5 x max-concurrency, 10-100) instances per activity   --batch-size N (1000)  --max-attempts N (8)',
     '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
     `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
@@ -153,6 +160,8 @@ export interface EndpointLimits {
   tpm?: number;
   /** Calls in flight at most; undefined: adaptive. */
   maxConcurrency?: number;
+  /** A call's timeout, queueing at the server included (--request-timeout). */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -184,7 +193,11 @@ export function endpointLimitsFromFlags(v: Values, role: 'judge' | 'model', warn
   }
   const tpm = positiveFlag(v, `${role}-tpm`);
   if (tpm !== undefined && !Number.isInteger(tpm)) throw new InputError(`--${role}-tpm must be a positive integer (got "${v[`${role}-tpm`]}")`);
-  return { ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), ...(maxConcurrency !== undefined ? { maxConcurrency } : {}) };
+  const timeoutS = positiveFlag(v, `${role}-request-timeout`) ?? positiveFlag(v, 'request-timeout');
+  return {
+    ...(rpm !== undefined ? { rpm } : {}), ...(tpm !== undefined ? { tpm } : {}), ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+    requestTimeoutMs: timeoutS !== undefined ? Math.round(timeoutS * 1000) : DEFAULT_REQUEST_TIMEOUT_MS,
+  };
 }
 
 function sharedConcurrency(v: Values): number | undefined {

@@ -27,7 +27,10 @@ let runtimeInstalled = false;
 /** Keep the SDK's own logs off the user's terminal (the progress line lives there; outages are reported once). */
 export function installQuietRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
+  // No shutdownSignals: the SDK's default hook catches SIGINT to drain its workers and leaves the
+  // process running, so Ctrl-C did nothing. Commands own their signals (a run says how to resume
+  // and exits 130; `worker` shuts its workers down itself).
+  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [], telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
   runtimeInstalled = true;
 }
 

@@ -9,7 +9,9 @@ import { startOfflineServer, OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID, type Off
 
 const HELP = `usage: tsx simulator/serve.ts [options]
   --port N                  TCP port on 127.0.0.1 (default 8808; 0 = any free port)
-  --latency-ms N            added to every request but GET /models (default 0)
+  --latency-ms N            added to every request but GET /models (default 0; env FLASK_OFFLINE_LATENCY_MS)
+  --serial                  one request at a time, GET /models included, like a local server with one slot:
+                            --latency-ms is then each request's service time (env FLASK_OFFLINE_SERIAL=1)
   --rpm N                   requests per minute before HTTP 429 (default 0 = unlimited)
   --tpm N                   tokens per minute (prompt + max_tokens at admission, then the usage) before HTTP 429 (default 0 = unlimited)
   --error-rate F            fraction of requests answered 500/502/503 (default 0)
@@ -42,6 +44,7 @@ export async function serveOffline(argv: string[]): Promise<void> {
     options: {
       port: { type: 'string' },
       'latency-ms': { type: 'string' },
+      serial: { type: 'boolean' },
       rpm: { type: 'string' },
       tpm: { type: 'string' },
       'error-rate': { type: 'string' },
@@ -60,7 +63,8 @@ export async function serveOffline(argv: string[]): Promise<void> {
   }
   const opts: OfflineServerOptions = {
     port: num(values, 'port', { int: true, min: 0, max: 65535 }) ?? 8808,
-    latencyMs: num(values, 'latency-ms', { min: 0 }),
+    latencyMs: num({ 'latency-ms': process.env.FLASK_OFFLINE_LATENCY_MS, ...values }, 'latency-ms', { min: 0 }),
+    serial: !!values.serial || process.env.FLASK_OFFLINE_SERIAL === '1',
     requestsPerMinute: num(values, 'rpm', { min: 0 }),
     tokensPerMinute: num(values, 'tpm', { min: 0 }),
     serverErrorRate: num(values, 'error-rate', { min: 0, max: 1 }),

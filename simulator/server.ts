@@ -43,8 +43,15 @@ export const SIMULATED_HEADER = 'x-flask-simulated';
 export interface OfflineServerOptions {
   /** 0 = random free port (default 0); host is always 127.0.0.1 */
   port?: number;
-  /** added per request (default 0) */
+  /** added per request (default 0); in serial mode, each request's service time */
   latencyMs?: number;
+  /**
+   * One request at a time, like a local server with one slot (llama.cpp's default): requests,
+   * GET /models included, wait in arrival order while another is served. A request whose client
+   * hangs up while it waits is dropped unserved; one whose client hangs up while served stops
+   * there (counted as abandoned, no event). Default false.
+   */
+  serial?: boolean;
   /** sliding 60 s window (rateWindowMs) over ALL chat requests; beyond it -> HTTP 429 with Retry-After; 0/undefined = unlimited */
   requestsPerMinute?: number;
   /**
@@ -119,6 +126,10 @@ interface OfflineServerStats {
   status5xx: number;
   /** successful completions whose text was deliberately malformed */
   malformed: number;
+  /** requests whose client hung up before they were answered (serial mode) */
+  abandoned: number;
+  /** most requests waiting at once behind the one being served (serial mode) */
+  peakWaiting: number;
 }
 
 export interface OfflineServer {
@@ -229,7 +240,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   if (!Number.isFinite(rpm)) throw new RangeError(`requestsPerMinute must be a number (got ${opts.requestsPerMinute})`);
   if (!Number.isFinite(tpm)) throw new RangeError(`tokensPerMinute must be a number (got ${opts.tokensPerMinute})`);
 
-  const stats: OfflineServerStats = { requests: 0, byKind: {}, status429: 0, status5xx: 0, malformed: 0 };
+  const stats: OfflineServerStats = { requests: 0, byKind: {}, status429: 0, status5xx: 0, malformed: 0, abandoned: 0, peakWaiting: 0 };
   const seen = new Map<string, number>();
   const batches = createOfflineBatches(opts.batches ?? {}, { seed, apiKey: opts.apiKey, baseUrl: () => url });
   const requestWindow = new RateWindow(rpm, rateWindowMs);
@@ -270,14 +281,49 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     }
   }
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  // Serial mode: the tail of the queue of requests (each waits for the one before it).
+  let serialTail: Promise<void> = Promise.resolve();
+  let waiting = 0;
+  async function handleSerially(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let hungUp = false;
+    res.once('close', () => (hungUp = !res.writableFinished));
+    const before = serialTail;
+    let release!: () => void;
+    serialTail = new Promise((r) => (release = r));
+    waiting++;
+    stats.peakWaiting = Math.max(stats.peakWaiting, waiting - 1);
+    try {
+      await before;
+      if (hungUp) {
+        stats.abandoned++;
+        return;
+      }
+      await handle(req, res, () => hungUp);
+      if (hungUp) stats.abandoned++;
+    } finally {
+      waiting--;
+      release();
+    }
+  }
+
+  /** Sleeps the service time; in serial mode it ends early when the client has hung up. */
+  async function serve(ms: number, hungUp: () => boolean): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until && !hungUp()) await sleep(Math.min(100, until - Date.now()));
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, hungUp: () => boolean = () => false): Promise<void> {
     const at = Date.now();
     const body = await readBody(req, MAX_BODY);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = url.pathname.replace(/\/+$/, '').replace(/^\/v1(?=\/|$)/, '');
     const method = req.method ?? 'GET';
-    // The latency stands for inference: listing the models (a client's preflight) answers at once.
-    if (latencyMs > 0 && !(method === 'GET' && route === '/models')) await sleep(latencyMs);
+    // The latency stands for inference: listing the models (a client's preflight) answers at once
+    // (in serial mode, once the requests before it have been served).
+    if (latencyMs > 0 && !(method === 'GET' && route === '/models')) {
+      await serve(latencyMs, hungUp);
+      if (hungUp()) return;
+    }
     const isChat = route === '/chat/completions' && method === 'POST';
 
     // Every chat request ends in exactly one of these (and one event).
@@ -482,7 +528,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
   const server = http.createServer((req, res) => {
     inFlight++;
     if (closing) res.setHeader('connection', 'close');
-    handle(req, res)
+    (opts.serial ? handleSerially(req, res) : handle(req, res))
       .catch((e: unknown) => {
         if (!res.headersSent) send(res, 500, errorBody(`offline server error: ${(e as Error)?.message ?? String(e)}`, 'server_error'));
         else res.destroy();

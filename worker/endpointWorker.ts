@@ -43,7 +43,7 @@ export async function startEndpointWorker(o: {
     namespace: o.namespace,
     taskQueue: o.endpoint.queue,
     dataConverter,
-    activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs }),
+    activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs, requestTimeoutMs: o.limits.requestTimeoutMs }),
     // Chunks this worker takes at once. With a concurrency cap, only enough to keep its calls
     // busy: a worker that grabbed every chunk would leave the other workers of the endpoint idle
     // (and lose more finished work if it died). Adaptive: room for the limiter to grow.

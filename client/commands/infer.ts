@@ -84,7 +84,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   });
   if (final && kind === 'eval') await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
   if (final && kind === 'infer') log(`Responses landed. Export: flask-eval export ${runId} --format flask; judge them: flask-eval review --run ${runId}`);
-  log(`Results: ${db.file}`);
+  if (final) log(`Results: ${db.file}`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from '../../core/stats/bootstrap.js';
 import { loadRunFigures } from '../../core/report/load.js';
-import { bootstrapNote, columnOf, figuresJson, figuresTable, pooledNote, runHeaderLine, VIEW_ANALYSES, type ReportBy } from '../../core/report/reportText.js';
+import { bootstrapNote, columnOf, figuresJson, figuresTable, pooledNote, runHeaderLine, VIEW_ANALYSES, type ReportBy, nothingScoredLines } from '../../core/report/reportText.js';
 import type { Analysis } from '../../core/report/figures.js';
 import { flaskCsv, FLASK_CSV_SUFFIX } from '../../core/report/flaskCsv.js';
 import { buildHtmlReport } from '../../core/report/html.js';
@@ -56,6 +56,7 @@ export async function printRunReport(db: { file: string }, runIds: string[], by:
   });
   // The run lines go with the progress output (stderr); the figures are the command's result.
   for (const p of prov) log(runHeaderLine(p));
+  for (const l of nothingScoredLines(prov)) log(l);
   log(bootstrapNote(figs[0]));
   process.stdout.write(format === 'json' ? figuresJson(figs, prov, by) : figuresTable(figs, by) + spreadTable(spread));
 }
@@ -99,7 +100,7 @@ export async function reportCommand(argv: string[], log: (s: string) => void): P
   const simulated = prov.filter((p) => p.simulated).map((p) => p.runId);
   if (format === 'table') {
     const lines = prov.map(runHeaderLine);
-    lines.push(bootstrapNote(figs[0]));
+    lines.push(...nothingScoredLines(prov), bootstrapNote(figs[0]));
     const note = pooledNote(figs);
     if (note) lines.push(note);
     if (spread.length) lines.push('with --judge-samples K: each figure is over the per-instance means of the K samples');

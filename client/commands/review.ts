@@ -179,7 +179,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
     },
   });
   if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
-  log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
+  if (final) log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }
 
@@ -206,6 +206,6 @@ async function reviewStoredRun(runId: string, v: Record<string, string | boolean
     },
   });
   if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
-  log(`Results: ${db.file}`);
+  if (final) log(`Results: ${db.file}`);
   return final ? exitCodeForProgress(final.progress) : EXIT.ok;
 }

@@ -5,14 +5,18 @@ import { InputError, RunStoppedError } from '../../core/errors.js';
 import { dbPath, temporalConfig, stateDir } from '../../core/config.js';
 import { assertResultsFile } from '../../core/store/resultsFile.js';
 import { runProgress, type RunHandle } from '../runs.js';
-import { runWorkflowId } from '../../core/pipeline.js';
+import { runWorkflowId, RUN_STATUS_QUERY, type RunStatus } from '../../core/pipeline.js';
 import { liveDaemonPid, probeStateServer } from '../../server/attach.js';
 import { readServerInfo, serverLogPath } from '../../server/serverInfo.js';
+import { liveFromHeartbeats } from '../output/liveProgress.js';
+import { endpointLiveLine, progressLine, type EndpointLive } from '../output/progressBar.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 import { livePollerCount } from '../../core/rate/fleet.js';
 
-export const STATUS_HELP = `flask-eval status RUN   a run's progress from its workflow (done, failed, pending, tokens)
+export const STATUS_HELP = `flask-eval status RUN [--json]   a run's progress: the progress line the running command prints
+  (landed counts, and per endpoint the calls of chunks not landed yet: started, answered, failed,
+  re-asked, in flight and the oldest one's age, an ETA); --json: the same as JSON.
   Says at once when no worker polls the run's task queues. Rides out a Temporal outage
   (retries until Temporal answers). Exit 2 when the run is unknown.`;
 
@@ -20,7 +24,7 @@ export const STATUS_HELP = `flask-eval status RUN   a run's progress from its wo
 
 /** `flask-eval status RUN`: the run's progress, and whether any worker serves its queues. */
 export async function statusCommand(argv: string[], log: (s: string) => void): Promise<void> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
   if (positionals.length !== 1 || !positionals[0]) throw new InputError(`status takes one run name\n\n${STATUS_HELP}`);
   const runId = positionals[0];
   assertResultsFile(dbPath());
@@ -86,7 +90,16 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
       log(`No worker polls ${endpoints.join(', ')}: the run waits until a command or \`flask-eval worker\` with that endpoint serves it (rerun the command that started it).`);
     }
     if (idle.some((q) => q.startsWith('control'))) return;
-    process.stdout.write(`${JSON.stringify(await call(() => runProgress(client, handle)))}\n`);
+    const progress = await call(() => runProgress(client, handle));
+    const { runningBatches } = await call(() => handle.query<RunStatus>(RUN_STATUS_QUERY));
+    const live = await call(() => liveFromHeartbeats(client, runningBatches));
+    const left = (e: EndpointLive) => progress.total - progress.resumed - progress.done - progress.failed - e.instancesThrough;
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ ...progress, endpoints: live })}\n`);
+      return;
+    }
+    const liveLine = live.map((e) => endpointLiveLine(e, left(e), Math.max(1, e.inFlight))).join(' | ');
+    process.stdout.write(`${progressLine(runId, progress, (Date.now() - d.startTime.getTime()) / 1000, liveLine || undefined)}\n`);
   } finally {
     await connection.close();
   }
@@ -94,7 +107,8 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
 
 /**
  * The run's task queues, from the input of its current execution (the first event of its
- * history): `queues` of RunWorkflowInput, whatever its roles are called.
+ * history): its endpoints' queues (judge, model, panel judges), and `queues` where an input
+ * names them so.
  */
 async function runQueues(client: Client, namespace: string, workflowId: string): Promise<Record<string, string>> {
   const page = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId }, maximumPageSize: 1 });
@@ -104,6 +118,17 @@ async function runQueues(client: Client, namespace: string, workflowId: string):
   if (started?.taskQueue?.name) out.control = started.taskQueue.name;
   if (!payload) return out;
   const input = defaultPayloadConverter.fromPayload<Record<string, unknown>>(payload);
+  const queueOf = (ref: unknown) => (ref && typeof ref === 'object' && typeof (ref as { queue?: unknown }).queue === 'string' ? (ref as { queue: string }).queue : undefined);
+  for (const role of ['judge', 'model'] as const) {
+    const q = queueOf(input?.[role]);
+    if (q) out[role] = q;
+  }
+  if (Array.isArray(input?.judges)) {
+    for (const [i, j] of (input.judges as Array<{ endpoint?: unknown }>).entries()) {
+      const q = queueOf(j?.endpoint);
+      if (q && !Object.values(out).includes(q)) out[`judge ${i + 1}`] = q;
+    }
+  }
   const queues = input?.queues;
   if (queues && typeof queues === 'object') {
     for (const [k, v] of Object.entries(queues as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;

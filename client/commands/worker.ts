@@ -12,7 +12,7 @@ import { closeOfflineServer, endpointRefOf, preflight, serveEndpoint } from '../
 import { endpointLimitsFromFlags, judgeFromFlags, keyHelp, modelFromFlags } from '../flags.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 
-export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N] [--check]
+export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N --request-timeout S] [--check]
   An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
   configured with, so it serves exactly the runs bound to them. It needs no results file and no
   dataset: start as many as you like, on any host. Rate limits are per endpoint and fleet-wide:
@@ -36,6 +36,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
       'judge-rps': { type: 'string' }, 'model-rps': { type: 'string' }, 'max-concurrency': { type: 'string' },
       'judge-concurrency': { type: 'string' }, 'model-concurrency': { type: 'string' }, db: { type: 'string' },
       check: { type: 'boolean', default: false },
+      'request-timeout': { type: 'string' }, 'judge-request-timeout': { type: 'string' }, 'model-request-timeout': { type: 'string' },
     },
   });
   const cfg = temporalConfig();
@@ -54,7 +55,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
   const client = new Client({ connection: clientConnection, namespace: cfg.namespace, dataConverter });
   const workers: EndpointWorker[] = [];
   for (const { role: r, config } of wanted) {
-    const ep = await preflight(r, await serveEndpoint(config, cfg.taskQueue));
+    const ep = await preflight(r, await serveEndpoint(config, cfg.taskQueue), limits[r].requestTimeoutMs, log);
     workers.push(await startEndpointWorker({
       connection, namespace: cfg.namespace, endpoint: ep.ref, provider: ep.provider, client,
       limits: limits[r],

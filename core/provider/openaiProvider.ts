@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatRequest } from '../prompts/chat.js';
 import { OPENAI_BASE_URL } from './endpoint.js';
-import { ProviderError, type BatchApi, type ChatProvider, type ChatResult, type EndpointProbe } from './provider.js';
+import { ProviderError, type BatchApi, type ChatProvider, type ChatResult, type EndpointProbe, type CallOptions } from './provider.js';
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -45,6 +45,7 @@ export function chatBody(model: string, request: ChatRequest) {
 /** Map the SDK's error classes onto the kinds retries care about. */
 function classifyOpenAIError(e: unknown, baseURL: string): ProviderError {
   if (e instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('timeout', `request to ${baseURL} timed out`);
+  if (e instanceof OpenAI.APIUserAbortError) return new ProviderError('connection', `request to ${baseURL} abandoned (its chunk was cancelled or its worker is stopping)`);
   if (e instanceof OpenAI.APIConnectionError) return new ProviderError('connection', `cannot connect to ${baseURL}: ${e.message}`);
   if (e instanceof OpenAI.APIError) {
     const status = e.status ?? 0;
@@ -76,12 +77,12 @@ export class OpenAIProvider implements ChatProvider {
     return this.client;
   }
 
-  async complete(model: string, request: ChatRequest): Promise<ChatResult> {
+  async complete(model: string, request: ChatRequest, opts: CallOptions = {}): Promise<ChatResult> {
     let completion: OpenAI.Chat.Completions.ChatCompletion;
     let headers: Headers;
     try {
       const { data, response } = await this.client.chat.completions
-        .create(chatBody(model, request))
+        .create(chatBody(model, request), { ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
         .withResponse();
       completion = data;
       headers = response.headers;

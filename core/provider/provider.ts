@@ -27,8 +27,14 @@ export interface EndpointProbe {
  * Implementations throw ProviderError so that the activity layer can tell Temporal whether and
  * when to retry.
  */
+/** Per call: its timeout, and a signal that abandons it (the server sees the hang-up and can stop). */
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
 export interface ChatProvider {
-  complete(model: string, request: ChatRequest): Promise<ChatResult>;
+  complete(model: string, request: ChatRequest, opts?: CallOptions): Promise<ChatResult>;
   /** One cheap call that checks the endpoint answers and accepts the key (GET /models). */
   probe(timeoutMs?: number): Promise<EndpointProbe>;
   /**

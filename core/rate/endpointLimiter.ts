@@ -37,7 +37,9 @@ export interface LimiterTuning {
 }
 
 const DEFAULT_MAX_CONCURRENCY = 256;
-const DEFAULT_INITIAL_CONCURRENCY = 4;
+const DEFAULT_INITIAL_CONCURRENCY = 1;
+/** A call's timeout when none is given (--request-timeout). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
 interface Waiter {
   estimate: number;
@@ -68,7 +70,10 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
   let rpmBudget: WindowBudget | undefined;
   let tpmBudget: WindowBudget | undefined;
   const userPaced = givenRpm !== undefined || givenTpm !== undefined;
-  const aimd = new AimdWindow({ initial, max: maxConcurrency, latencyTolerance: tuning.latencyTolerance, latencySlackMs: tuning.latencySlackMs });
+  const aimd = new AimdWindow({
+    initial, max: maxConcurrency, latencyTolerance: tuning.latencyTolerance, latencySlackMs: tuning.latencySlackMs,
+    ...(limits.requestTimeoutMs ? { latencyCeilingMs: limits.requestTimeoutMs / 2 } : {}),
+  });
   // For the snapshot only (what was sent in the last minute): no pacing, no limit.
   const recentRequests = new WindowBudget(Number.MAX_SAFE_INTEGER, windowMs, 0);
   const recentTokens = new WindowBudget(Number.MAX_SAFE_INTEGER, windowMs, 0);
@@ -191,6 +196,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
           }
         } else {
           errors++;
+          if (o.timedOut && !userPaced) aimd.onTimeout(epoch);
         }
         observeHeaders(o.headers, t);
         pump();
@@ -276,6 +282,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
         holdMs: Math.max(0, holdUntil - now),
         tokenEstimateRatio: tokenRatio,
         ...(aimd.latencyFloorMs !== undefined ? { latencyFloorMs: aimd.latencyFloorMs } : {}),
+        ...(aimd.meanLatencyMs !== undefined ? { latencyMeanMs: aimd.meanLatencyMs } : {}),
       };
     },
   };

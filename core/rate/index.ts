@@ -13,7 +13,7 @@
  *   // heartbeats / progress: limiter.snapshot()
  */
 export type { EndpointLimiter, Permit, CallObservation, EndpointLimits, Clock } from './types.js';
-export { createEndpointLimiter, type LimiterTuning } from './endpointLimiter.js';
+export { createEndpointLimiter, DEFAULT_REQUEST_TIMEOUT_MS, type LimiterTuning } from './endpointLimiter.js';
 export { fleetSizeFromPollers } from './fleet.js';
 export { readRateLimitHeaders, parseResetDuration, formatResetDuration, headerRecord } from './headers.js';
 export { systemClock } from './clock.js';

@@ -30,6 +30,8 @@ export interface CallObservation {
   completionTokens?: number;
   /** a 429's Retry-After, in ms */
   retryAfterMs?: number;
+  /** an 'error' that was the request timeout */
+  timedOut?: boolean;
   /** response headers, lower-case names (x-ratelimit-* are read when present) */
   headers?: Record<string, string>;
 }
@@ -63,6 +65,8 @@ export interface LimiterSnapshot {
   tokenEstimateRatio: number;
   /** adaptive mode: the lowest latency seen, the reference for "latency holds" */
   latencyFloorMs?: number;
+  /** adaptive mode: the mean latency of the last full window */
+  latencyMeanMs?: number;
 }
 
 export interface EndpointLimits {
@@ -72,8 +76,10 @@ export interface EndpointLimits {
   tpm?: number;
   /** fleet-wide cap on calls in flight (default 256) */
   maxConcurrency?: number;
-  /** adaptive mode: the starting window (default 4) */
+  /** adaptive mode: the starting window (default 1: a slow or serial server is never flooded before its latency is known) */
   initialConcurrency?: number;
+  /** the provider's request timeout: adaptive mode keeps the latency it causes under half of it */
+  requestTimeoutMs?: number;
 }
 
 /** Time source; injectable so unit tests run on a fake clock. */

@@ -48,6 +48,15 @@ export function figuresTable(figs: readonly RunFigures[], by: ReportBy): string 
   return textTable(['skill / level', ...figs.map(columnOf)], rows);
 }
 
+/**
+ * For runs without one scored instance: the table would be all dashes, so say so and where the
+ * reasons are (a bad judge is exactly when a user reads this).
+ */
+export function nothingScoredLines(prov: readonly RunProvenance[]): string[] {
+  return prov.filter((p) => p.scored === 0).map((p) =>
+    `${p.runId}: nothing to score: no instance was scored (${p.failed} failed of ${p.instances}); flask-eval failures ${p.runId} lists why`);
+}
+
 /** A run's header: its counts; a panel's counts per judge, one line each, numbered as its report columns (RUN@J1, ...). */
 export function runHeaderLine(p: RunProvenance): string {
   const sim = p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '';

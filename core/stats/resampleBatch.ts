@@ -37,6 +37,8 @@ export interface ResampleBatchOptions {
  */
 export async function resampleBatch(jobs: readonly ResampleJob[], resamples: number, opts: ResampleBatchOptions = {}): Promise<Float64Array[]> {
   if (jobs.some((j) => j.sums.length === 0)) throw new Error('resampleBatch: every job needs at least one cluster');
+  // Nothing to draw (a run with no scores): the job table would be a 4-byte placeholder, not a table.
+  if (jobs.length === 0) return [];
   const draws = jobs.reduce((a, j) => a + j.sums.length, 0) * resamples;
   const threads = draws < (opts.minParallelDraws ?? PARALLEL_MIN_DRAWS) ? 1 : Math.max(1, Math.min(opts.threads ?? availableParallelism(), MAX_THREADS));
   const buf = shareJobs(jobs, resamples, threads, opts.wasm !== false);

@@ -52,7 +52,9 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
   const next = new Int32Array(buf.next);
   const out = new Float64Array(buf.out);
   const B = buf.resamples;
-  const J = jobs.length / 6; // 6 = JOB_FIELDS (this body cannot use module constants)
+  // 6 = JOB_FIELDS (this body cannot use module constants). Floored: an empty table is one
+  // placeholder word, and a fractional J made totalUnits NaN, a loop that never ended.
+  const J = Math.floor(jobs.length / 6);
   const totalUnits = J === 0 ? 0 : jobs[(J - 1) * 6 + 4] + Math.ceil(B / buf.unitResamples);
 
   // The kernel, when this engine has WebAssembly SIMD (validate() is false otherwise: then the

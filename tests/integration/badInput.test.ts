@@ -185,18 +185,21 @@ test('every rate, limit and count flag must be > 0 (integers where they must be)
 test('run options from flags: per-role limits, aliases, the deprecated rps mapped to rpm with a note', () => {
   const notes: string[] = [];
   const o = runOptions({ 'judge-rps': '2', 'model-rpm': '30', 'model-tpm': '90000', concurrency: '4', 'judge-concurrency': '16', 'chunk-size': '10', 'change-judge': true }, (s) => notes.push(s));
-  assert.deepEqual(o.judgeLimits, { rpm: 120, maxConcurrency: 16 });
-  assert.deepEqual(o.modelLimits, { rpm: 30, tpm: 90000, maxConcurrency: 4 });
+  assert.deepEqual(o.judgeLimits, { rpm: 120, maxConcurrency: 16, requestTimeoutMs: 120_000 });
+  assert.deepEqual(o.modelLimits, { rpm: 30, tpm: 90000, maxConcurrency: 4, requestTimeoutMs: 120_000 });
   assert.equal(o.chunkSize, 10);
   assert.equal(o.changeJudge, true);
   assert.equal(o.batchSize, 1000);
   assert.equal(o.maxAttempts, 8);
   assert.deepEqual(notes, ['--judge-rps is deprecated: read as --judge-rpm 120']);
   const d = runOptions({}, () => undefined);
-  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{}, {}, 96, false, undefined]);
+  assert.deepEqual([d.judgeLimits, d.modelLimits, d.chunkSize, d.changeJudge, d.limit], [{ requestTimeoutMs: 120_000 }, { requestTimeoutMs: 120_000 }, 96, false, undefined]);
   assert.equal(runOptions({ 'max-concurrency': '8' }).chunkSize, 12);
   assert.equal(runOptions({ 'judge-concurrency': '200' }).chunkSize, 96);
-  assert.deepEqual(runOptions({ 'max-concurrency': '3' }).judgeLimits, { maxConcurrency: 3 });
+  assert.deepEqual(runOptions({ 'max-concurrency': '3' }).judgeLimits, { maxConcurrency: 3, requestTimeoutMs: 120_000 });
+  // --request-timeout for every endpoint, --ROLE-request-timeout for one (seconds).
+  const t = runOptions({ 'request-timeout': '300', 'model-request-timeout': '30' });
+  assert.deepEqual([t.judgeLimits.requestTimeoutMs, t.modelLimits.requestTimeoutMs], [300_000, 30_000]);
 });
 
 test('key files: trimmed; other users able to read it get a warning', () => {

@@ -86,3 +86,28 @@ test('an unreachable endpoint fails the preflight within seconds, naming the add
   );
   assert.ok(Date.now() - started < 10_000);
 });
+
+test('a busy one-at-a-time server passes the preflight after a message; one busier than the request timeout is called busy, not dead', async () => {
+  const server = await startOfflineServer({ serial: true, latencyMs: 12_000 });
+  try {
+    const ep = await serveEndpoint({ baseURL: server.url, apiKey: 'k', model: 'flask-offline-judge' }, 'q');
+    // Another client's request holds the server's one slot for 12 s.
+    const other = ep.provider.complete('flask-offline-judge', { messages: [{ role: 'user', content: 'hello' }], temperature: 0, maxTokens: 5 });
+    await new Promise((r) => setTimeout(r, 200));
+    const said: string[] = [];
+    const started = Date.now();
+    const ok = await preflight('judge', ep, 30_000, (s) => said.push(s));
+    assert.ok(Date.now() - started >= 10_000, 'it waited for the busy server');
+    assert.equal(ok.simulated, true);
+    assert.equal(said.length, 1);
+    assert.match(said[0], /accepted the connection but has not answered GET \/models for 10s: busy .*waiting up to 30s \(--request-timeout\)/);
+    await other;
+
+    const again = ep.provider.complete('flask-offline-judge', { messages: [{ role: 'user', content: 'hello again' }], temperature: 0, maxTokens: 5 });
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(preflight('judge', ep, 3_000), /accepted a connection but did not answer GET \/models within 3s .*busy or hung\. A slow server needs a longer --request-timeout/);
+    await again;
+  } finally {
+    await server.close();
+  }
+});

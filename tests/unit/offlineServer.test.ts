@@ -63,8 +63,8 @@ function parseDict(text: string): Map<string, number | 'N/A'> {
   return out;
 }
 
-function review(client: OpenAI, response: string, answer?: string) {
-  return client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: reviewMessages(response, answer), temperature: 0.2, max_tokens: 1024 });
+function review(client: OpenAI, response: string, answer?: string, signal?: AbortSignal) {
+  return client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: reviewMessages(response, answer), temperature: 0.2, max_tokens: 1024 }, signal ? { signal } : undefined);
 }
 
 test('GET /v1/models lists the judge and the model, owned by "flask-eval-offline (SIMULATED)"', async () => {
@@ -457,5 +457,68 @@ test('400 with an OpenAI error body: stream:true, missing messages, invalid JSON
     assert.equal(r.status, 400, body);
     assert.equal(r.body.error?.type, 'invalid_request_error');
     assert.ok((r.body.error?.message ?? '').length > 0);
+  }
+});
+
+test('serial: one request at a time in arrival order, GET /models waits its turn, the service time is --latency-ms', async () => {
+  const events: OfflineRequestEvent[] = [];
+  const { server, client } = await serve({ serial: true, latencyMs: 300, onRequest: (e) => events.push(e) });
+  const t0 = Date.now();
+  const done: number[] = [];
+  const calls = ['a', 'b', 'c'].map((x) => review(client, `Paris ${x}.`).then(() => done.push(Date.now() - t0)));
+  await new Promise((r) => setTimeout(r, 50));
+  const models = fetch(`${server.url}/models`).then(() => Date.now() - t0);
+  await Promise.all(calls);
+  // Served one after another: the n-th answer after n service times, never two at once.
+  done.sort((a, b) => a - b);
+  for (const [i, ms] of done.entries()) assert.ok(ms >= 300 * (i + 1) - 20, `answer ${i + 1} after ${ms} ms`);
+  const arrivals = events.map((e) => e.at).sort((a, b) => a - b);
+  for (let i = 1; i < arrivals.length; i++) assert.ok(arrivals[i] - arrivals[i - 1] >= 280, 'each starts when the previous one ended');
+  // The model list arrived while 3 calls were queued: it is answered after them (a busy server, not a dead one).
+  assert.ok((await models) >= 880, `GET /models answered after ${await models} ms`);
+  assert.equal(server.stats().peakWaiting, 3);
+});
+
+test('serial: a request whose client hangs up is not served (waiting) or stops (being served); the next one goes on', async () => {
+  const { server, client } = await serve({ serial: true, latencyMs: 400 });
+  const first = new AbortController();
+  const second = new AbortController();
+  const a = review(client, 'Paris 1.', undefined, first.signal).catch((e: Error) => e.constructor.name);
+  const b = review(client, 'Paris 2.', undefined, second.signal).catch((e: Error) => e.constructor.name);
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  first.abort();
+  second.abort();
+  assert.deepEqual(await Promise.all([a, b]), ['APIUserAbortError', 'APIUserAbortError']);
+  await review(client, 'Paris 3.');
+  // The third waited for neither the rest of the first's service time nor the second's.
+  assert.ok(Date.now() - t0 < 750, `the third answered ${Date.now() - t0} ms after the hang-ups`);
+  assert.equal(server.stats().abandoned, 2);
+  assert.equal(server.stats().byKind.review, 1);
+});
+
+test('offline-judge CLI: --serial (or FLASK_OFFLINE_SERIAL=1) with the service time from FLASK_OFFLINE_LATENCY_MS', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'offline/serve.ts', '--port', '0'], {
+    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FLASK_OFFLINE_SERIAL: '1', FLASK_OFFLINE_LATENCY_MS: '300' },
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
+    });
+    const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
+    const t0 = Date.now();
+    await Promise.all([review(client, 'Paris 1.'), review(client, 'Paris 2.')]);
+    assert.ok(Date.now() - t0 >= 580, `two calls took ${Date.now() - t0} ms: not one at a time`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
   }
 });

@@ -119,3 +119,26 @@ test('Retry-After as seconds, milliseconds or an HTTP date', () => {
   assert.equal(parseRetryAfter(new Headers({ 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }), now), 5000);
   assert.equal(parseRetryAfter(new Headers({})), undefined);
 });
+
+test('a call past its timeout is a timeout error, and an abandoned one (signal) is dropped by the server, not left running', async () => {
+  const { startOfflineServer } = await import('../../simulator/server.js');
+  const server = await startOfflineServer({ serial: true, latencyMs: 3000 });
+  try {
+    const p = new OpenAIProvider({ apiKey: 'k', baseURL: server.url });
+    const req = { messages: [{ role: 'user' as const, content: 'hi' }], temperature: 0, maxTokens: 5 };
+    const t0 = Date.now();
+    await assert.rejects(p.complete('flask-offline-model', req, { timeoutMs: 500 }), (e: ProviderError) => e.kind === 'timeout');
+    assert.ok(Date.now() - t0 < 2500, 'the per-call timeout, not the provider default');
+    const ac = new AbortController();
+    const abandoned = p.complete('flask-offline-model', { ...req, messages: [{ role: 'user', content: 'bye' }] }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 300);
+    await assert.rejects(abandoned, (e: ProviderError) => e.kind === 'connection' && /abandoned/.test(e.message));
+    // The server saw both hang-ups and served neither to the end: the next call is not queued behind them.
+    const t1 = Date.now();
+    await p.complete('flask-offline-model', { ...req, messages: [{ role: 'user', content: 'next' }] });
+    assert.ok(Date.now() - t1 < 4500, `next call took ${Date.now() - t1} ms`);
+    assert.equal(server.stats().abandoned, 2);
+  } finally {
+    await server.close();
+  }
+});

@@ -517,3 +517,72 @@ test('real HTTP: the limiter in front of the offline server (RPM window shortene
     }
   }
 });
+
+/**
+ * A server with one slot and a 60 s service time: calls queue, so a call's latency is its wait
+ * plus its service; past the request timeout the client gives up (and the server, which sees the
+ * hang-up, drops it).
+ */
+async function serialServerRun(limits: EndpointLimits, timeoutMs: number, durationMs: number) {
+  const { clock, limiter } = make(limits);
+  let freeAt = 0;
+  const latencies: number[] = [];
+  let timeouts = 0;
+  const inFlightSeen: number[] = [];
+  let stop = false;
+  const worker = async () => {
+    while (!stop) {
+      const p = await limiter.acquire(10);
+      const start = clock.now();
+      const done = Math.max(freeAt, start) + 60_000;
+      if (done - start > timeoutMs) {
+        await clock.sleep(timeoutMs);
+        timeouts++;
+        p.release({ outcome: 'error', latencyMs: timeoutMs, timedOut: true });
+        continue;
+      }
+      freeAt = done;
+      await clock.sleep(done - start);
+      latencies.push(done - start);
+      p.release({ outcome: 'ok', latencyMs: done - start });
+    }
+  };
+  const sampler = (async () => {
+    while (!stop) {
+      await clock.sleep(10_000);
+      inFlightSeen.push(limiter.snapshot().inFlight);
+    }
+  })();
+  const ws = Array.from({ length: 8 }, worker);
+  await clock.advance(durationMs);
+  const concurrency = limiter.snapshot().concurrency;
+  stop = true;
+  await clock.advance(10 * timeoutMs);
+  await Promise.all([...ws, sampler]);
+  return { concurrency, latencies, timeouts, inFlightSeen, snapshot: limiter.snapshot() };
+}
+
+test('adaptive vs a one-at-a-time server (60 s a call, 120 s timeout): 1 in flight from the start, no timeout', async () => {
+  const r = await serialServerRun({ requestTimeoutMs: 120_000 }, 120_000, 30 * 60_000);
+  assert.equal(r.timeouts, 0);
+  assert.equal(r.concurrency, 1);
+  assert.ok(Math.max(...r.inFlightSeen) <= 1, `in flight: ${r.inFlightSeen}`);
+  assert.ok(r.latencies.length >= 29, `served ${r.latencies.length} calls in 30 min`);
+  assert.equal(r.snapshot.latencyMeanMs, 60_000);
+});
+
+test('adaptive vs a one-at-a-time server started at 4 in flight with a longer timeout: converges to 1-2, latency stays under half the timeout', async () => {
+  const r = await serialServerRun({ initialConcurrency: 4, requestTimeoutMs: 300_000 }, 300_000, 60 * 60_000);
+  assert.equal(r.timeouts, 0);
+  assert.ok(r.concurrency >= 1 && r.concurrency <= 2, `window ${r.concurrency}`);
+  // After the first windows (which queued 4 deep), latencies stay at 1-2 service times.
+  const late = r.latencies.slice(10);
+  assert.ok(Math.max(...late) <= 150_000, `late latencies ${late}`);
+});
+
+test('adaptive: a timed-out call halves the window (once per window)', async () => {
+  const { limiter } = make({ initialConcurrency: 8 });
+  const permits = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire(1)));
+  for (const p of permits) p.release({ outcome: 'error', latencyMs: 120_000, timedOut: true });
+  assert.equal(limiter.snapshot().concurrency, 4);
+});

@@ -166,3 +166,18 @@ test('core/stats/resampleWasm.ts is compiled from the current resample.wat', () 
   const r = spawnSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 });
+
+test('no scores at all (every instance failed): the batch bootstrap returns at once, with no interval', () => {
+  // In a child process: the bug this guards against was a loop that never ended, which would
+  // hang this test runner instead of failing it.
+  const script = `
+    const { bootstrapMeanCis } = await import('./core/stats/bootstrapBatch.ts');
+    const { resampleBatch } = await import('./core/stats/resampleBatch.ts');
+    const empty = await resampleBatch([], 1000);
+    const cis = await bootstrapMeanCis([{ sums: new Float64Array(0), counts: null, label: 'skill:x' }], { resamples: 1000, seed: 7 });
+    console.log(JSON.stringify({ empty: empty.length, cis }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.signal, null, 'the bootstrap of nothing did not return within 20 s');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { empty: 0, cis: [{ mean: null, low: null, high: null, n: 0, instances: 0 }] });
+});
