@@ -6,19 +6,28 @@ import { readProvenance } from '../../core/report/provenance.js';
 import { judgeLegend, POOLED_DEFINITION, resolveScoreSources, type ScoreSource } from '../../core/report/scoreSources.js';
 import { textTable } from '../../core/report/textTable.js';
 import { strFlag } from '../flags.js';
+import { writeFileSync } from 'node:fs';
+import { evaluateGate, fmtP, gateJunit, gateMarkdown, type GateOptions } from '../../core/report/gate.js';
+import { EXIT } from '../output/exitCodes.js';
 import { bootstrapFromFlags, withReader } from './report.js';
 
-export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--pooled] [--format table|json] [--bootstrap 1000] [--seed 20230720] [--db FILE]
+export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--pooled] [--format table|json|markdown] [--bootstrap 1000] [--seed 20230720] [--db FILE]
+       [--fail-if-worse D [--alpha 0.05] [--skills a,b] [--junit FILE]]
   Paired comparison on the instances both runs scored, per skill and overall: mean of A and B on
   those pairs, the difference B - A, its 95% bootstrap CI (instances resampled) and a two-sided
-  paired permutation (sign-flip) p-value. Says when the runs' instance sets differ.
+  paired permutation (sign-flip) p-value, exact for FLASK's integer scores. Says when the runs'
+  instance sets differ.
+  --fail-if-worse D: a gate for CI. Exit 5 when B is worse than A by more than D (B - A < -D) on
+  overall or on a tested skill (--skills; default all) and that drop is significant at --alpha
+  after Holm's correction over the figures tested (panels: every pair of judges compared must pass).
+  --format markdown prints the verdict for a pull-request comment; --junit FILE writes one JUnit
+  test case per figure.
   Panels are compared judge by judge: the judges both runs have (same endpoint, model and profile),
   else every judge of A with every judge of B; --pooled compares the pooled figures too (see
   flask-eval report --help). RUN@J2 or RUN@pooled picks one column of a panel.`;
 
 const f3 = (x: number | null) => (x === null ? 'N/A' : x.toFixed(3));
 const signed = (x: number | null) => (x === null ? 'N/A' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
-const pfmt = (p: number | null) => (p === null ? 'N/A' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
 function comparisonText(c: RunComparison): string {
   const lines: string[] = [];
@@ -27,19 +36,26 @@ function comparisonText(c: RunComparison): string {
     const ex = (xs: number[]) => `${xs.length}${xs.length ? ` (idx ${xs.slice(0, 8).join(', ')}${xs.length > 8 ? ', ...' : ''})` : ''}`;
     lines.push(`note: the instance sets differ: only A scored ${ex(c.onlyA)}, only B scored ${ex(c.onlyB)}; the figures below use the ${c.both} common instances only`);
   }
-  lines.push(`95% CI: percentile bootstrap over instances, B=${c.bootstrap.resamples}, seed=${c.bootstrap.seed}; p: two-sided paired sign-flip permutation test (${c.figures.some((f) => f.pMethod === 'monte-carlo') ? `Monte Carlo, ${c.bootstrap.resamples} draws, so p >= ${pfmt(1 / (c.bootstrap.resamples + 1))}` : 'exact'}); 13 tests, no multiple-comparison correction`, '');
-  const rows = c.figures.map((f) => [f.figure, String(f.n), f3(f.meanA), f3(f.meanB), signed(f.diff), f.low === null ? 'N/A' : `[${signed(f.low)}, ${signed(f.high)}]`, pfmt(f.p)]);
+  const mc = c.figures.filter((f) => f.pMethod === 'monte-carlo');
+  const method = mc.length === 0 ? 'exact: the whole permutation distribution'
+    : `exact where the differences are integers; Monte Carlo for ${mc.map((f) => f.figure).join(', ')} (largest standard error ${fmtP(Math.max(...mc.map((f) => f.pSe ?? 0)))})`;
+  lines.push(`95% CI: percentile bootstrap over instances, B=${c.bootstrap.resamples}, seed=${c.bootstrap.seed}; p: two-sided paired sign-flip permutation test (${method}); ${c.figures.length} tests, no multiple-comparison correction (--fail-if-worse applies Holm's)`, '');
+  const rows = c.figures.map((f) => [f.figure, String(f.n), f3(f.meanA), f3(f.meanB), signed(f.diff), f.low === null ? 'N/A' : `[${signed(f.low)}, ${signed(f.high)}]`, fmtP(f.p)]);
   lines.push(textTable(['skill', 'pairs', `A mean`, `B mean`, 'B - A', '95% CI', 'p'], rows).trimEnd());
   return lines.join('\n') + '\n';
 }
 
-export async function compareCommand(argv: string[], log: (s: string) => void): Promise<void> {
+export async function compareCommand(argv: string[], log: (s: string) => void): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { db: { type: 'string' }, format: { type: 'string', default: 'table' }, bootstrap: { type: 'string' }, seed: { type: 'string' }, pooled: { type: 'boolean' } },
+    options: {
+      db: { type: 'string' }, format: { type: 'string', default: 'table' }, bootstrap: { type: 'string' }, seed: { type: 'string' }, pooled: { type: 'boolean' },
+      'fail-if-worse': { type: 'string' }, alpha: { type: 'string' }, skills: { type: 'string' }, junit: { type: 'string' },
+    },
   });
   if (positionals.length !== 2) throw new InputError(`compare takes two run names\n\n${COMPARE_HELP}`);
-  if (!['table', 'json'].includes(v.format as string)) throw new InputError(`--format must be table or json (got "${v.format}")`);
+  if (!['table', 'json', 'markdown'].includes(v.format as string)) throw new InputError(`--format must be table, json or markdown (got "${v.format}")`);
+  const gateOptions = gateFromFlags(v);
   const [a, b] = positionals;
   const bs = bootstrapFromFlags(v);
   const { prov, scores, pairs } = await withReader(strFlag(v, 'db'), async (r, where) => {
@@ -52,8 +68,38 @@ export async function compareCommand(argv: string[], log: (s: string) => void): 
   if (sim.length) log(`note: ${sim.join(', ')}: produced by the offline endpoint: SIMULATED figures`);
   const cs = pairs.map(([x, y]) => compareRuns(x.label, y.label, scores.get(x.label) ?? [], scores.get(y.label) ?? [], bs));
   const legends = [...new Set(pairs.flatMap((p) => p.filter((s) => s.judge).map((s) => `${s.runId}@${judgeLegend(s.judge!)}`)))];
-  if (v.format === 'json') process.stdout.write(JSON.stringify(cs.length === 1 ? cs[0] : cs, null, 2) + '\n');
-  else process.stdout.write([...legends, ...(pairs.some((p) => p.some((s) => s.pooled)) ? [POOLED_DEFINITION] : []), ...(legends.length ? [''] : []), cs.map(comparisonText).join('\n')].join('\n'));
+  const gated = gateOptions ? cs.map((c) => ({ c, g: evaluateGate(c, gateOptions) })) : undefined;
+  for (const { c, g } of gated ?? []) {
+    const unknown = (g.options.skills ?? []).filter((s) => !c.figures.some((f) => f.figure === s));
+    if (unknown.length) throw new InputError(`--skills: ${unknown.join(', ')} not scored by both runs (they scored: ${c.figures.map((f) => f.figure).join(', ')})`);
+  }
+  if (v.format === 'json') {
+    const out = gated ? gated.map(({ c, g }) => ({ ...c, gate: g })) : cs;
+    process.stdout.write(JSON.stringify(out.length === 1 ? out[0] : out, null, 2) + '\n');
+  } else if (v.format === 'markdown') {
+    process.stdout.write((gated ?? cs.map((c) => ({ c, g: evaluateGate(c, { maxDrop: 0, alpha: 0.05 }) }))).map(({ c, g }) => gateMarkdown(c, g)).join('\n'));
+  } else {
+    process.stdout.write([...legends, ...(pairs.some((p) => p.some((s) => s.pooled)) ? [POOLED_DEFINITION] : []), ...(legends.length ? [''] : []), cs.map(comparisonText).join('\n')].join('\n'));
+    for (const { g } of gated ?? []) {
+      process.stdout.write(`\ngate (--fail-if-worse ${g.options.maxDrop}, alpha ${g.options.alpha}, Holm over ${g.figures.length} figures): ${g.passed ? 'PASSED' : 'FAILED'}\n${g.figures.filter((f) => f.failed).map((f) => `  ${f.figure}: ${f.verdict}\n`).join('')}`);
+    }
+  }
+  if (gated && strFlag(v, 'junit')) writeFileSync(strFlag(v, 'junit')!, gateJunit(gated));
+  return gated?.some(({ g }) => !g.passed) ? EXIT.gateFailed : EXIT.ok;
+}
+
+function gateFromFlags(v: Record<string, string | boolean | undefined>): GateOptions | undefined {
+  const raw = strFlag(v, 'fail-if-worse');
+  if (raw === undefined) {
+    for (const f of ['alpha', 'skills', 'junit']) if (v[f] !== undefined) throw new InputError(`--${f} goes with --fail-if-worse D`);
+    return undefined;
+  }
+  const maxDrop = Number(raw);
+  if (!Number.isFinite(maxDrop) || maxDrop < 0) throw new InputError(`--fail-if-worse takes the largest tolerated drop in score points, >= 0 (got "${raw}")`);
+  const alpha = Number(strFlag(v, 'alpha') ?? 0.05);
+  if (!(alpha > 0 && alpha < 1)) throw new InputError(`--alpha must be between 0 and 1 (got "${v.alpha}")`);
+  const skills = strFlag(v, 'skills')?.split(',').map((s) => s.trim()).filter(Boolean);
+  return { maxDrop, alpha, ...(skills ? { skills } : {}) };
 }
 
 /**

@@ -117,6 +117,23 @@ test('compare: paired differences on the common instances, CI, p-value, and the 
   assert.ok(Math.abs(overall.diff - 4 / 7) < 1e-12);
 });
 
+test('compare --fail-if-worse: the exit status, the markdown verdict and the JUnit file follow the gate', () => {
+  // B = fa, A = fb: readability is 0.75 lower in fa (exact p 0.25 on 4 pairs): not significant at 0.05.
+  const pass = cli('compare', 'fb', 'fa', '--db', db, '--fail-if-worse', '0.5', '--skills', 'readability');
+  assert.equal(pass.code, 0, pass.err);
+  assert.match(pass.out, /gate \(--fail-if-worse 0.5, alpha 0.05, Holm over 2 figures\): PASSED/);
+  // The same drop at a (deliberately loose) alpha of 0.9 is "significant": exit 5, and the files say so.
+  const junit = path.join(path.dirname(db), 'gate.xml');
+  const fail = cli('compare', 'fb', 'fa', '--db', db, '--fail-if-worse', '0.5', '--skills', 'readability', '--alpha', '0.9', '--format', 'markdown', '--junit', junit);
+  assert.equal(fail.code, 5, fail.err);
+  assert.match(fail.out, /❌ FLASK gate failed: fa is worse than fb/);
+  assert.match(readFileSync(junit, 'utf8'), /<testcase classname="flask-gate.fa" name="readability: B - A = -0.750"><failure/);
+  const unknown = cli('compare', 'fb', 'fa', '--db', db, '--fail-if-worse', '0.5', '--skills', 'nonsense');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /--skills: nonsense not scored by both runs/);
+  assert.equal(cli('compare', 'fb', 'fa', '--db', db, '--alpha', '0.1').code, 2);
+});
+
 test('runs: every run with kind, counts, tokens, status; header printed even when empty', () => {
   const r = cli('runs', '--db', db);
   assert.equal(r.code, 0, r.err);

@@ -81,11 +81,44 @@ test('sign-flip test: exact p-values on small fixtures', () => {
   assert.deepEqual(signFlipP([3, 1, 1], opts), { p: 0.25, method: 'exact' });
 });
 
-test('sign-flip test: Monte Carlo past 16 instances, p >= 1/(B+1), deterministic', () => {
-  const r = signFlipP(Array(30).fill(1), { resamples: 999, seed: 5 });
-  assert.deepEqual(r, { p: 1 / 1000, method: 'monte-carlo' });
-  const zero = signFlipP([...Array(15).fill(1), ...Array(15).fill(-1)], { resamples: 999, seed: 5 });
-  assert.equal(zero.p, 1);
+test('sign-flip test: integer differences are exact at any size (the distribution of sums, not 2^k patterns)', () => {
+  // 30 equal differences: only all-plus and all-minus reach |30|.
+  assert.deepEqual(signFlipP(Array(30).fill(1), opts), { p: 2 / 2 ** 30, method: 'exact' });
+  assert.deepEqual(signFlipP([...Array(15).fill(1), ...Array(15).fill(-1)], opts), { p: 1, method: 'exact' });
+  // Against brute-force enumeration of every sign pattern, on seeded random small vectors.
+  const rand = mulberry32(11);
+  for (let trial = 0; trial < 40; trial++) {
+    const k = 1 + Math.floor(rand() * 12);
+    const d = Array.from({ length: k }, () => Math.floor(rand() * 9) - 4);
+    const observed = Math.abs(d.reduce((a, x) => a + x, 0));
+    let hits = 0;
+    for (let mask = 0; mask < 2 ** k; mask++) {
+      const s = d.reduce((a, x, i) => a + (mask & (1 << i) ? -x : x), 0);
+      if (Math.abs(s) >= observed) hits++;
+    }
+    const r = signFlipP(d, opts);
+    assert.equal(r.method, 'exact');
+    assert.ok(Math.abs(r.p - hits / 2 ** k) < 1e-12, `${d}: ${r.p} vs ${hits / 2 ** k}`);
+  }
+  // 1,700 instances of FLASK-sized differences: still exact.
+  const big = Array.from({ length: 1700 }, () => Math.floor(rand() * 25) - 12);
+  assert.equal(signFlipP(big, opts).method, 'exact');
+});
+
+test('sign-flip test: non-integer differences fall back to Monte Carlo, with its standard error, until the decision at alpha is clear', () => {
+  const r = signFlipP(Array(30).fill(0.5), { resamples: 999, seed: 5 });
+  assert.equal(r.method, 'monte-carlo');
+  assert.equal(r.draws, 10_000); // p is far below 0.05 after one round
+  assert.equal(r.p, 1 / 10_001);
+  assert.ok(r.se !== undefined && r.se > 0 && r.se < 1e-3);
+  // A p near alpha (exact 0.0414: the same differences doubled are integers) keeps drawing until
+  // 3 standard errors separate it from alpha, and lands within 4 of the exact value.
+  const d = [...Array(15).fill(0.5), ...Array(5).fill(-0.5)];
+  const near = signFlipP(d, { resamples: 999, seed: 5 });
+  const exact = signFlipP(d.map((x) => 2 * x), opts);
+  assert.equal(exact.method, 'exact');
+  assert.ok(Math.abs(near.p - 0.05) > 3 * near.se! || near.draws === 2_000_000);
+  assert.ok(Math.abs(near.p - exact.p) < 4 * near.se!, `${near.p} vs exact ${exact.p} (se ${near.se})`);
 });
 
 test('paired test: a constant difference has that mean, a zero-width CI and the smallest p', () => {
