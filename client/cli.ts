@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prompts: async () => { const m = await import('./commands/prompts.js'); return { run: (a) => m.promptsCommand(a), help: m.PROMPTS_HELP }; },
   estimate: async () => { const m = await import('./commands/estimate.js'); return { run: (a) => m.estimateCommand(a), help: m.ESTIMATE_HELP }; },
   report: async () => { const m = await import('./commands/report.js'); return { run: (a) => m.reportCommand(a, log), help: m.REPORT_HELP }; },
+  leaderboard: async () => { const m = await import('./commands/leaderboard.js'); return { run: (a) => m.leaderboardCommand(a, log), help: m.LEADERBOARD_HELP }; },
   compare: async () => { const m = await import('./commands/compare.js'); return { run: (a) => m.compareCommand(a, log), help: m.COMPARE_HELP }; },
   agreement: async () => { const m = await import('./commands/agreement.js'); return { run: (a) => m.agreementCommand(a, log), help: m.AGREEMENT_HELP }; },
   runs: async () => { const m = await import('./commands/runs.js'); return { run: (a) => m.runsCommand(a), help: m.RUNS_HELP }; },

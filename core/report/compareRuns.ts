@@ -19,6 +19,22 @@ export interface RunComparison {
   bootstrap: BootstrapOptions;
 }
 
+/** One instance's pair on `keys`: the sums and count over the skills both runs scored (not N/A). */
+export function pairScores(x: InstanceScores, y: InstanceScores, keys: readonly string[]): PairedCluster {
+  let sumA = 0;
+  let sumB = 0;
+  let count = 0;
+  for (const k of keys) {
+    const sa = x.scores.get(k);
+    const sb = y.scores.get(k);
+    if (sa == null || sb == null) continue;
+    sumA += sa;
+    sumB += sb;
+    count++;
+  }
+  return { sumA, sumB, count };
+}
+
 /**
  * Paired comparison of two runs on the instances both scored: per skill, the pairs are the
  * instances where both runs gave that skill a score (not N/A); overall, each common instance
@@ -29,23 +45,9 @@ export function compareRuns(a: string, b: string, rowsA: readonly InstanceScores
   const idxA = new Set(rowsA.map((r) => r.idx));
   const common = rowsA.filter((r) => byIdxB.has(r.idx)).map((r) => [r, byIdxB.get(r.idx)!] as const);
   const skills = orderSkills(common.flatMap(([x]) => [...x.scores.keys()]));
-  const pairOf = (x: InstanceScores, y: InstanceScores, keys: readonly string[]): PairedCluster => {
-    let sumA = 0;
-    let sumB = 0;
-    let count = 0;
-    for (const k of keys) {
-      const sa = x.scores.get(k);
-      const sb = y.scores.get(k);
-      if (sa == null || sb == null) continue;
-      sumA += sa;
-      sumB += sb;
-      count++;
-    }
-    return { sumA, sumB, count };
-  };
   const label = `${a}|${b}`;
-  const figures: PairedFigure[] = skills.map((k) => ({ figure: k, ...pairedTest(common.map(([x, y]) => pairOf(x, y, [k])), bs, `${label}|${k}`) }));
-  figures.push({ figure: 'overall', ...pairedTest(common.map(([x, y]) => pairOf(x, y, [...x.scores.keys()])), bs, `${label}|overall`) });
+  const figures: PairedFigure[] = skills.map((k) => ({ figure: k, ...pairedTest(common.map(([x, y]) => pairScores(x, y, [k])), bs, `${label}|${k}`) }));
+  figures.push({ figure: 'overall', ...pairedTest(common.map(([x, y]) => pairScores(x, y, [...x.scores.keys()])), bs, `${label}|overall`) });
   return {
     a, b, scoredA: rowsA.length, scoredB: rowsB.length, both: common.length,
     onlyA: rowsA.filter((r) => !byIdxB.has(r.idx)).map((r) => r.idx),

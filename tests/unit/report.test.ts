@@ -134,6 +134,22 @@ test('compare --fail-if-worse: the exit status, the markdown verdict and the JUn
   assert.equal(cli('compare', 'fb', 'fa', '--db', db, '--alpha', '0.1').code, 2);
 });
 
+test('leaderboard: from the results file, the common instances only, a row per run, csv and json agree', () => {
+  const r = cli('leaderboard', 'fa', 'fb', '--db', db);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /2 runs on the 4 instances every run scored \(2 instances scored by only some runs left out\)/);
+  const j = JSON.parse(cli('leaderboard', 'fa', 'fb', '--db', db, '--format', 'json').out);
+  // each run's own scores on the 4 common instances (1, 2, 5, 6): fb 30/8 above fa 26/8
+  // (unlike compare's pairs, a skill the other run called N/A still counts for this one)
+  assert.deepEqual(j.rows.map((x: { run: string }) => x.run), ['fb', 'fa']);
+  assert.ok(Math.abs(j.rows[0].overall.mean - 30 / 8) < 1e-12);
+  assert.ok(Math.abs(j.rows[1].overall.mean - 26 / 8) < 1e-12);
+  const csv = cli('leaderboard', 'fa', 'fb', '--db', db, '--format', 'csv').out.trim().split('\n');
+  assert.equal(csv[0], 'run,rank,tier,figure,mean,low,high,n,rank_low,rank_high');
+  assert.match(csv[1]!, /^fb,1,1,overall,3\.75,/);
+  assert.equal(cli('leaderboard', 'fa', '--db', db).code, 2);
+});
+
 test('runs: every run with kind, counts, tokens, status; header printed even when empty', () => {
   const r = cli('runs', '--db', db);
   assert.equal(r.code, 0, r.err);
