@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { Database } from '../core/store/database.js';
@@ -141,9 +142,20 @@ export function validateRunName(name: string, from = '--run'): string {
 }
 
 /** A default run name from a model or file name: unsafe characters become "_", and it is bounded. */
-export function defaultRunName(prefix: string, from: string): string {
-  const safe = `${prefix}-${from}`.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+export function defaultRunName(prefix: string, from: string, v?: Values): string {
+  const safe = `${prefix}-${from}${v ? instanceSetSuffix(v) : ''}`.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '');
   return validateRunName(safe.slice(0, MAX_RUN_NAME) || prefix, 'run name');
+}
+
+/**
+ * What tells one instance set from another in a default run name: FLASK-Hard, another evaluation
+ * set, the first N. So `review --model chatgpt --hard` after `review --model chatgpt` is a run of
+ * its own instead of a clash with the full set's run.
+ */
+function instanceSetSuffix(v: Values): string {
+  const set = v.hard ? '-hard' : typeof v['eval-set'] === 'string' ? `-${path.basename(v['eval-set']).replace(/\.jsonl?$/, '')}` : '';
+  const limit = typeof v.limit === 'string' ? `-first${v.limit}` : '';
+  return set + limit;
 }
 
 /** `--run NAME` validated, or the default. */

@@ -61,7 +61,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   modelSettings(v);
   if (kind === 'eval') judgeSettings(v);
   if (!model.model) throw new InputError('name the evaluated model: --model-name M (or FLASK_MODEL_NAME)');
-  const runId = runNameFlag(v, () => defaultRunName(kind, model.model));
+  const runId = runNameFlag(v, () => defaultRunName(kind, model.model, v));
   const datasetFile = strFlag(v, 'input') ?? evalSetFile(v);
   let instances = loadEvalSet(datasetFile);
   const limit = intFlag(v, 'limit', undefined);

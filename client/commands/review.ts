@@ -154,7 +154,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   if (!answersFile && strFlag(v, 'run') !== undefined) return reviewStoredRun(validateRunName(strFlag(v, 'run')!), v, log);
   if (!answersFile) throw new InputError(`review needs --model NAME, --answers FILE, or --run NAME of a stored run\n\n${REVIEW_HELP}`);
   const modelId = strFlag(v, 'model-id') ?? model ?? path.basename(answersFile).replace(/\.jsonl?$/, '');
-  const runId = runNameFlag(v, () => defaultRunName('review', modelId));
+  const runId = runNameFlag(v, () => defaultRunName('review', modelId, v));
   const evalSet = evalSetFile(v);
   // FLASK's published answers are keyed by the full set's idx; FLASK-Hard renumbers its instances.
   const prepared = planReview(evalSet, answersFile, modelId, intFlag(v, 'limit', undefined), {

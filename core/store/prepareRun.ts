@@ -56,7 +56,8 @@ export async function prepareRun(db: Database, req: StoreRunRequest): Promise<Pr
     if (before > given && given > 0) {
       throw new InputError(
         `run "${req.record.runId}" already has ${before} instances, more than the ${given} given now (--limit ${req.limit ?? 'none'}): ` +
-          `a run cannot shrink. Use --limit ${before} (or none) to resume it, or a new --run name.`,
+          'a run cannot shrink. If it is the same evaluation set, resume it with --limit ' + before + ' (or none); if it is another ' +
+          '(--hard, --eval-set, other answers), give it a run of its own: --run NAME.',
       );
     }
     const existed = await createOrMatchRun(sql, req.record, { changeJudge: req.changeJudge });
