@@ -8,18 +8,18 @@ import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skill
 import { InstructionSchema, loadInstructions } from '../../core/flask/instructions.js';
 import { readJsonl } from '../../core/inputs/jsonl.js';
 import type { ChatMessage } from '../../core/prompts/chat.js';
+import { countChat, tokenCounter, tokenizerFor } from '../../core/cost/tokens.js';
+import { DEFAULT_JUDGE_MODEL } from '../../core/config.js';
 import { evalSetFile } from './review.js';
 import { intFlag, strFlag } from '../flags.js';
 
 export const PROMPTS_HELP = `flask-eval prompts [--stage review|domain|skillset|difficulty] [--model NAME | --answers FILE] [--input FILE] [--limit N]
-  Print the exact messages that would be sent, as JSONL, without calling any model; a token
-  estimate goes to stderr. review needs answers (--model / --answers); the annotation stages take
-  the evaluation set or --input (instructions JSONL). --seed N: the skill-numbering shuffle seed.`;
+  Print the exact messages that would be sent, as JSONL, without calling any model; the prompt
+  tokens go to stderr, counted as the estimate command counts them (the BPE of --judge-model,
+  default FLASK_JUDGE_MODEL or gpt-4-0613). review needs answers (--model / --answers); the
+  annotation stages take the evaluation set or --input (instructions JSONL). --seed N: the
+  skill-numbering shuffle seed.`;
 
-/** Rough token count (4 characters a token): enough to budget a run before paying for it. */
-function estimateTokens(messages: ChatMessage[]): number {
-  return Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
-}
 
 export async function promptsCommand(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
@@ -27,6 +27,7 @@ export async function promptsCommand(argv: string[]): Promise<void> {
     options: {
       stage: { type: 'string', default: 'review' }, model: { type: 'string' }, answers: { type: 'string' },
       'eval-set': { type: 'string' }, hard: { type: 'boolean' }, input: { type: 'string' }, limit: { type: 'string' }, seed: { type: 'string' },
+      'judge-model': { type: 'string' },
     },
   });
   const stage = v.stage as string;
@@ -60,13 +61,19 @@ export async function promptsCommand(argv: string[]): Promise<void> {
   } else {
     throw new InputError(`--stage must be review, domain, skillset or difficulty (got "${stage}")`);
   }
-  let tokens = 0;
+  // The same count as `estimate` (core/cost/tokens.ts): the judge model's BPE where it is known.
+  const judgeModel = strFlag(v, 'judge-model') ?? process.env.FLASK_JUDGE_MODEL ?? DEFAULT_JUDGE_MODEL;
+  const tokenizer = tokenizerFor(judgeModel);
+  const counter = await tokenCounter(tokenizer.encoding);
+  let prompt = 0, completion = 0;
   for (const l of lines) {
-    const est = estimateTokens(l.messages);
-    tokens += est + l.max_tokens;
-    process.stdout.write(JSON.stringify({ idx: l.idx, stage, messages: l.messages, temperature: l.temperature, max_tokens: l.max_tokens, estimated_prompt_tokens: est, ...l.extra }) + '\n');
+    const promptTokens = countChat(counter, l.messages);
+    prompt += promptTokens;
+    completion += l.max_tokens;
+    process.stdout.write(JSON.stringify({ idx: l.idx, stage, messages: l.messages, temperature: l.temperature, max_tokens: l.max_tokens, prompt_tokens: promptTokens, ...l.extra }) + '\n');
   }
-  process.stderr.write(`${lines.length} prompts; about ${tokens} tokens at most (prompt estimate + max_tokens each)\n`);
+  const how = `${tokenizer.encoding}, ${tokenizer.exact ? `exact for ${judgeModel}` : `approximate: ${judgeModel} is not an OpenAI model`}`;
+  process.stderr.write(`${lines.length} prompts; ${prompt} prompt tokens (${how}) + at most ${completion} completion tokens (max_tokens each)\n`);
 }
 
 /**

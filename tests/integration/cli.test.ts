@@ -27,7 +27,7 @@ test('--version names the build that runs: compiled dist/, or the sources throug
   assert.match(compiled.stdout, /^flask-eval \S+ \((compiled, dist\/|from the TypeScript sources via tsx.*)\)\n$/);
 });
 
-test('prompts prints the exact review messages as JSONL without calling a model', () => {
+test('prompts prints the exact review messages as JSONL without calling a model', async () => {
   const r = cli(['prompts', '--model', 'gpt4', '--limit', '2']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -36,8 +36,10 @@ test('prompts prints the exact review messages as JSONL without calling a model'
   assert.deepEqual(lines[0].messages, renderReviewPrompt(p.instances[0], p.responses[0].text));
   assert.equal(lines[0].temperature, 0.2);
   assert.equal(lines[0].max_tokens, 1024);
-  assert.ok(lines[0].estimated_prompt_tokens > 100);
-  assert.match(r.stderr, /2 prompts; about \d+ tokens/);
+  // The same BPE count as `estimate` (gpt-4-0613: cl100k_base, exact), not characters / 4.
+  const counter = await tokenCounter('cl100k_base');
+  assert.equal(lines[0].prompt_tokens, countChat(counter, lines[0].messages));
+  assert.match(r.stderr, /2 prompts; \d+ prompt tokens \(cl100k_base, exact for gpt-4-0613\)/);
   const s = cli(['prompts', '--stage', 'skillset', '--limit', '1', '--seed', '3']);
   assert.equal(s.code, 0, s.stderr);
   assert.equal(JSON.parse(s.stdout).numbering.length, 12);
