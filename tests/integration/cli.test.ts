@@ -8,6 +8,7 @@ import path from 'node:path';
 import { PROJECT_ROOT, DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { renderReviewPrompt } from '../../core/prompts/review.js';
 import { prepareReview } from '../../core/inputs/prepare.js';
+import { countChat, tokenCounter } from '../../core/cost/tokens.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flask-cli-'));
 
