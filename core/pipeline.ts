@@ -103,7 +103,7 @@ export interface CallChunkInput {
   items: ChunkItem[];
 }
 
-interface ChunkStats {
+export interface ChunkStats {
   calls: number;
   rateLimited: number;
   errors: number;

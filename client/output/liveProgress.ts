@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { CompressionCodec } from '../../core/temporal/compressionCodec.js';
-import type { Checkpoint } from '../../activities/callChunk.js';
+import type { Checkpoint } from '../../activities/checkpoint.js';
 import type { EndpointLive } from './progressBar.js';
 
 /**
