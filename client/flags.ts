@@ -5,6 +5,7 @@ import { Database } from '../core/store/database.js';
 import { dbPath, judgeEndpoint, modelEndpoint, type EndpointConfig } from '../core/config.js';
 import type { RunOptions } from './execute.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/rate/index.js';
+import type { EndpointLimits } from '../core/rate/index.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 type Warn = (s: string) => void;
@@ -162,18 +163,6 @@ function instanceSetSuffix(v: Values): string {
 export function runNameFlag(v: Values, dflt: () => string): string {
   const raw = strFlag(v, 'run');
   return raw === undefined ? dflt() : validateRunName(raw);
-}
-
-/** Limits of one endpoint (one role), fleet-wide: every worker serving it takes its share. */
-export interface EndpointLimits {
-  /** Requests per minute. */
-  rpm?: number;
-  /** Tokens (prompt + completion) per minute. */
-  tpm?: number;
-  /** Calls in flight at most; undefined: adaptive. */
-  maxConcurrency?: number;
-  /** A call's timeout, queueing at the server included (--request-timeout). */
-  requestTimeoutMs?: number;
 }
 
 /**

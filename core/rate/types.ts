@@ -74,11 +74,11 @@ export interface EndpointLimits {
   rpm?: number;
   /** fleet-wide tokens per minute (estimate at acquire, corrected by reported usage) */
   tpm?: number;
-  /** fleet-wide cap on calls in flight (default 256) */
+  /** fleet-wide cap on calls in flight; unset: adaptive, up to 256 */
   maxConcurrency?: number;
   /** adaptive mode: the starting window (default 1: a slow or serial server is never flooded before its latency is known) */
   initialConcurrency?: number;
-  /** the provider's request timeout: adaptive mode keeps the latency it causes under half of it */
+  /** a call's timeout, queueing at the server included (--request-timeout); adaptive mode keeps the latency it causes under half of it */
   requestTimeoutMs?: number;
 }
 
