@@ -152,7 +152,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
         out.results.push({
           idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering, template: asked.template,
           ...(asked.samples ? { samples: asked.samples(values) } : {}),
-          text: many ? texts.map((t, k) => `[${asked.calls[k].label ?? k + 1}]\n${t}`).join('\n\n') : texts[0],
+          text: many ? texts.map((t, k) => `[${asked.calls[k]!.label ?? k + 1}]\n${t}`).join('\n\n') : texts[0],
           finishReason, attempts: asked.calls.length, promptTokens, completionTokens, servedModel,
           // A batch line carries no response headers: the endpoint's x-flask-simulated is not seen
           // here (the run itself records simulated from the preflight).

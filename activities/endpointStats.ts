@@ -67,7 +67,7 @@ export class EndpointStats {
   rate(windowMs = 10_000, now = Date.now()): number {
     const from = now - windowMs;
     let n = 0;
-    for (let i = this.recent.length - 1; i >= 0 && this.recent[i] >= from; i--) n++;
+    for (let i = this.recent.length - 1; i >= 0 && this.recent[i]! >= from; i--) n++;
     return n / (windowMs / 1000);
   }
 }

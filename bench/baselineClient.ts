@@ -30,7 +30,7 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const t0 = Date.now();
   const one = async (n: number): Promise<void> => {
     const inst = instances[n % instances.length];
-    const messages = renderReviewPrompt(inst, text.get(inst.idx) ?? '', kit);
+    const messages = renderReviewPrompt(inst!, text.get(inst!.idx) ?? '', kit);
     let raw = '', result: ReturnType<typeof parseSkillScores> | undefined, tries = 0;
     while (tries < 12 && !result?.ok) {
       if (o.rpm) { const wait = nextStart - Date.now(); nextStart = Math.max(Date.now(), nextStart) + 60_000 / o.rpm; if (wait > 0) await sleep(wait); }
@@ -42,7 +42,7 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
         permit?.release({ outcome: 'ok', latencyMs: Date.now() - t, promptTokens: c.usage?.prompt_tokens, completionTokens: c.usage?.completion_tokens, headers: headerRecord(response.headers) });
         tries++;
         raw = c.choices[0]?.message.content ?? '';
-        result = parseSkillScores(raw, inst.skills);
+        result = parseSkillScores(raw, inst!.skills);
       } catch (e) {
         const limited = e instanceof OpenAI.APIError && e.status === 429;
         const retryAfterMs = limited ? Number(e.headers?.get('retry-after') ?? 1) * 1000 : undefined;
@@ -52,7 +52,7 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
       }
     }
     if (result?.ok) scored++; else failed++;
-    appender.appendInteger(n); appender.appendInteger(inst.idx); appender.appendVarchar(result?.ok ? 'scored' : 'failed');
+    appender.appendInteger(n); appender.appendInteger(inst!.idx); appender.appendVarchar(result?.ok ? 'scored' : 'failed');
     appender.appendVarchar(raw); appender.appendVarchar(JSON.stringify(result?.ok ? result.scores : null)); appender.appendInteger(tries);
     appender.endRow();
   };

@@ -87,7 +87,7 @@ runBench(async (cleanups) => {
   if (!v.keep) cleanups.push(() => tmp.remove());
   const { db } = tmp;
   const base = loadEvalSet(DATA_FILES.evalSet);
-  const instances: EvalInstance[] = Array.from({ length: N }, (_, k) => ({ ...base[k % base.length], idx: k + 1 }));
+  const instances: EvalInstance[] = Array.from({ length: N }, (_, k) => ({ ...base[k % base.length]!, idx: k + 1 }));
   const responses: ResponseRow[] = instances.map((i) => ({ idx: i.idx, modelId: 'bench-model', text: 'ok', source: 'imported' }));
   const runId = `bench-limits-${N}`;
 

@@ -29,7 +29,7 @@ function stat(pid: number): { ppid: number; comm: string; start: string } | unde
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = s.lastIndexOf(')');
     const f = s.slice(close + 2).split(' ');
-    return { comm: s.slice(s.indexOf('(') + 1, close), ppid: Number(f[1]), start: f[19] };
+    return { comm: s.slice(s.indexOf('(') + 1, close), ppid: Number(f[1]), start: f[19]! };
   } catch {
     return undefined;
   }

@@ -114,7 +114,7 @@ function timed(args: string[], env: NodeJS.ProcessEnv): Timed {
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 function series(name: string, args: string[], env: NodeJS.ProcessEnv, runs: number): Timed {
@@ -122,9 +122,9 @@ function series(name: string, args: string[], env: NodeJS.ProcessEnv, runs: numb
   const all: Timed[] = [];
   for (let i = 0; i < runs; i++) all.push(timed(args, env));
   const walls = all.map((t) => t.wallS);
-  log(`${name}: ${walls.map((w) => `${w.toFixed(3)} s`).join(', ')}; median ${median(walls).toFixed(3)} s; ` +
+  log(`${name}: ${walls.map((w) => `${w.toFixed(3)} s`).join(', ')}; median ${median(walls)!.toFixed(3)} s; ` +
     `peak RSS ${Math.max(...all.map((t) => t.rssMiB)).toFixed(0)} MiB; load ${loadBefore} -> ${load()}`);
-  return all[0];
+  return all[0]!;
 }
 
 // The floor: start node, open the file read-only, run the per-skill aggregate, print it.

@@ -48,7 +48,7 @@ const { values: v } = parseArgs({
 const MiB = 1024 * 1024;
 const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : '-');
-const load = () => os.loadavg()[0];
+const load = () => os.loadavg()[0]!;
 const log = (s = '') => console.log(s);
 
 /** What the offline server saw during one side's run. */
@@ -73,8 +73,8 @@ function traffic(events: OfflineRequestEvent[]): Traffic {
   let sum = 0;
   const tok = (e: OfflineRequestEvent) => (e.promptTokens ?? 0) + (e.completionTokens ?? 0);
   for (let i = 0; i < admitted.length; i++) {
-    sum += tok(admitted[i]);
-    while (admitted[i].at - admitted[j].at >= 60_000) sum -= tok(admitted[j++]);
+    sum += tok(admitted[i]!);
+    while (admitted[i]!.at - admitted[j]!.at >= 60_000) sum -= tok(admitted[j++]!);
     busiestRequests60 = Math.max(busiestRequests60, i - j + 1);
     busiestTokens60 = Math.max(busiestTokens60, sum);
   }
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
           r: await runBaseline({ url: server.url, model: OFFLINE_MODEL_ID, reviews: n, concurrency, rpm: limiter ? undefined : s.baseline.rpm, dbFile: path.join(dir, 'baseline.duckdb'), limiter }) as BaselineResult,
           events,
         }));
-        row.baseline = side(r.scored, r.failed, r.wallMs, traffic(events), latency, t0, l0);
+        row.baseline = side(r.scored, r.failed, r.wallMs, traffic(events), latency, t0, l0!);
         const b = row.baseline;
         const how = limiter ? `${concurrency} in flight through core/rate (${JSON.stringify(limiter.snapshot().mode)}, ${limiter.snapshot().rpm ?? '-'} rpm, ${limiter.snapshot().tpm ?? '-'} tpm, final window ${limiter.snapshot().concurrency})` : `${concurrency} in flight${s.baseline.rpm ? `, paced at ${s.baseline.rpm}/min` : ''}`;
         log(`  baseline  ${b.scored} scored, ${b.failed} failed in ${fmt(b.wallMs / 1000)} s = ${fmt(b.rate, 2)} reviews/s (${fmt(b.activeRate, 2)}/s first to last request); ${how}`);
@@ -244,7 +244,7 @@ async function main(): Promise<void> {
         row.projectRun = r;
         const t = traffic(events);
         const counts = 'error' in r.counts ? { scored: 0, failed: 0 } : r.counts;
-        row.project = side(counts.scored, counts.failed, r.wallMs, t, latency, r.spawnedAt, l0);
+        row.project = side(counts.scored, counts.failed, r.wallMs, t, latency, r.spawnedAt, l0!);
         const p = row.project;
         const top = r.memory.perProcess.slice(0, 3).map((x) => `${x.role} ${fmt(x.rssBytes / MiB, 0)}`).join(', ');
         if (r.serverStartMs !== undefined) log(`  project   state server started beforehand in ${fmt(r.serverStartMs / 1000)} s (not in the timing)`);

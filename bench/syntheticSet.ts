@@ -16,7 +16,7 @@ export function writeSyntheticSet(dir: string, n: number): { evalSet: string; an
   for (let k = 0; k < n; k++) {
     const base = answered[k % answered.length];
     evalLines.push(JSON.stringify({ ...base, idx: k + 1 }));
-    answerLines.push(JSON.stringify({ question_id: k + 1, text: answers.get(base.idx) }));
+    answerLines.push(JSON.stringify({ question_id: k + 1, text: answers.get(base!.idx) }));
   }
   const files = { evalSet: path.join(dir, `synthetic-eval-${n}.jsonl`), answers: path.join(dir, `synthetic-answers-${n}.jsonl`) };
   writeFileSync(files.evalSet, `${evalLines.join('\n')}\n`);

@@ -98,7 +98,7 @@ export async function executeRun(a: {
       if (!panelEndpoints.has(ep.ref.id)) panelEndpoints.set(ep.ref.id, ep);
       panel.push({ id, endpoint: ep.ref, profile: j.profile, settings: a.judgeSettingsFor ? a.judgeSettingsFor(j.profile) : record.judgeSettings! });
     }
-    served.judge = panelEndpoints.get(panel[0].endpoint.id);
+    served.judge = panelEndpoints.get(panel[0]!.endpoint.id);
   }
   const bound: RunRecord = {
     ...record,

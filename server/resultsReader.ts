@@ -107,7 +107,7 @@ async function directReader(dbFile: string, lockTimeoutMs: number): Promise<Resu
         });
         at += n;
       }
-      return Object.fromEntries(result.columnNames().map((name, i) => [name, cols[i]]));
+      return Object.fromEntries(result.columnNames().map((name, i) => [name, cols[i]!]));
     },
     async stream(sql, params, onRow, o = {}) {
       if (o.user) {

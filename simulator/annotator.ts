@@ -39,7 +39,7 @@ export function generateDomain(seed: number, user: string, malformed: boolean): 
   const instruction = instructionOf(user);
   const ranked = rankDomains(seed, instruction);
   const two = unit(seed, 'domain-two', instruction) < 0.1 && ranked.length > 1;
-  return { text: two ? `${ranked[0]}, ${ranked[1]}` : ranked[0], finishReason: 'stop', malformed: false };
+  return { text: two ? `${ranked[0]}, ${ranked[1]}` : ranked[0]!, finishReason: 'stop', malformed: false };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ function skillOptions(user: string): SkillOption[] {
     const m = /^\s*\(?(\d+)\s*[.):]\s*(.*)$/.exec(line);
     if (!m) continue;
     const index = Number(m[1]);
-    const name = skillOfOption(m[2]);
+    const name = skillOfOption(m[2]!);
     if (out.some((o) => o.index === index || (name !== undefined && o.name === name))) continue;
     out.push({ index, name });
   }
@@ -142,7 +142,7 @@ export function generateSkillset(seed: number, user: string, malformed: boolean,
     o.name ? `${o.index}. ${o.name}: ${SKILL_APPLICATION[o.name]}` : `${o.index}. This skill matters for answering the instruction well.`);
   let indices = ranked.map((o) => o.index);
   if (malformed) {
-    indices = malformedDraw < 0.5 ? indices.slice(0, 2) : [indices[0], 15, ...indices.slice(2)];
+    indices = malformedDraw < 0.5 ? indices.slice(0, 2) : [indices[0]!, 15, ...indices.slice(2)];
   }
   return { text: `${lines.join('\n')}\n\n[${indices.join(', ')}]`, finishReason: 'stop', malformed };
 }
@@ -159,6 +159,6 @@ export function generateDifficulty(seed: number, user: string, malformed: boolea
   const label = DIFFICULTY_LEVELS[level];
   const style = unit(seed, 'difficulty-style', instruction);
   // Mostly as the prompt's definitions spell it (capitalised), sometimes as its list does (lower case).
-  const text = style < 0.75 ? capitalize(label) : label;
+  const text = style < 0.75 ? capitalize(label!) : label!;
   return { text, finishReason: 'stop', malformed: false };
 }

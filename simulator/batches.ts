@@ -147,7 +147,7 @@ function nonNegative(name: string, v: number | undefined, dflt: number): number 
 export function parseMultipart(body: Buffer, contentType: string): Map<string, { filename?: string; data: Buffer }> | undefined {
   const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   if (!/^multipart\/form-data/i.test(contentType) || !m) return undefined;
-  const delimiter = Buffer.from(`--${(m[1] ?? m[2]).trim()}`);
+  const delimiter = Buffer.from(`--${(m[1] ?? m[2])!.trim()}`);
   const parts = new Map<string, { filename?: string; data: Buffer }>();
   let at = body.indexOf(delimiter);
   while (at >= 0) {
@@ -239,7 +239,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
     const models = new Set<string>();
     const text = bytes.toString('utf8').split('\n');
     for (let i = 0; i < text.length; i++) {
-      const raw = text[i].trim();
+      const raw = text[i]!.trim();
       if (raw === '') continue;
       const line = i + 1;
       let o: unknown;
@@ -298,7 +298,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
   }
 
   async function answerLine(b: StoredBatch, i: number): Promise<void> {
-    const { customId, body } = b.lines[i];
+    const { customId, body } = b.lines[i]!;
     const id = `batch_req_${sha([b.id, customId]).slice(0, 24)}`;
     const bodyHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     const times = (batchedTimes.get(bodyHash) ?? 0) + 1;

@@ -20,13 +20,13 @@ export function findReviewSkills(user: string): ReviewSkill[] {
   if (end < 0) end = lines.length;
   const out: ReviewSkill[] = [];
   for (let i = 0; i < end; i++) {
-    const name = SKILLS_LONGEST_FIRST.find((n) => lines[i].startsWith(`${n}:`));
+    const name = SKILLS_LONGEST_FIRST.find((n) => lines[i]!.startsWith(`${n}:`));
     if (!name || out.some((s) => s.name === name)) continue;
     const rubric: Record<number, string> = {};
     for (let j = i + 1; j < end; j++) {
-      const m = /^Score ([1-5]):\s*(.*)$/.exec(lines[j]);
+      const m = /^Score ([1-5]):\s*(.*)$/.exec(lines[j]!);
       if (!m) break;
-      rubric[Number(m[1])] = m[2].replace(/[{}]/g, '').trim();
+      rubric[Number(m[1])] = m[2]!.replace(/[{}]/g, '').trim();
     }
     out.push({ name, rubric });
   }
@@ -190,7 +190,7 @@ export function generateReview(seed: number, reqHash: string, user: string, malf
 
   const scores: [SkillName, number | 'N/A'][] = skills.map((s, i) => [s.name, skillScore(seed, parts.response, s.name, quality, bias, i, [reqHash, attempt])]);
   if (!quality.empty && skills.length > 0 && unit(seed, 'na', reqHash) < 0.03) {
-    scores[Math.floor(unit(seed, 'na-skill', reqHash) * skills.length)][1] = 'N/A';
+    scores[Math.floor(unit(seed, 'na-skill', reqHash) * skills.length)]![1] = 'N/A';
   }
   const styleDraw = unit(seed, 'style', reqHash);
   const style: DictStyle = styleDraw < 0.5 ? 'python' : styleDraw < 0.75 ? 'json-fence' : 'snake';
@@ -198,7 +198,7 @@ export function generateReview(seed: number, reqHash: string, user: string, malf
 
   let text = unit(seed, 'intro', reqHash) < 0.4 ? "Here is my feedback on the assistant's response.\n\n" : '';
   skills.forEach((s, i) => {
-    const score = scores[i][1];
+    const score = scores[i]![1];
     const comment = skillComment(rng, s, score, quality);
     if (layout === 0) text += `${s.name}: ${comment}\nScore: ${score}\n\n`;
     else if (layout === 1) text += `${i + 1}. ${s.name}\n${comment}\nScore: ${score}\n\n`;

@@ -53,7 +53,7 @@ function modelAnswer(rng: Rng, instruction: string, targetWords: number): string
   const k2 = (): [string, string] => {
     const a = rng.int(keys.length);
     const b = keys.length > 1 ? (a + 1 + rng.int(keys.length - 1)) % keys.length : a;
-    return [keys[a], keys[b]];
+    return [keys[a]!, keys[b]!];
   };
   const opener = topic
     ? rng.pick([

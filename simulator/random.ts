@@ -35,7 +35,7 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
   pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
+    return items[this.int(items.length)]!;
   }
 }
 

@@ -15,8 +15,8 @@ export class RateWindow {
   constructor(readonly limit: number, readonly windowMs: number) {}
 
   private expire(now: number): void {
-    while (this.head < this.entries.length && this.entries[this.head].at <= now - this.windowMs) {
-      this.total -= this.entries[this.head].amount;
+    while (this.head < this.entries.length && this.entries[this.head]!.at <= now - this.windowMs) {
+      this.total -= this.entries[this.head]!.amount;
       this.head++;
     }
     if (this.head > 4096 && this.head * 2 > this.entries.length) {
@@ -49,16 +49,16 @@ export class RateWindow {
     let over = this.total + amount - this.limit;
     if (over <= 0) return 0;
     for (let i = this.head; i < this.entries.length; i++) {
-      over -= this.entries[i].amount;
-      if (over <= 0) return this.entries[i].at + this.windowMs - now;
+      over -= this.entries[i]!.amount;
+      if (over <= 0) return this.entries[i]!.at + this.windowMs - now;
     }
-    return this.entries.length > this.head ? this.entries[this.entries.length - 1].at + this.windowMs - now : 0;
+    return this.entries.length > this.head ? this.entries[this.entries.length - 1]!.at + this.windowMs - now : 0;
   }
 
   /** ms until the oldest entry leaves (remaining grows again); 0 when empty. */
   resetMs(now: number): number {
     this.expire(now);
-    return this.head < this.entries.length ? this.entries[this.head].at + this.windowMs - now : 0;
+    return this.head < this.entries.length ? this.entries[this.head]!.at + this.windowMs - now : 0;
   }
 
   add(now: number, amount: number): WindowEntry {

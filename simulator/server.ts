@@ -356,7 +356,7 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     }
     const one = /^\/models\/(.+)$/.exec(route);
     if (method === 'GET' && one) {
-      const id = decodeURIComponent(one[1]);
+      const id = decodeURIComponent(one[1]!);
       if (id === OFFLINE_MODEL_ID || id === OFFLINE_ANSWER_MODEL_ID) send(res, 200, { id, object: 'model', created: MODEL_CREATED, owned_by: OFFLINE_OWNER });
       else send(res, 404, errorBody(`The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model'));
       return;

@@ -74,7 +74,7 @@ export async function buildReportFixture(): Promise<string> {
       await landInstances(sql, runId, INSTANCES.filter((i) => idxs.includes(i.idx)));
       await landResponses(sql, runId, idxs.map((idx) => ({ idx, modelId: `model-${runId}`, text: `answer ${idx} of ${runId}\nsecond line`, source: 'imported' as const })));
     });
-    for (const idx of idxs) await db.run((sql) => landReview(sql, runId, review(idx, reviews[idx])));
+    for (const idx of idxs) await db.run((sql) => landReview(sql, runId, review(idx, reviews[idx]!)));
   }
   // One process owns a results file while it has it open: close it before tests hand the
   // file to other processes.

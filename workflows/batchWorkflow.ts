@@ -184,7 +184,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const step = input.steps[k];
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
-      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step, todo, await callStep(step, todo));
+      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step!, todo, await callStep(step!, todo));
       progress.calls += out.stats.calls;
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;
@@ -193,7 +193,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const failed = new Set(out.results.filter((r) => r.status === 'failed').map((r) => r.idx));
       progress.failed += failed.size;
       progress.pending -= failed.size;
-      alive = alive.filter((it) => !failed.has(it.idx)).map((it) => feedForward(step, it, byIdx.get(it.idx)));
+      alive = alive.filter((it) => !failed.has(it.idx)).map((it) => feedForward(step!, it, byIdx.get(it.idx)));
     }
     progress.done += alive.length;
     progress.pending -= alive.length;
@@ -244,7 +244,7 @@ function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
 async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length && !stop()) await fn(items[next++]);
+    while (next < items.length && !stop()) await fn(items[next++]!);
   });
   await Promise.all(lanes);
 }

@@ -14,7 +14,7 @@ export async function agreementCommand(argv: string[], log: (s: string) => void)
   const db = openReadOnly(strFlag(v, 'db'));
   const runId = positionals[0];
   const { a, run, labels } = await db.run(async (sql) => ({
-    a: await annotationAgreement(sql, runId),
+    a: await annotationAgreement(sql, runId!),
     run: await sql.one(`SELECT simulated, judge_model, kind FROM runs WHERE run_id = ?`, [runId]),
     labels: (await sql.one<{ labelled: number; annotated: number }>(
       `SELECT (SELECT count(*) FROM instances WHERE run_id = $1 AND (len(skills) > 0 OR len(domains) > 0 OR difficulty IS NOT NULL))::INTEGER AS labelled,

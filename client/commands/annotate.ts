@@ -49,8 +49,8 @@ export async function annotateCommand(argv: string[], log: (s: string) => void):
     override: v['judge-temperature'] !== undefined || v['judge-max-tokens'] !== undefined, maxParseAttempts: intFlag(v, 'parse-attempts', 3),
   };
   const file = positionals[0];
-  const runId = runNameFlag(v, () => defaultRunName('annotate', path.basename(file).replace(/\.jsonl?$/, '')));
-  const loaded = loadAnnotationInput(file, { ignoreLabels: !!v['ignore-labels'], duplicates: { keepFirst: !!v['keep-first-duplicate'], flag: '--keep-first-duplicate', warn }, warn });
+  const runId = runNameFlag(v, () => defaultRunName('annotate', path.basename(file!).replace(/\.jsonl?$/, '')));
+  const loaded = loadAnnotationInput(file!, { ignoreLabels: !!v['ignore-labels'], duplicates: { keepFirst: !!v['keep-first-duplicate'], flag: '--keep-first-duplicate', warn }, warn });
   let instances = loaded.instances;
   const limit = intFlag(v, 'limit', undefined);
   if (limit !== undefined) instances = instances.slice(0, limit);
@@ -60,7 +60,7 @@ export async function annotateCommand(argv: string[], log: (s: string) => void):
   const final = await executeRun({
     db, inputs: { instances }, steps: ['domain', 'skillset', 'difficulty'], judge, model: judge, options, log,
     record: {
-      runId, kind: 'annotate', simulated: endpointIsOffline(judge), datasetPath: path.resolve(file), datasetSha256: sha256File(file),
+      runId, kind: 'annotate', simulated: endpointIsOffline(judge), datasetPath: path.resolve(file!), datasetSha256: sha256File(file!),
       answersPath: null, answersSha256: null, modelId: null, modelEndpoint: null, modelSettings: null,
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge),
       // Without flags each stage is sent with FLASK's own settings (see core/prompts/annotation.ts).

@@ -59,9 +59,9 @@ export async function compareCommand(argv: string[], log: (s: string) => void): 
   const [a, b] = positionals;
   const bs = bootstrapFromFlags(v);
   const { prov, scores, pairs } = await withReader(strFlag(v, 'db'), async (r, where) => {
-    const prov = await readProvenance(r, [a, b].map((n) => n.split('@')[0]));
-    for (const n of [a, b]) if (!prov.some((p) => p.runId === n.split('@')[0])) throw new InputError(`no run named "${n.split('@')[0]}" in ${where} (flask-eval runs lists them)`);
-    const [sa, sb] = [await resolveScoreSources(r, [a], { pooled: !!v.pooled }), await resolveScoreSources(r, [b], { pooled: !!v.pooled })];
+    const prov = await readProvenance(r, [a, b].map((n) => n!.split('@')[0]!));
+    for (const n of [a, b]) if (!prov.some((p) => p.runId === n!.split('@')[0])) throw new InputError(`no run named "${n!.split('@')[0]}" in ${where} (flask-eval runs lists them)`);
+    const [sa, sb] = [await resolveScoreSources(r, [a!], { pooled: !!v.pooled }), await resolveScoreSources(r, [b!], { pooled: !!v.pooled })];
     return { prov, pairs: comparisonPairs(sa, sb), scores: await loadInstanceScores(r, [...sa, ...sb]) };
   });
   const sim = prov.filter((p) => p.simulated).map((p) => p.runId);

@@ -128,8 +128,8 @@ export function formatEstimate(e: RunEstimate, prices: PriceTable): string {
     rows.push(['total', '', n(e.calls), e.promptTokens.typical !== undefined && e.promptTokens.typical !== e.promptTokens.upper ? `${n(e.promptTokens.upper)} (typ. ${n(e.promptTokens.typical)})` : n(e.promptTokens.upper),
       n(e.completionTokens.upper), n(e.completionTokens.typical), formatUsd(e.cost.upper), formatUsd(e.cost.typical), formatUsd(e.cost.batchUpper), formatUsd(e.cost.batchTypical)]);
   }
-  const width = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const lines = rows.map((r) => r.map((cell, c) => (c >= 2 ? cell.padStart(width[c]) : cell.padEnd(width[c]))).join('  ').trimEnd());
+  const width = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c >= 2 ? cell.padStart(width[c]!) : cell.padEnd(width[c]!))).join('  ').trimEnd());
   const out = [...lines, ''];
   for (const model of [...new Set(e.stages.map((s) => s.model))]) {
     const p = priceOf(model, prices);
@@ -152,7 +152,7 @@ export async function estimateCommand(argv: string[]): Promise<void> {
   let e: RunEstimate;
   if (kind === 'review' && rest.length === 0) e = await estimateReview(v, prices);
   else if (kind === 'eval' && rest.length === 0) e = await estimateEval(v, prices);
-  else if (kind === 'annotate' && rest.length === 1) e = await estimateAnnotate(rest[0], v, prices);
+  else if (kind === 'annotate' && rest.length === 1) e = await estimateAnnotate(rest[0]!, v, prices);
   else throw new InputError(`estimate takes review, eval or annotate FILE\n\n${ESTIMATE_HELP}`);
   if (v.format === 'json') process.stdout.write(JSON.stringify({ ...e, priceFiles: prices.files }, null, 2) + '\n');
   else if (v.format === 'table') process.stdout.write(formatEstimate(e, prices) + '\n');

@@ -25,16 +25,16 @@ export async function exportCommand(argv: string[], log: (s: string) => void): P
   if (!exists) throw new InputError(`no run named "${runId}" in ${db.file} (flask-eval runs lists them)`);
   let lines: unknown[];
   if (v.format === 'flask') {
-    const r = await db.run((sql) => exportAnswersWithStatus(sql, runId));
+    const r = await db.run((sql) => exportAnswersWithStatus(sql, runId!));
     if (r.originalIds === 'file-changed') log(`note: the run's answers file changed since the run was created: model_id is the run's model id on every line`);
     if (r.originalIds === 'file-missing') log(`note: the run's answers file is gone: model_id is the run's model id on every line`);
     lines = r.answers;
   } else if (v.format === 'flask-review') {
-    const r = await db.run((sql) => exportFlaskReview(sql, runId));
+    const r = await db.run((sql) => exportFlaskReview(sql, runId!));
     if (r.failed || r.notReviewed) log(`${r.failed} failed and ${r.notReviewed} not yet reviewed instance(s) left out (FLASK keeps failed calls out of the review file too)`);
     lines = r.lines;
   } else if (v.format === 'evalset') {
-    const r = await db.run((sql) => exportEvalSet(sql, runId));
+    const r = await db.run((sql) => exportEvalSet(sql, runId!));
     if (r.incomplete.length) log(`${r.incomplete.length} instance(s) left out: a stage failed or is not done yet (e.g. idx ${r.incomplete.slice(0, 5).join(', ')})`);
     lines = r.lines;
   } else {

@@ -19,7 +19,7 @@ export async function failuresCommand(argv: string[]): Promise<void> {
   const runId = positionals[0];
   const rows = await withReader(strFlag(v, 'db'), async (r, where) => {
     if ((await r.all(`SELECT 1 FROM runs WHERE run_id = ?`, [runId])).length === 0) throw new InputError(`no run named "${runId}" in ${where} (flask-eval runs lists them)`);
-    return readFailures(r, [runId]);
+    return readFailures(r, [runId!]);
   });
   if (v.format === 'json') {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

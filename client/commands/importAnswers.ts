@@ -29,7 +29,7 @@ export async function importAnswersCommand(argv: string[], log: (s: string) => v
   const file = positionals[0];
   const evalSet = evalSetFile(v);
   // Everything is validated before anything is stored.
-  const prepared = planReview(evalSet, file, modelId, undefined, {
+  const prepared = planReview(evalSet, file!, modelId, undefined, {
     duplicates: { keepFirst: !!v['keep-first-duplicate'], warn: (s) => log(`warning: ${s}`) },
   });
   const db = openDb(v);
@@ -40,7 +40,7 @@ export async function importAnswersCommand(argv: string[], log: (s: string) => v
     landed = await server.store.prepareRun({
       record: {
         runId, kind: 'review', simulated: false, datasetPath: path.resolve(evalSet), datasetSha256: sha256File(evalSet),
-        answersPath: path.resolve(file), answersSha256: sha256File(file), modelId, modelEndpoint: null, modelSettings: null,
+        answersPath: path.resolve(file!), answersSha256: sha256File(file!), modelId, modelEndpoint: null, modelSettings: null,
         judgeModel: null, judgeEndpoint: null, judgeSettings: null, promptTemplateSha256: null, projectVersion: projectVersion(), summary: prepared.summary,
       },
       instances: prepared.instances(),

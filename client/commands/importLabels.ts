@@ -32,8 +32,8 @@ export async function importLabelsCommand(argv: string[], log: (s: string) => vo
       skills.set(Number(r.idx), ((r.skills as string[] | null) ?? []).map(String));
     }
     if (!found) throw new InputError(`no run named "${runId}" with instances in ${db.file} (flask-eval runs lists them)`);
-    const rows = readHumanLabels(file, skills, runId);
-    const res = await server.store.importLabels({ runId, source: { path: path.resolve(file), sha256: sha256File(file) }, rows });
+    const rows = readHumanLabels(file!, skills, runId);
+    const res = await server.store.importLabels({ runId, source: { path: path.resolve(file!), sha256: sha256File(file!) }, rows });
     const annotators = new Set(rows.map((r) => r.annotator)).size;
     log(`${file}: ${rows.length} labels by ${annotators} annotator(s) on ${new Set(rows.map((r) => r.idx)).size} instances of "${runId}": ${res.landed} stored, ${res.existing} already stored (kept). ` +
       `Judge-human agreement: flask-eval judge-report ${runId}`);

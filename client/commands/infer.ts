@@ -57,7 +57,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   const options = runOptions(v, warn);
   const model = modelFromFlags(v, warn);
   const judges = kind === 'eval' ? judgesFromFlags(v) : undefined;
-  const judge = judges?.[0].config ?? judgeFromFlags(v, warn);
+  const judge = judges?.[0]!.config ?? judgeFromFlags(v, warn);
   modelSettings(v);
   if (kind === 'eval') judgeSettings(v);
   if (!model.model) throw new InputError('name the evaluated model: --model-name M (or FLASK_MODEL_NAME)');
@@ -68,7 +68,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   if (limit !== undefined) instances = instances.slice(0, limit);
   const summary = { dataset: datasetQuirks(instances), ...(limit !== undefined ? { limit } : {}) };
   for (const line of describeSummary(summary)) log(`  ${line}`);
-  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
+  const profileName = judges?.[0]!.profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const db = openDb(v);
   const final = await executeRun({
     db, inputs: { instances }, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,

@@ -67,7 +67,7 @@ export async function judgeAgreementCommand(argv: string[], log: (s: string) => 
   const runId = positionals[0];
   const db = openReadOnly(strFlag(v, 'db'));
   const { panel, run } = await db.run(async (sql) => ({
-    panel: await panelScores(sql, runId),
+    panel: await panelScores(sql, runId!),
     run: await sql.one(`SELECT simulated FROM runs WHERE run_id = ?`, [runId]),
   }));
   if (!run) throw new InputError(`no run named "${runId}" in ${db.file}`);

@@ -80,7 +80,7 @@ export async function judgeReportCommand(argv: string[], log: (s: string) => voi
     const [run] = await r.all(`SELECT simulated FROM runs WHERE run_id = ?`, [runId]);
     if (!run) throw new InputError(`no run named "${runId}" in ${where} (flask-eval runs lists them)`);
     const probe = strFlag(v, 'order-probe');
-    return { rep: await judgeReliability(r, runId, bs, prices), simulated: !!run.simulated, order: probe ? await orderProbe(r, runId, probe, bs) : undefined };
+    return { rep: await judgeReliability(r, runId!, bs, prices), simulated: !!run.simulated, order: probe ? await orderProbe(r, runId!, probe, bs) : undefined };
   });
   if (rep.judges.length === 0) throw new InputError(`run "${runId}" has no reviews yet`);
   if (simulated) log('note: SIMULATED judges (offline server): these figures show the pipeline, not a judge');

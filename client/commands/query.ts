@@ -85,7 +85,7 @@ export async function queryCommand(argv: string[], runner?: UserQueryRunner): Pr
     } catch (e) {
       throw new InputError(`--file ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-  } else sql = positionals[0];
+  } else sql = positionals[0]!;
   if (sql.trim() === '') throw new InputError(`query: the SQL${file ? ` in ${file}` : ''} is empty`);
   const format = v.format as string;
   if (!(FORMATS as readonly string[]).includes(format)) throw new InputError(`--format must be one of ${FORMATS.join(', ')} (got "${format}")`);
@@ -123,7 +123,7 @@ async function printUserQuery(run: UserQueryRunner, sql: string, format: Format,
         if (format === 'csv') text += `${row.map(csvCell).join(',')}\n`;
         else {
           const o: Record<string, Json> = {};
-          for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i];
+          for (let i = 0; i < columns.length; i++) o[columns[i]!] = row[i]!;
           text += format === 'json' ? `${first ? '\n' : ',\n'}${JSON.stringify(o)}` : `${JSON.stringify(o)}\n`;
           first = false;
         }
@@ -148,8 +148,8 @@ function csvCell(x: unknown): string {
 function renderTable(columns: string[], rows: unknown[][]): string {
   const cells = rows.map((r) => r.map((x) => cellText(x).replace(/\s+/g, ' ').slice(0, 60)));
   const widths = columns.map((c) => c.length);
-  for (const r of cells) for (let i = 0; i < widths.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
-  const line = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  for (const r of cells) for (let i = 0; i < widths.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
+  const line = (xs: string[]) => xs.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
   let text = `${line(columns)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`;
   for (const r of cells) text += `${line(r)}\n`;
   return text;

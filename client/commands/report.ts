@@ -134,7 +134,7 @@ export async function reportCommand(argv: string[], log: (s: string) => void): P
     return;
   }
   if (figs.length > 1 || kinds.length > 1) throw new InputError(`--format csv writes FLASK's one file per run and analysis: pass one run and one --by, or --out-dir DIR`);
-  writeOrPrint(strFlag(v, 'out'), flaskCsv(figs[0], kinds[0], !!v['flask-exact']), log);
+  writeOrPrint(strFlag(v, 'out'), flaskCsv(figs[0]!, kinds[0], !!v['flask-exact']), log);
   if (!v['flask-exact']) log(`CI columns: ${bootstrapNote(figs[0])}; --flask-exact leaves them out`);
 }
 

@@ -147,7 +147,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   const warn = (s: string) => log(`warning: ${s}`);
   const options = runOptions(v, warn);
   const judges = judgesFromFlags(v);
-  const judge = judges?.[0].config ?? judgeFromFlags(v, warn);
+  const judge = judges?.[0]!.config ?? judgeFromFlags(v, warn);
   judgeSettings(v);
   const model = strFlag(v, 'model');
   const answersFile = strFlag(v, 'answers') ?? (model ? publishedAnswersFile(model) : undefined);
@@ -163,7 +163,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   });
   for (const line of describeSummary(prepared.summary)) log(`  ${line}`);
 
-  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? 'flask';
+  const profileName = judges?.[0]!.profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const simulated = endpointIsOffline(judge);
   const db = openDb(v);
   const final = await executeRun({
@@ -191,11 +191,11 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
 async function reviewStoredRun(runId: string, v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): Promise<number> {
   const db = openDb(v);
   const judges = judgesFromFlags(v);
-  const judge = judges?.[0].config ?? judgeFromFlags(v, log);
+  const judge = judges?.[0]!.config ?? judgeFromFlags(v, log);
   const stored = await openReadOnly(db.file).run((sql) => getRun(sql, runId));
   if (!stored) throw new InputError(`no run "${runId}" in ${db.file}: give --model or --answers to create it`);
   const firstReview = stored.judgeModel === null;
-  const profileName = judges?.[0].profile ?? strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
+  const profileName = judges?.[0]!.profile ?? strFlag(v, 'judge-profile') ?? stored.judgeProfile ?? 'flask';
   const final = await executeRun({
     db, inputs: { instances: [] }, steps: ['review'], judge, model: judge, options: { ...runOptions(v, log), changeJudge: firstReview || !!v['change-judge'] }, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),

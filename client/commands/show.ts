@@ -16,7 +16,7 @@ export async function showCommand(argv: string[]): Promise<void> {
   if (!Number.isInteger(idx)) throw new InputError(`IDX must be an integer (got "${rawIdx}")`);
   if (!['text', 'json'].includes(v.format as string)) throw new InputError(`--format must be text or json (got "${v.format}")`);
   const d = await withReader(strFlag(v, 'db'), async (r, where) => {
-    const d = await readInstanceDetail(r, runId, idx);
+    const d = await readInstanceDetail(r, runId!, idx);
     if (d) return d;
     const [run] = await r.all(`SELECT (SELECT min(idx) FROM instances i WHERE i.run_id = r.run_id) AS lo, (SELECT max(idx) FROM instances i WHERE i.run_id = r.run_id) AS hi FROM runs r WHERE run_id = ?`, [runId]);
     if (!run) throw new InputError(`no run named "${runId}" in ${where} (flask-eval runs lists them)`);

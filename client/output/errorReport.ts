@@ -88,7 +88,7 @@ export function explainError(e: unknown, env: NodeJS.ProcessEnv = process.env): 
   }
 
   if (top.name === 'ServiceError' || top.name === 'TransportError') {
-    return { code: EXIT.runStopped, message: `error: Temporal request failed: ${chain[chain.length - 1].message}` };
+    return { code: EXIT.runStopped, message: `error: Temporal request failed: ${chain[chain.length - 1]!.message}` };
   }
 
   return { code: EXIT.unexpected, message: `error: ${top.stack ?? top.message}` };

@@ -24,7 +24,7 @@ export async function liveFromHeartbeats(client: Client, batchIds: readonly stri
       const payloads = a.heartbeatDetails?.payloads;
       if (!payloads?.length) continue;
       const [decoded] = await codec.decode(payloads as never);
-      const cp = defaultPayloadConverter.fromPayload<Checkpoint>(decoded);
+      const cp = defaultPayloadConverter.fromPayload<Checkpoint>(decoded!);
       if (cp && Array.isArray(cp.done)) checkpoints.push(cp);
     }
   }

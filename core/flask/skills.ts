@@ -40,8 +40,8 @@ export function skillKeyOf(text: string): string {
     .split(/\s+/)
     .filter(Boolean);
   if (words.length === 0) return '';
-  if (words[0] === 'logical' && words.length > 1) return words[1];
-  return words[0];
+  if (words[0] === 'logical' && words.length > 1) return words[1]!;
+  return words[0]!;
 }
 
 /** Resolve any spelling a judge or a user may use ("logical_correctness", "Commonsense") to a rubric name. */

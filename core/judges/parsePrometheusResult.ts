@@ -25,7 +25,7 @@ export function parsePrometheusResult(text: string): PrometheusResult {
     return { ok: false, reason: 'no "[RESULT] n" score in the output (expected "(feedback) [RESULT] (an integer between 1 and 5)")' };
   }
   const last = markers[markers.length - 1];
-  const after = text.slice(last.index! + last[0].length);
+  const after = text.slice(last!.index! + last![0].length);
   const m = SCORE.exec(after);
   const shown = JSON.stringify(after.trim().slice(0, 40));
   if (!m) {
@@ -35,8 +35,8 @@ export function parsePrometheusResult(text: string): PrometheusResult {
   const [, num, , over1, , over2] = m;
   const scale = over1 ?? over2;
   if (scale !== undefined && scale !== '5') return { ok: false, reason: `score "${m[0].trim()}" is not on the 1-5 scale` };
-  if (!/^\d+$/.test(num)) return { ok: false, reason: `score ${num} is not an integer 1-5` };
+  if (!/^\d+$/.test(num!)) return { ok: false, reason: `score ${num} is not an integer 1-5` };
   const score = Number(num);
   if (score < 1 || score > 5) return { ok: false, reason: `score ${score} is out of range 1-5` };
-  return { ok: true, score, feedback: text.slice(0, last.index).trim() };
+  return { ok: true, score, feedback: text.slice(0, last!.index).trim() };
 }

@@ -55,7 +55,7 @@ export interface JudgeProfile {
  */
 export function combineParses(parses: readonly JudgeParse[]): JudgeParse {
   if (parses.length === 0) return { ok: false, reason: 'no judge call was made' };
-  if (parses.length === 1) return parses[0];
+  if (parses.length === 1) return parses[0]!;
   const failed = parses.find((p): p is Extract<JudgeParse, { ok: false }> => !p.ok);
   if (failed) return failed;
   const ok = parses as Extract<JudgeParse, { ok: true }>[];

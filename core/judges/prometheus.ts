@@ -45,7 +45,7 @@ export function prometheusProfile(rubrics: readonly Rubric[] = loadRubrics(DATA_
   const one = (skills: readonly SkillName[] | SkillName, what: string): SkillName => {
     if (typeof skills === 'string') return skills as SkillName;
     if (skills.length !== 1) throw new TypeError(`prometheus ${what} scores one skill a call (got ${skills.length}: ${skills.join(', ')})`);
-    return skills[0];
+    return skills[0]!;
   };
   return {
     name: 'prometheus',

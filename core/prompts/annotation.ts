@@ -197,7 +197,7 @@ export function renderSkillsetPrompt(
 
 /** Which difficulty template FLASK uses: decided by the first labelled domain only. */
 function difficultyPromptId(domains: readonly string[]): number {
-  const first = domains.length > 0 ? resolveDomain(domains[0]) : undefined;
+  const first = domains.length > 0 ? resolveDomain(domains[0]!) : undefined;
   if (first === 'Math') return ANNOTATION_PROMPT_IDS.difficultyMath;
   if (first === 'Coding') return ANNOTATION_PROMPT_IDS.difficultyCoding;
   return ANNOTATION_PROMPT_IDS.difficultyGeneral;
@@ -219,7 +219,7 @@ export function skillNumbering(seed: number, instanceId: number): SkillName[] {
   const rand = mulberry32(createHash('sha256').update(`${seed}:${instanceId}`).digest().readUInt32LE(0));
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
+    [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
 }

@@ -41,11 +41,11 @@ export function loadReviewPromptKit(): ReviewPromptKit {
   const reviewers = loadReviewers(DATA_FILES.reviewers);
   const reviewer = reviewers[FLASK_REVIEWER_INDEX];
   const templates = loadPromptTemplates(DATA_FILES.reviewPrompts);
-  const template = templateById(templates, reviewer.prompt_id, DATA_FILES.reviewPrompts);
-  const noReferenceTemplate = templateById(templates, reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX].prompt_id, DATA_FILES.reviewPrompts);
+  const template = templateById(templates, reviewer!.prompt_id, DATA_FILES.reviewPrompts);
+  const noReferenceTemplate = templateById(templates, reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX]!.prompt_id, DATA_FILES.reviewPrompts);
   const rubrics = loadRubrics(DATA_FILES.rubrics);
   const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
-  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
+  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer!.metadata.temperature, maxTokens: reviewer!.metadata.max_tokens, hash };
   return cached;
 }
 

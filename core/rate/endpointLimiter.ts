@@ -139,7 +139,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
           return; // a release pumps again
         }
         const w = waiters[0];
-        const charge = chargeFor(w.estimate);
+        const charge = chargeFor(w!.estimate);
         let at = Math.max(now, holdUntil);
         if (rpmBudget) at = Math.max(at, rpmBudget.readyAt(now, 1));
         if (tpmBudget) at = Math.max(at, tpmBudget.readyAt(now, charge));
@@ -148,7 +148,7 @@ export function createEndpointLimiter(limits: EndpointLimits = {}, clock: Clock 
           return;
         }
         waiters.shift();
-        w.resolve(grant(now, w.estimate, charge));
+        w!.resolve(grant(now, w!.estimate, charge));
       }
     } finally {
       pumping = false;

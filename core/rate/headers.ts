@@ -27,7 +27,7 @@ export function parseResetDuration(v: string | undefined): number | undefined {
   while (rest.length > 0) {
     const m = part.exec(rest);
     if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]];
+    total += Number(m[1]) * unit[m[2]!]!;
     rest = rest.slice(m[0].length);
   }
   return total;

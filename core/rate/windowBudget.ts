@@ -61,8 +61,8 @@ export class WindowBudget {
 
   private expire(now: number): void {
     const horizon = now - this.windowMs - this.marginMs;
-    while (this.head < this.log.length && this.log[this.head].at <= horizon) {
-      this.sum -= this.log[this.head].amount;
+    while (this.head < this.log.length && this.log[this.head]!.at <= horizon) {
+      this.sum -= this.log[this.head]!.amount;
       this.head++;
     }
     if (this.head > 1024 && this.head * 2 > this.log.length) {
@@ -88,9 +88,9 @@ export class WindowBudget {
     let over = this.sum + need - this.limitPerWindow;
     if (over > 1e-9) {
       for (let i = this.head; i < this.log.length; i++) {
-        over -= this.log[i].amount;
+        over -= this.log[i]!.amount;
         if (over <= 1e-9) {
-          t = Math.max(t, this.log[i].at + this.windowMs + this.marginMs);
+          t = Math.max(t, this.log[i]!.at + this.windowMs + this.marginMs);
           break;
         }
       }

@@ -128,14 +128,14 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
     return f;
   };
   const present = new Set<number>();
-  for (let e = 0; e < d.key.length; e++) present.add(d.key[e]);
-  const skillKeys = orderSkills([...present].map((k) => d.skillKeys[k]));
+  for (let e = 0; e < d.key.length; e++) present.add(d.key[e]!);
+  const skillKeys = orderSkills([...present].map((k) => d.skillKeys[k]!));
   const keyIndex = skillKeys.map((k) => d.skillKeys.indexOf(k));
 
   const bySkill = new Map<number, FigureClusters>();
   if (analyses.has('skill')) {
-    skillKeys.forEach((k, i) => bySkill.set(keyIndex[i], make(`skill|${k}`)));
-    for (let e = 0; e < d.key.length; e++) bySkill.get(d.key[e])!.addScore(d.value[e]);
+    skillKeys.forEach((k, i) => bySkill.set(keyIndex[i]!, make(`skill|${k}`)));
+    for (let e = 0; e < d.key.length; e++) bySkill.get(d.key[e]!)!.addScore(d.value[e]!);
   }
 
   // Per skill, per level: the level's own figure and the cumulative one (levels 1..level; at
@@ -145,16 +145,16 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
   if (analyses.has('difficulty')) {
     skillKeys.forEach((k, i) => {
       const at = DIFFICULTY_LEVELS.map((_, l) => make(`difficulty|${k}|${l + 1}`));
-      atLevel.set(keyIndex[i], at);
-      upToLevel.set(keyIndex[i], at.map((f, l) => (l === 0 ? f : make(`cumulative|${k}|${l + 1}`))));
+      atLevel.set(keyIndex[i]!, at);
+      upToLevel.set(keyIndex[i]!, at.map((f, l) => (l === 0 ? f : make(`cumulative|${k}|${l + 1}`))));
     });
     for (let i = 0; i < d.instances; i++) {
       const level = d.level[i];
       if (level === 0) continue;
-      for (let e = d.first[i]; e < d.first[i + 1]; e++) {
-        atLevel.get(d.key[e])![level - 1].addScore(d.value[e]);
-        const upTo = upToLevel.get(d.key[e])!;
-        for (let l = Math.max(level, 2); l <= DIFFICULTY_LEVELS.length; l++) upTo[l - 1].addScore(d.value[e]);
+      for (let e = d.first[i]!; e < d.first[i + 1]!; e++) {
+        atLevel.get(d.key[e]!)![level! - 1]!.addScore(d.value[e!]!);
+        const upTo = upToLevel.get(d.key[e]!)!;
+        for (let l = Math.max(level!, 2); l <= DIFFICULTY_LEVELS.length; l++) upTo[l - 1]!.addScore(d.value[e!]!);
       }
     }
   }
@@ -164,10 +164,10 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
     let s = 0;
     let c = 0;
     let na = 0;
-    for (let e = d.first[i]; e < d.first[i + 1]; e++) {
-      if (Number.isNaN(d.value[e])) na++;
+    for (let e = d.first[i]!; e < d.first[i + 1]!; e++) {
+      if (Number.isNaN(d.value[e!])) na++;
       else {
-        s += d.value[e];
+        s += d.value[e!]!;
         c++;
       }
     }
@@ -179,16 +179,16 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
   if (analyses.has('domain')) {
     const dom = d.domains!;
     const seen = new Set<number>();
-    for (let x = 0; x < dom.ids.length; x++) seen.add(dom.ids[x]);
+    for (let x = 0; x < dom.ids.length; x++) seen.add(dom.ids[x]!);
     const names = new Set([...seen].map((x) => dom.names[x]));
-    domainOrder = [...FLASK_DOMAIN_ORDER.filter((n) => names.has(n)), ...[...names].filter((n) => !(FLASK_DOMAIN_ORDER as readonly string[]).includes(n)).sort()];
+    domainOrder = [...FLASK_DOMAIN_ORDER.filter((n) => names.has(n)), ...([...names].filter((n) => !(FLASK_DOMAIN_ORDER as readonly string[]).includes(n!)) as string[]).sort()];
     for (const name of domainOrder) byDomain.set(dom.names.indexOf(name), make(`domain|${name}`));
     const mine = new Set<number>();
     for (let i = 0; i < d.instances; i++) {
       if (dom.first[i] === dom.first[i + 1]) continue;
       const [s, c, na] = instanceTotals(i);
       mine.clear();
-      for (let x = dom.first[i]; x < dom.first[i + 1]; x++) mine.add(dom.ids[x]);
+      for (let x = dom.first[i]!; x < dom.first[i + 1]!; x++) mine.add(dom.ids[x]!);
       for (const id of mine) byDomain.get(id)!.add(s, c, na);
     }
   }
@@ -201,12 +201,12 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
     assemble(figure: (f: FigureClusters) => Figure, bs: Required<BootstrapOptions>): RunFigures {
       const difficulty: DifficultyFigure[] = [];
       for (const [i, k] of skillKeys.entries()) {
-        const at = atLevel.get(keyIndex[i]);
+        const at = atLevel.get(keyIndex[i]!);
         if (!at) continue;
-        const upTo = upToLevel.get(keyIndex[i])!;
+        const upTo = upToLevel.get(keyIndex[i]!)!;
         DIFFICULTY_LEVELS.forEach((name, l) => {
-          const a = figure(at[l]);
-          const u = l === 0 ? a : figure(upTo[l]);
+          const a = figure(at[l]!);
+          const u = l === 0 ? a : figure(upTo[l]!);
           difficulty.push({
             skill: k, level: l + 1, difficulty: name, ...a,
             cumulative: { mean: u.mean, low: u.low, high: u.high, n: u.n, instances: u.instances }, cumulativeSum: u.sum,
@@ -215,7 +215,7 @@ function planRun(runId: string, d: RunScores, analyses: ReadonlySet<Analysis>) {
       }
       return {
         runId, instances: d.instances, overall: overall ? figure(overall) : undefined,
-        skills: analyses.has('skill') ? skillKeys.map((k, i) => ({ skill: k, ...figure(bySkill.get(keyIndex[i])!) })) : [],
+        skills: analyses.has('skill') ? skillKeys.map((k, i) => ({ skill: k, ...figure(bySkill.get(keyIndex[i]!)!) })) : [],
         difficulty,
         domains: domainOrder.map((name) => ({ domain: name, ...figure(byDomain.get(d.domains!.names.indexOf(name))!) })),
         bootstrap: bs,

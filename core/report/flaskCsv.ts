@@ -55,5 +55,5 @@ export function flaskCsv(f: RunFigures, by: CsvBy, flaskExact = false): string {
   }
   // FLASK writes only the first word of a domain ("Social", "Natural") under the header "sum".
   return head(['domain', 'sum', 'count', 'avg']) +
-    f.domains.filter((d) => (FLASK_DOMAIN_ORDER as readonly string[]).includes(d.domain)).map((d) => csvRow([d.domain.split(' ')[0], pySum(d.sum, d.n), String(d.n), avgOrNa(d.sum, d.n), ...extra(d)])).join('');
+    f.domains.filter((d) => (FLASK_DOMAIN_ORDER as readonly string[]).includes(d.domain)).map((d) => csvRow([d.domain.split(' ')[0]!, pySum(d.sum, d.n), String(d.n), avgOrNa(d.sum, d.n), ...extra(d)])).join('');
 }

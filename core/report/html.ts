@@ -117,13 +117,13 @@ export async function buildHtmlReport(r: Reader, names: readonly string[], opts:
     for (const x of scoreRows) if (mine(s, x)) {
       const list = scores[pos.get(Number(x.idx))!];
       const k = String(x.skill_key);
-      if (!list.has(k)) list.set(k, []);
-      if (x.score !== null) list.get(k)!.push(Number(x.score));
+      if (!list!.has(k)) list!.set(k, []);
+      if (x.score !== null) list!.get(k)!.push(Number(x.score));
     }
     cells.forEach((c, i) => {
       if (!c) return;
       if (s.pooled && c.judges < s.judges.length) c.st = 'f';
-      for (const [k, xs] of scores[i]) c.sc[k] = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+      for (const [k, xs] of scores[i]!) c.sc[k] = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
     });
     return cells;
   });
@@ -195,10 +195,10 @@ export async function buildHtmlReport(r: Reader, names: readonly string[], opts:
       failures: failures.filter((f) => f.runId === s.runId && (!s.judge || f.judgeId === null || f.judgeId === s.judge.id))
         .map((f) => ({ idx: f.idx, stage: f.stage, reason: f.reason, attempts: f.attempts })),
       // compact per-instance rows aligned with `instances`
-      cells: perCol[i].map((c, k) => {
+      cells: perCol[i]!.map((c, k) => {
         const idx = order[k];
-        if (!inRun.get(s.runId)!.has(idx)) return 0; // not in this run
-        const fail = failByCol[i].get(idx);
+        if (!inRun.get(s.runId)!.has(idx!)) return 0; // not in this run
+        const fail = failByCol[i]!.get(idx!);
         if (!c) return fail ? ['f', 0, {}, null, fail] : ['n'];
         return [c.st, c.at, c.sc, c.tk, c.st === 'f' ? fail ?? (s.pooled ? 'not scored by every judge' : 'review failed') : null];
       }),
@@ -222,7 +222,7 @@ export async function buildHtmlReport(r: Reader, names: readonly string[], opts:
     '/*APP*/': app,
     '<!--BLOBS-->': blobs,
   };
-  return template.replace(/\/\*CSS\*\/|<!--TITLE-->|\/\*CHART_LIBRARY\*\/|\/\*DATA\*\/|\/\*APP\*\/|<!--BLOBS-->/g, (m) => fill[m]);
+  return template.replace(/\/\*CSS\*\/|<!--TITLE-->|\/\*CHART_LIBRARY\*\/|\/\*DATA\*\/|\/\*APP\*\/|<!--BLOBS-->/g, (m) => fill[m]!);
 }
 
 /** Instances per compressed text chunk: small enough to inflate in a few ms, large enough to compress well. */

@@ -35,7 +35,7 @@ export async function loadInstanceScores(r: Reader, sourceList: readonly (string
   let last: InstanceScores | undefined;
   let lastRun = '';
   for (const row of rows) {
-    const run = sources[Number(row.src)].label;
+    const run = sources[Number(row.src)]!.label;
     const idx = Number(row.idx);
     if (!last || lastRun !== run || last.idx !== idx) {
       last = {

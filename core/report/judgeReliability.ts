@@ -196,7 +196,7 @@ function alphaCi(list: readonly JudgeScore[], bs: Required<BootstrapOptions>, la
   const alphas: number[] = [];
   const drawn: number[][] = new Array(units.length);
   for (let b = 0; b < bs.resamples; b++) {
-    for (let i = 0; i < units.length; i++) drawn[i] = units[Math.floor(rand() * units.length)];
+    for (let i = 0; i < units.length; i++) drawn[i] = units[Math.floor(rand() * units.length)]!;
     const a = krippendorffAlpha(drawn, 'ordinal');
     if (a !== null) alphas.push(a);
   }
@@ -277,7 +277,7 @@ export async function orderProbe(r: Reader, given: string, reversed: string, bs:
   const bySkill = orderSkills(pairs.map((p) => p.skill)).map((skill) => ({ skill, ...pairedShift(pairs.filter((p) => p.skill === skill).map((p) => p.d), bs, `order|${skill}`) }));
   const keys = [...new Set(pairs.map((p) => `${p.n}|${p.pos}`))].sort();
   const byPosition = keys.map((k) => {
-    const [n, pos] = k.split('|').map(Number);
+    const [n, pos] = k.split('|').map(Number) as [number, number];
     return { position: pos, skills: n, ...pairedShift(pairs.filter((p) => p.n === n && p.pos === pos).map((p) => p.d), bs, `order|${k}`) };
   });
   return { given, reversed, bySkill, byPosition };

@@ -18,7 +18,7 @@ export async function loadRunFigures(
   opts: { pooled?: boolean } = {},
 ): Promise<{ prov: RunProvenance[]; figs: RunFigures[]; sources: ScoreSource[] }> {
   const runIds = [...new Set(names.map((n) => n.split('@')[0]))];
-  const prov = await readProvenance(r, runIds);
+  const prov = await readProvenance(r, runIds as string[]);
   const missing = runIds.filter((id) => !prov.some((p) => p.runId === id));
   if (missing.length) {
     const known = (await r.all(`SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 20`)).map((x) => String(x.run_id));
@@ -27,5 +27,5 @@ export async function loadRunFigures(
   const sources = await resolveScoreSources(r, names, opts);
   const scores = await loadRunScores(r, sources, analyses.includes('domain'));
   const figs = await computeFigures(sources.map((s) => ({ runId: s.runId, scores: scores.get(s.label)! })), bs, analyses);
-  return { prov, sources, figs: figs.map((f, i) => ({ ...f, column: sources[i].label, source: sources[i] })) };
+  return { prov, sources, figs: figs.map((f, i) => ({ ...f, column: sources[i]!.label, source: sources[i] })) };
 }

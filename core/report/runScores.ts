@@ -91,7 +91,7 @@ export async function loadRunScores(r: Reader, sourceList: readonly ScoreSource[
   const rows = cols.run_code.length;
   for (let start = 0, end = 0; start < rows; start = end) {
     while (end < rows && cols.run_code[end] === cols.run_code[start]) end++;
-    out.set(sources[cols.run_code[start]].label, runSlice(cols, start, end, keys, keyOfCode));
+    out.set(sources[cols.run_code[start]!]!.label, runSlice(cols, start, end, keys, keyOfCode));
   }
   for (const s of sources) if (!out.has(s.label)) out.set(s.label, empty());
   if (withDomains) await attachDomains(r, runIds, sources, out);
@@ -110,15 +110,15 @@ function runSlice(cols: Record<'idx' | 'skill_code' | 'score' | 'level', Float64
   for (let row = start; row < end; row++) {
     if (row === start || cols.idx[row] !== cols.idx[row - 1]) {
       first[n] = m;
-      idx[n] = cols.idx[row];
-      level[n] = cols.level[row];
+      idx[n] = cols.idx[row]!;
+      level[n] = cols.level[row]!;
       n++;
     }
-    const k = keyOfCode[cols.skill_code[row]];
-    let at = first[n - 1];
+    const k = keyOfCode[cols.skill_code[row]!];
+    let at = first[n - 1]!;
     while (at < m && key[at] !== k) at++;
-    key[at] = k;
-    value[at] = cols.score[row];
+    key[at] = k!;
+    value[at!] = cols.score[row]!;
     if (at === m) m++;
   }
   first[n] = m;
@@ -142,19 +142,19 @@ async function attachDomains(r: Reader, runIds: readonly string[], sources: read
     const run = runIds.indexOf(src.runId);
     const s = runs.get(src.label)!;
     const position = new Map<number, number>();
-    for (let i = 0; i < s.instances; i++) position.set(s.idx[i], i);
+    for (let i = 0; i < s.instances; i++) position.set(s.idx[i]!, i);
     // Count, then place: each instance's domain codes, in the order the rows come.
     const count = new Int32Array(s.instances + 1);
     for (let row = 0; row < rows.run_code.length; row++) {
-      const at = rows.run_code[row] === run ? position.get(rows.idx[row]) : undefined;
-      if (at !== undefined) count[at + 1]++;
+      const at = rows.run_code[row] === run ? position.get(rows.idx[row]!) : undefined;
+      if (at !== undefined) count[at + 1]!++;
     }
-    for (let i = 0; i < s.instances; i++) count[i + 1] += count[i];
+    for (let i = 0; i < s.instances; i++) count[i + 1]! += count[i]!;
     const first = count.slice();
-    const ids = new Int32Array(count[s.instances]);
+    const ids = new Int32Array(count[s.instances]!);
     for (let row = 0; row < rows.run_code.length; row++) {
-      const at = rows.run_code[row] === run ? position.get(rows.idx[row]) : undefined;
-      if (at !== undefined) ids[count[at]++] = rows.domain[row];
+      const at = rows.run_code[row] === run ? position.get(rows.idx[row]!) : undefined;
+      if (at !== undefined) ids[count[at]!++] = rows.domain[row]!;
     }
     s.domains = { names, first, ids };
   }

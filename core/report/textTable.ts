@@ -18,7 +18,7 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
     }),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: readonly string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
   if (rows.length === 0) out.push('(no rows)');
   if (cut) out.push(`(values longer than ${max} characters are cut and end with "..."; --full prints them whole)`);

@@ -43,7 +43,7 @@ const DOMAIN_PATTERN = new RegExp(
 export function parseDomainAnswer(text: string): ParsedAnnotation<string[]> {
   const found: string[] = [];
   for (const m of text.matchAll(DOMAIN_PATTERN)) {
-    const d = resolveDomain(m[1]);
+    const d = resolveDomain(m[1]!);
     if (d !== undefined && !found.includes(d)) found.push(d);
   }
   if (found.length === 0) return { ok: false, reason: `no known domain in the answer ${snippet(text)}` };
@@ -80,14 +80,14 @@ export function parseSkillsetAnswer(
 ): ParsedAnnotation<{ skills: SkillName[]; indices: number[] }> {
   let last: number[] | undefined;
   for (const m of text.matchAll(LIST)) {
-    const list = integerList(m[1]);
+    const list = integerList(m[1]!);
     if (list) last = list;
   }
   if (!last) return { ok: false, reason: `no list of skill indices in the answer ${snippet(text.slice(-200))}` };
   const n = numbering.length;
   const valid = last.length === 3 && new Set(last).size === 3 && last.every((i) => Number.isInteger(i) && i >= 1 && i <= n);
   if (!valid) return { ok: false, reason: `expected 3 distinct indices in 1..${n}, got [${last.join(', ')}]` };
-  return { ok: true, value: { skills: last.map((i) => numbering[i - 1]), indices: last } };
+  return { ok: true, value: { skills: last.map((i) => numbering[i - 1]!), indices: last } };
 }
 
 // Each level's words with "knowledge" optional ("Major level." is as clear as "Major level knowledge").
@@ -105,5 +105,5 @@ export function parseDifficultyAnswer(text: string): ParsedAnnotation<Difficulty
   const levels = LEVEL_PATTERNS.filter((p) => p.re.test(words)).map((p) => p.level);
   if (levels.length === 0) return { ok: false, reason: `no difficulty level in the answer ${snippet(text)}` };
   if (levels.length > 1) return { ok: false, reason: `several difficulty levels in the answer: ${levels.join(', ')}` };
-  return { ok: true, value: levels[0] };
+  return { ok: true, value: levels[0]! };
 }

@@ -36,9 +36,9 @@ function tokenize(body: string): Token[] | undefined {
   let i = 0;
   while (i < body.length) {
     const c = body[i];
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c!)) { i++; continue; }
     if (c === ':' || c === ',') { tokens.push({ kind: c }); i++; continue; }
-    const close = QUOTES[c];
+    const close = QUOTES[c!];
     if (close !== undefined) {
       let s = '';
       for (i++; i < body.length && body[i] !== close; i++) s += body[i] === '\\' ? (body[++i] ?? '') : body[i];
@@ -94,7 +94,7 @@ export function parseSkillScores(judgeText: string, expected: readonly SkillName
   // The last candidate that is a dictionary wins, as in FLASK; earlier ones are drafts or prose.
   const candidates = [...judgeText.matchAll(CANDIDATE)].map((m) => m[0].slice(1, -1));
   let entries: Entry[] | undefined;
-  for (let i = candidates.length - 1; i >= 0 && !entries; i--) entries = parseDict(candidates[i]);
+  for (let i = candidates.length - 1; i >= 0 && !entries; i--) entries = parseDict(candidates[i]!);
   if (!entries) {
     // An opening brace after the last closing one means the output was cut off mid-dictionary.
     const truncated = judgeText.lastIndexOf('{') > judgeText.lastIndexOf('}');

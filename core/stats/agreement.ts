@@ -69,9 +69,9 @@ export function averageRanks(x: readonly number[]): number[] {
   const ranks = new Array<number>(x.length);
   for (let i = 0; i < order.length; ) {
     let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
     const r = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) ranks[order[k][1]] = r;
+    for (let k = i; k <= j; k++) ranks[order[k]![1]] = r;
     i = j + 1;
   }
   return ranks;
@@ -84,9 +84,9 @@ function pearson(x: readonly number[], y: readonly number[]): number | null {
   const my = y.reduce((s, v) => s + v, 0) / n;
   let sxy = 0, sxx = 0, syy = 0;
   for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+    syy += (y[i]! - my) ** 2;
   }
   if (sxx === 0 || syy === 0) return null;
   return sxy / Math.sqrt(sxx * syy);
@@ -110,8 +110,8 @@ export function kendallTauB(x: readonly number[], y: readonly number[]): number 
   let c = 0, d = 0, tx = 0, ty = 0;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const sx = Math.sign(x[i] - x[j]);
-      const sy = Math.sign(y[i] - y[j]);
+      const sx = Math.sign(x[i]! - x[j]!);
+      const sy = Math.sign(y[i]! - y[j]!);
       if (sx === 0) tx++;
       if (sy === 0) ty++;
       if (sx !== 0 && sy !== 0) {
@@ -138,25 +138,25 @@ export function krippendorffAlpha(units: readonly (readonly number[])[], metric:
   for (const u of pairable) {
     const w = 1 / (u.length - 1);
     for (let i = 0; i < u.length; i++) {
-      for (let j = 0; j < u.length; j++) if (i !== j) o[at.get(u[i])!][at.get(u[j])!] += w;
+      for (let j = 0; j < u.length; j++) if (i !== j) o[at.get(u[i]!)!]![at.get(u[j]!)!]! += w;
     }
   }
   const nc = o.map((row) => row.reduce((s, v) => s + v, 0));
   const n = nc.reduce((s, v) => s + v, 0);
   const delta2 = (c: number, k: number): number => {
     if (metric === 'nominal') return c === k ? 0 : 1;
-    if (metric === 'interval') return (values[c] - values[k]) ** 2;
+    if (metric === 'interval') return (values[c]! - values[k]!) ** 2;
     const [lo, hi] = c < k ? [c, k] : [k, c];
     let s = 0;
-    for (let g = lo; g <= hi; g++) s += nc[g];
-    return (s - (nc[c] + nc[k]) / 2) ** 2;
+    for (let g = lo; g <= hi; g++) s += nc[g]!;
+    return (s - (nc[c]! + nc[k]!) / 2) ** 2;
   };
   let dObs = 0, dExp = 0;
   for (let c = 0; c < V; c++) {
     for (let k = 0; k < V; k++) {
       const d2 = delta2(c, k);
-      dObs += o[c][k] * d2;
-      dExp += nc[c] * nc[k] * d2;
+      dObs += o[c]![k]! * d2;
+      dExp += nc[c]! * nc[k]! * d2;
     }
   }
   if (n < 2 || dExp === 0) return null;
@@ -187,17 +187,17 @@ export function judgeAgreement(scores: readonly JudgeScore[], order: readonly st
       const [a, b] = [judges[i], judges[j]];
       const x: number[] = [], y: number[] = [];
       for (const m of shared) {
-        if (m.has(a) && m.has(b)) {
-          x.push(m.get(a)!);
-          y.push(m.get(b)!);
+        if (m.has(a!) && m.has(b!)) {
+          x.push(m.get(a!)!);
+          y.push(m.get(b!)!);
         }
       }
       const ex = x.filter((v, k) => v === y[k]).length;
-      const w1 = x.filter((v, k) => Math.abs(v - y[k]) <= 1).length;
+      const w1 = x.filter((v, k) => Math.abs(v - y[k]!) <= 1).length;
       exact += ex;
       within += w1;
       compared += x.length;
-      pairs.push({ a, b, n: x.length, spearman: spearman(x, y), kendallTauB: kendallTauB(x, y), exact: rate(ex, x.length), withinOne: rate(w1, x.length) });
+      pairs.push({ a: a!, b: b!, n: x.length, spearman: spearman(x, y), kendallTauB: kendallTauB(x, y), exact: rate(ex, x.length), withinOne: rate(w1, x.length) });
     }
   }
   const units = shared.map((m) => [...m.values()]);

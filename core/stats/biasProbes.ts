@@ -73,7 +73,7 @@ export function lengthProbe(points: readonly LengthPoint[], bs: Required<Bootstr
   const lcs: number[] = [];
   const draw: LengthPoint[] = new Array(points.length);
   for (let b = 0; b < bs.resamples; b++) {
-    for (let i = 0; i < points.length; i++) draw[i] = points[Math.floor(rand() * points.length)];
+    for (let i = 0; i < points.length; i++) draw[i] = points[Math.floor(rand() * points.length)]!;
     const g = lengthFit(draw);
     if (g.slope !== null) slopes.push(g.slope);
     if (g.lc !== null) lcs.push(g.lc);
@@ -93,12 +93,12 @@ export interface PairedShift {
 
 export function pairedShift(diffs: readonly number[], bs: Required<BootstrapOptions>, label: string): PairedShift {
   if (diffs.length === 0) return { n: 0, shift: null, ci: null };
-  const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]; return s / xs.length; };
+  const mean = (xs: ArrayLike<number>) => { let s = 0; for (let i = 0; i < xs.length; i++) s += xs[i]!; return s / xs.length; };
   const rand = mulberry32(deriveSeed(bs.seed, `shift|${label}`));
   const means: number[] = [];
   const draw = new Float64Array(diffs.length);
   for (let b = 0; b < bs.resamples; b++) {
-    for (let i = 0; i < diffs.length; i++) draw[i] = diffs[Math.floor(rand() * diffs.length)];
+    for (let i = 0; i < diffs.length; i++) draw[i] = diffs[Math.floor(rand() * diffs.length)]!;
     means.push(mean(draw));
   }
   return { n: diffs.length, shift: mean(diffs), ci: percentileCi(means, bs.level) };

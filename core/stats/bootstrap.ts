@@ -40,7 +40,7 @@ export function quantile(sorted: ArrayLike<number>, p: number): number {
   const h = (sorted.length - 1) * p;
   const lo = Math.floor(h);
   const hi = Math.ceil(h);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
 /**
@@ -71,8 +71,8 @@ export function resampleRatio(clusters: readonly Cluster[], resamples: number, r
     let c = 0;
     for (let i = 0; i < k; i++) {
       const x = clusters[Math.floor(rand() * k)];
-      s += x.sum;
-      c += x.count;
+      s += x!.sum;
+      c += x!.count;
     }
     out[b] = s / c;
   }

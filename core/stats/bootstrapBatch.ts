@@ -30,8 +30,8 @@ export async function bootstrapMeanCis(figures: readonly ClusterColumns[], opts:
     let n = 0;
     let sum = 0;
     for (let i = 0; i < k; i++) {
-      n += f.counts === null ? 1 : f.counts[i];
-      sum += f.sums[i];
+      n += f.counts === null ? 1 : f.counts[i]!;
+      sum += f.sums[i]!;
     }
     const stats = distOf.get(f)!;
     return { mean: sum / n, low: quantile(stats, (1 - level) / 2), high: quantile(stats, (1 + level) / 2), n, instances: k };

@@ -51,7 +51,7 @@ export function pairedTest(pairs: readonly PairedCluster[], opts: BootstrapOptio
   const sumB = used.reduce((a, p) => a + p.sumB, 0);
   const d = used.map((p) => p.sumB - p.sumA);
   const diff = (sumB - sumA) / n;
-  const clusters: Cluster[] = used.map((p, i) => ({ sum: d[i], count: p.count }));
+  const clusters: Cluster[] = used.map((p, i) => ({ sum: d[i]!, count: p.count }));
   const level = opts.level ?? 0.95;
   const dist = resampleRatio(clusters, opts.resamples, mulberry32(deriveSeed(opts.seed, `${label}|bootstrap`)));
   const sf = signFlipP(d, opts, label);

@@ -39,14 +39,14 @@ export function sdAndIcc(groups: readonly (readonly number[])[]): { sdWithin: nu
     sumK2 += g.length * g.length;
     dfw += g.length - 1;
     total += g.reduce((a, b) => a + b, 0);
-    for (const x of g) ssw += (x - means[i]) ** 2;
+    for (const x of g) ssw += (x - means[i]!) ** 2;
   });
   const msw = ssw / dfw;
   const sdWithin = Math.sqrt(msw);
   if (n < 2) return { sdWithin, icc: null };
   const grand = total / N;
   let ssb = 0;
-  gs.forEach((g, i) => (ssb += g.length * (means[i] - grand) ** 2));
+  gs.forEach((g, i) => (ssb += g.length * (means[i]! - grand) ** 2));
   const msb = ssb / (n - 1);
   const k0 = (N - sumK2 / N) / (n - 1);
   const denom = msb + (k0 - 1) * msw;
@@ -64,7 +64,7 @@ export function selfConsistency(groups: readonly (readonly number[])[], bs: Requ
   const iccs: number[] = [];
   const pick: (readonly number[])[] = new Array(gs.length);
   for (let b = 0; b < bs.resamples; b++) {
-    for (let i = 0; i < gs.length; i++) pick[i] = gs[Math.floor(rand() * gs.length)];
+    for (let i = 0; i < gs.length; i++) pick[i] = gs[Math.floor(rand() * gs.length)]!;
     const r = sdAndIcc(pick);
     if (r.sdWithin !== null) sds.push(r.sdWithin);
     if (r.icc !== null) iccs.push(r.icc);

@@ -69,17 +69,17 @@ function shareJobs(jobs: readonly ResampleJob[], resamples: number, threads: num
   const table = new Int32Array(new SharedArrayBuffer(Math.max(jobs.length * JOB_FIELDS * 4, 4)));
   const unitsPerJob = Math.ceil(resamples / UNIT_RESAMPLES);
   jobs.forEach((j, i) => {
-    new Float64Array(data, offsets[i].sums, j.sums.length).set(j.sums);
+    new Float64Array(data, offsets[i]!.sums, j.sums.length).set(j.sums);
     let countTotal = j.sums.length;
     if (j.counts) {
-      new Int32Array(data, offsets[i].counts, j.counts.length).set(j.counts);
+      new Int32Array(data, offsets[i]!.counts, j.counts.length).set(j.counts);
       countTotal = j.counts.reduce((a, c) => a + c, 0);
     }
     // The kernel adds counts in 32 bits: exact while every resample's total (at most k times the
     // largest count) stays below 2^31.
     const maxCount = j.counts ? j.counts.reduce((a, c) => Math.max(a, c), 0) : 1;
     const exact = j.sums.length <= WASM_MAX_K && j.sums.length * maxCount < 2 ** 31 && countTotal < 2 ** 31;
-    table.set([j.sums.length, offsets[i].sums, offsets[i].counts, j.seed | 0, i * unitsPerJob, memory && exact ? 1 : 0], i * JOB_FIELDS);
+    table.set([j.sums.length, offsets[i]!.sums, offsets[i]!.counts, j.seed | 0, i * unitsPerJob, memory && exact ? 1 : 0], i * JOB_FIELDS);
   });
   return {
     memory, data, scratch: bytes, jobs: table.buffer as SharedArrayBuffer, next: new SharedArrayBuffer(4),

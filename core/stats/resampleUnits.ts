@@ -55,7 +55,7 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
   // 6 = JOB_FIELDS (this body cannot use module constants). Floored: an empty table is one
   // placeholder word, and a fractional J made totalUnits NaN, a loop that never ended.
   const J = Math.floor(jobs.length / 6);
-  const totalUnits = J === 0 ? 0 : jobs[(J - 1) * 6 + 4] + Math.ceil(B / buf.unitResamples);
+  const totalUnits = J === 0 ? 0 : jobs[(J - 1) * 6 + 4]! + Math.ceil(B / buf.unitResamples);
 
   // The kernel, when this engine has WebAssembly SIMD (validate() is false otherwise: then the
   // plain loop below does every job).
@@ -70,27 +70,27 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
     };
   }
   const sumsOf = (j: number) => new Float64Array(buf.data, jobs[j * 6 + 1], jobs[j * 6]);
-  const countsOf = (j: number) => (jobs[j * 6 + 2] < 0 ? null : new Int32Array(buf.data, jobs[j * 6 + 2], jobs[j * 6]));
+  const countsOf = (j: number) => (jobs[j * 6 + 2]! < 0 ? null : new Int32Array(buf.data, jobs[j * 6 + 2], jobs[j * 6]));
 
   let j = 0;
   for (;;) {
     const unit = Atomics.add(next, 0, 1);
     if (unit >= totalUnits) return;
     // Units are numbered job by job: the job is the last one whose first unit is <= unit.
-    while (j + 1 < J && jobs[(j + 1) * 6 + 4] <= unit) j++;
-    while (jobs[j * 6 + 4] > unit) j--;
+    while (j + 1 < J && jobs[(j + 1) * 6 + 4]! <= unit) j++;
+    while (jobs[j * 6 + 4]! > unit) j--;
     const k = jobs[j * 6];
     const seed = jobs[j * 6 + 3];
-    const b0 = (unit - jobs[j * 6 + 4]) * buf.unitResamples;
+    const b0 = (unit - jobs[j * 6 + 4]!) * buf.unitResamples;
     const b1 = Math.min(B, b0 + buf.unitResamples);
     // The state before resample b's first draw: mulberry32's state is a counter, so after b * k
     // draws it is seed + b * k * STEP (mod 2^32), without drawing them.
-    const stateAt = (b: number) => (seed + Math.imul((b * k) % 4294967296, STEP)) | 0;
+    const stateAt = (b: number) => (seed! + Math.imul((b * k!) % 4294967296, STEP)) | 0;
     if (kernel !== null && jobs[j * 6 + 5] === 1) {
       for (let b = b0; b < b1; b += 4) {
-        if (jobs[j * 6 + 2] < 0) kernel.ratios4(jobs[j * 6 + 1], k, stateAt(b), stateAt(b + 1), stateAt(b + 2), stateAt(b + 3), kernel.scratch);
-        else kernel.ratios4Counts(jobs[j * 6 + 1], jobs[j * 6 + 2], k, stateAt(b), stateAt(b + 1), stateAt(b + 2), stateAt(b + 3), kernel.scratch);
-        for (let l = 0; l < 4 && b + l < b1; l++) out[j * B + b + l] = kernel.results[l];
+        if (jobs[j * 6 + 2]! < 0) kernel.ratios4(jobs[j * 6 + 1]!, k!, stateAt(b), stateAt(b + 1), stateAt(b + 2), stateAt(b + 3), kernel.scratch);
+        else kernel.ratios4Counts(jobs[j * 6 + 1]!, jobs[j * 6 + 2]!, k!, stateAt(b), stateAt(b + 1), stateAt(b + 2), stateAt(b + 3), kernel.scratch);
+        for (let l = 0; l < 4 && b + l < b1; l++) out[j * B + b + l] = kernel.results[l]!;
       }
       continue;
     }
@@ -101,13 +101,13 @@ export function runResampleUnits(buf: ResampleBuffers, wasmBase64: string | null
       let a = stateAt(b);
       let s = 0;
       let c = 0;
-      for (let i = 0; i < k; i++) {
+      for (let i = 0; i < k!; i++) {
         a = (a + STEP) | 0;
         let t = Math.imul(a ^ (a >>> 15), a | 1);
         t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        const x = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * k);
-        s += sums[x];
-        c += counts === null ? 1 : counts[x];
+        const x = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * k!);
+        s += sums[x]!;
+        c += counts === null ? 1 : counts[x]!;
       }
       out[j * B + b] = s / c;
     }

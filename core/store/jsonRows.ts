@@ -19,7 +19,7 @@ export async function insertRows(
 ): Promise<void> {
   if (rows.length === 0) return;
   const names = Object.keys(columns);
-  const spec = JSON.stringify(Object.fromEntries(names.map((c) => [c, wireType(columns[c])])));
+  const spec = JSON.stringify(Object.fromEntries(names.map((c) => [c, wireType(columns[c]!)])));
   const select = names.map((c) => (columns[c] === 'JSON' || columns[c] === 'TIMESTAMP' ? `r."${c}"::${columns[c]}` : `r."${c}"`)).join(', ');
   const statement =
     `INSERT INTO ${table} (${names.join(', ')}) SELECT ${select} ` +

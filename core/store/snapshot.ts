@@ -83,7 +83,7 @@ export class SnapshotPublisher {
     rmSync(`${tmp}.wal`, { force: true });
     try {
       await this.db.withConnection(async (conn) => {
-        const name = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0][0]);
+        const name = String((await conn.runAndReadAll('SELECT current_database()')).getRows()[0]![0]);
         await conn.run(`ATTACH '${tmp.replace(/'/g, "''")}' AS flask_snapshot`);
         try {
           await conn.run(`COPY FROM DATABASE "${name.replace(/"/g, '""')}" TO flask_snapshot`);

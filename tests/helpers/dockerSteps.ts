@@ -24,26 +24,26 @@ export function parseDockerfile(text: string): Instruction[] {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = i + 1;
-    let s = lines[i].trim();
+    let s = lines[i]!.trim();
     if (!s || s.startsWith('#')) continue;
     while (s.endsWith('\\') && i + 1 < lines.length) {
-      s = `${s.slice(0, -1).trim()} ${lines[++i].trim()}`;
+      s = `${s.slice(0, -1).trim()} ${lines[++i]!.trim()}`;
     }
     const [, word, rest] = /^(\S+)\s*(.*)$/.exec(s)!;
-    const op = word.toUpperCase();
+    const op = word!.toUpperCase();
     const where = `Dockerfile:${line}`;
     switch (op) {
       case 'FROM': {
-        const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest);
+        const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest!);
         if (!m) throw new Error(`${where}: FROM ${rest}: expected IMAGE [AS NAME]`);
-        out.push({ op, image: m[1], name: m[2], line });
+        out.push({ op, image: m[1]!, name: m[2], line });
         break;
       }
       case 'WORKDIR':
-        out.push({ op, dir: rest, line });
+        out.push({ op, dir: rest!, line });
         break;
       case 'COPY': {
-        const words = rest.split(/\s+/);
+        const words = rest!.split(/\s+/);
         let from: string | undefined;
         while (words[0]?.startsWith('--')) {
           const flag = words.shift()!;
@@ -51,36 +51,36 @@ export function parseDockerfile(text: string): Instruction[] {
           else if (!flag.startsWith('--chown=') && !flag.startsWith('--chmod=')) throw new Error(`${where}: COPY ${flag} is not carried out here`);
         }
         if (words.length !== 2) throw new Error(`${where}: COPY with ${words.length - 1} sources: give one source per COPY`);
-        if (/[*?[]/.test(words[0])) throw new Error(`${where}: COPY ${words[0]}: wildcards are not carried out here`);
-        out.push({ op, from, src: words[0], dest: words[1], line });
+        if (/[*?[]/.test(words[0]!)) throw new Error(`${where}: COPY ${words[0]}: wildcards are not carried out here`);
+        out.push({ op, from, src: words[0]!, dest: words[1]!, line });
         break;
       }
       case 'RUN':
-        if (rest.startsWith('[')) throw new Error(`${where}: RUN in exec form is not carried out here`);
-        out.push({ op, command: rest, line });
+        if (rest!.startsWith('[')) throw new Error(`${where}: RUN in exec form is not carried out here`);
+        out.push({ op, command: rest!, line });
         break;
       case 'ENV': {
         const vars: Record<string, string> = {};
-        const pairs = rest.match(/[A-Za-z_][A-Za-z0-9_]*=("[^"]*"|'[^']*'|\S*)/g);
-        if (pairs && pairs.join(' ').length === rest.replace(/\s+/g, ' ').length) {
+        const pairs = rest!.match(/[A-Za-z_][A-Za-z0-9_]*=("[^"]*"|'[^']*'|\S*)/g);
+        if (pairs && pairs.join(' ').length === rest!.replace(/\s+/g, ' ').length) {
           for (const p of pairs) {
             const eq = p.indexOf('=');
             vars[p.slice(0, eq)] = p.slice(eq + 1).replace(/^(["'])(.*)\1$/, '$2');
           }
         } else {
-          const [k, ...v] = rest.split(/\s+/);
-          vars[k] = v.join(' ');
+          const [k, ...v] = rest!.split(/\s+/);
+          vars[k!] = v.join(' ');
         }
         out.push({ op, vars, line });
         break;
       }
       case 'USER':
-        out.push({ op, user: rest, line });
+        out.push({ op, user: rest!, line });
         break;
       case 'ENTRYPOINT':
       case 'CMD':
-        if (!rest.startsWith('[')) throw new Error(`${where}: ${op} in shell form: use the exec form (a JSON array), which gets signals`);
-        out.push({ op, argv: JSON.parse(rest) as string[], line });
+        if (!rest!.startsWith('[')) throw new Error(`${where}: ${op} in shell form: use the exec form (a JSON array), which gets signals`);
+        out.push({ op, argv: JSON.parse(rest!) as string[], line });
         break;
       default:
         throw new Error(`${where}: ${op} is not carried out here (teach tests/helpers/dockerSteps.ts, or do without it)`);
@@ -115,7 +115,7 @@ export function dockerignore(text: string): (relPath: string) => boolean {
           }
         } else if (c === '*') re += '[^/]*';
         else if (c === '?') re += '[^/]';
-        else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+        else re += c!.replace(/[.+^${}()|[\]\\]/g, '\\$&');
       }
       return { negate, re: new RegExp(`^${re}$`) };
     });

@@ -10,7 +10,7 @@ const [address, url, model, queueBase] = process.argv.slice(2);
 installQuietRuntime();
 const connection = await NativeConnection.connect({ address });
 await startEndpointWorker({
-  connection, namespace: 'default', endpoint: endpointRef(url, model, queueBase), provider: new OpenAIProvider({ apiKey: 'test-key', baseURL: url }),
+  connection, namespace: 'default', endpoint: endpointRef(url!, model!, queueBase!), provider: new OpenAIProvider({ apiKey: 'test-key', baseURL: url }),
   limits: { maxConcurrency: 4 }, backoffMs: (n) => 100 * n,
 });
 process.stdout.write('ready\n');

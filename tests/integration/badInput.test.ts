@@ -210,7 +210,7 @@ test('key files: trimmed; other users able to read it get a warning', () => {
   assert.equal(warnings.length, 0);
   chmodSync(f, 0o644);
   readKeyFile(f, 'judge-api-key-file', (s) => warnings.push(s));
-  assert.match(warnings[0], /readable by every user of this machine: chmod 600/);
+  assert.match(warnings[0]!, /readable by every user of this machine: chmod 600/);
 });
 
 test('CLI: bytes that are not UTF-8 are refused with file:line, never replaced in silence; nothing stored', () => {

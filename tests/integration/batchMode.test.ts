@@ -54,8 +54,8 @@ test('batch mode: the worker is SIGKILLed while the batch runs; a new worker fin
   assert.equal(final.done, n);
   const batches = await listBatches(server.url);
   assert.equal(batches.length, 1, `one batch submitted (got ${batches.map((b) => b.id).join(', ')})`);
-  assert.equal(batches[0].status, 'completed');
-  assert.match(batches[0].metadata?.flask_eval_key ?? '', /^flask-run-bk-batch-0\/review\//);
+  assert.equal(batches[0]!.status, 'completed');
+  assert.match(batches[0]!.metadata?.flask_eval_key ?? '', /^flask-run-bk-batch-0\/review\//);
   assert.equal(server.stats().byKind.review, n, 'each line answered once: no direct call, no second batch');
   const c = await counts(db, 'bk');
   assert.equal(c.scored, n);
@@ -98,7 +98,7 @@ test('submitBatch is idempotent by its key: a retried submit (the first created 
   const endpoint = endpointRef(server.url, 'flask-offline-judge', 'q');
   const acts = createBatchActivities({ endpoint, provider: new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url }) });
   const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 2);
-  const items = prepared.instances.map((i, k) => ({ idx: i.idx, instruction: i.instruction, answer: i.answer, skills: i.skills, response: prepared.responses[k].text }));
+  const items = prepared.instances.map((i, k) => ({ idx: i.idx, instruction: i.instruction, answer: i.answer, skills: i.skills, response: prepared.responses[k]!.text }));
   const input = { runId: 'r', step: 'review' as const, endpoint, settings: { temperature: 0.2, maxTokens: 1024 }, shuffleSeed: 1, items, key: 'wf/review/j/2-abc' };
   const a = await acts.submitBatch(input);
   const b = await acts.submitBatch(input);

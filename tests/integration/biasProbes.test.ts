@@ -56,15 +56,15 @@ test('length, skill order and sample noise planted in the simulated judge are re
   const all = lengthProbe(points, BS, 'all');
   // Away from the scale's ends (the unbiased score 2..4) clamping to 1..5 hides little of the effect;
   // over all scores it hides some (scores at 5 cannot rise): the slope there is smaller, not larger.
-  const mid = lengthProbe(points.filter((_, k) => Number(rows[k].plain) >= 2 && Number(rows[k].plain) <= 4), BS, 'mid');
+  const mid = lengthProbe(points.filter((_, k) => Number(rows[k]!.plain) >= 2 && Number(rows[k]!.plain) <= 4), BS, 'mid');
   const fmt = (p: typeof all) => `${p.slope!.toFixed(3)} [${p.slopeCi![0].toFixed(3)}, ${p.slopeCi![1].toFixed(3)}] over ${p.n} scores`;
   report.push(`length: planted ${PLANTED.lengthPer100Words} per 100 words; recovered ${fmt(mid)} (unbiased score 2..4), ${fmt(all)} (all scores, clamped at 1 and 5)`);
   assert.ok(mid.slopeCi![0] <= PLANTED.lengthPer100Words && PLANTED.lengthPer100Words <= mid.slopeCi![1], report.at(-1));
   assert.ok(all.slope! > 0 && all.slopeCi![0] <= PLANTED.lengthPer100Words, report.at(-1));
   // Per skill, the judge-report's own probe: the biased run's slope exceeds the plain run's by about the planted value.
   const [long, plain] = [await db.read((sql) => judgeReliability(sql, 'long', BS)), await db.read((sql) => judgeReliability(sql, 'plain', BS))];
-  for (const s of long.judges[0].skills.filter((x) => x.length.n >= 60)) {
-    const p = plain.judges[0].skills.find((x) => x.skill === s.skill)!;
+  for (const s of long.judges[0]!.skills.filter((x) => x.length.n >= 60)) {
+    const p = plain.judges[0]!.skills.find((x) => x.skill === s.skill)!;
     const diff = s.length.slope! - p.length.slope!;
     report.push(`  ${s.skill}: slope ${s.length.slope!.toFixed(3)} (plain ${p.length.slope!.toFixed(3)}, difference ${diff.toFixed(3)}), LC mean ${s.length.lcMean!.toFixed(3)} vs mean ${s.length.mean!.toFixed(3)}`);
     // Skills scored near 5 (readability) lose more of the slope to clamping: detected, not exact.
@@ -84,7 +84,7 @@ test('length, skill order and sample noise planted in the simulated judge are re
   // integers adds variance (about 1/12 when the noise is wide) and clamping at 1 and 5 removes some;
   // on these mid-range answers the two about cancel (the rounding-corrected figure is shown too).
   const noisy = await db.read((sql) => judgeReliability(sql, 'noisy', BS));
-  const pooled = noisy.judges[0].skills.filter((s) => s.self && s.self.instances >= 30);
+  const pooled = noisy.judges[0]!.skills.filter((s) => s.self && s.self.instances >= 30);
   const corrected = (x: number) => Math.sqrt(Math.max(0, x * x - 1 / 12));
   for (const s of pooled) {
     const [lo, hi] = s.self!.sdWithinCi!;

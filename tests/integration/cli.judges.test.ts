@@ -105,9 +105,9 @@ test('--judge-samples 2 with a noisy SIMULATED judge, import-labels through the 
   assert.equal(q.code, 0, q.stderr);
   const inst = JSON.parse(q.stdout) as Array<{ idx: number; skills: string[] }>;
   const labels = path.join(dir, 'labels.jsonl');
-  writeFileSync(labels, inst.flatMap((i, k) => ['a1', 'a2'].map((a, m) => JSON.stringify({ idx: i.idx, annotator: a, scores: { [i.skills[0]]: 1 + ((k + m) % 5) } }))).join('\n') + '\n');
+  writeFileSync(labels, inst.flatMap((i, k) => ['a1', 'a2'].map((a, m) => JSON.stringify({ idx: i.idx, annotator: a, scores: { [i.skills[0]!]: 1 + ((k + m) % 5) } }))).join('\n') + '\n');
   const bad = path.join(dir, 'labels-bad.jsonl');
-  writeFileSync(bad, JSON.stringify({ idx: inst[0].idx, annotator: 'a1', scores: { Nonsense: 3 } }) + '\n');
+  writeFileSync(bad, JSON.stringify({ idx: inst[0]!.idx, annotator: 'a1', scores: { Nonsense: 3 } }) + '\n');
   const b = cli(['import-labels', bad, '--run', 's', '--db', db], env);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /labels-bad\.jsonl:1: "Nonsense" is not a FLASK skill/);

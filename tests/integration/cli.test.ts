@@ -34,7 +34,7 @@ test('prompts prints the exact review messages as JSONL without calling a model'
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   const p = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 2);
-  assert.deepEqual(lines[0].messages, renderReviewPrompt(p.instances[0], p.responses[0].text));
+  assert.deepEqual(lines[0].messages, renderReviewPrompt(p.instances[0]!, p.responses[0]!.text));
   assert.equal(lines[0].temperature, 0.2);
   assert.equal(lines[0].max_tokens, 1024);
   // The same BPE count as `estimate` (gpt-4-0613: cl100k_base, exact), not characters / 4.

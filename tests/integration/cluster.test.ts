@@ -33,7 +33,7 @@ const PROBE_WORKFLOWS = path.join(PROJECT_ROOT, 'scripts', 'cluster', 'probeWork
 function clusterBinaries(): { server: string; sqlTool: string } {
   const r = spawnSync('bash', ['-c', `. "${PROJECT_ROOT}/scripts/cluster/versions.sh"; echo "$TEMPORAL_SERVER_BIN"; echo "$TEMPORAL_SQL_TOOL_BIN"`], { encoding: 'utf8' });
   const [server, sqlTool] = r.stdout.trim().split('\n');
-  return { server, sqlTool };
+  return { server: server!, sqlTool: sqlTool! };
 }
 const bins = clusterBinaries();
 const built = existsSync(bins.server) && existsSync(bins.sqlTool);
@@ -91,7 +91,7 @@ class TestCluster {
 
   async up(): Promise<string> {
     const out = await this.sh('up');
-    this.address = /TEMPORAL_ADDRESS=(\S+)/.exec(await this.sh('env'))![1];
+    this.address = /TEMPORAL_ADDRESS=(\S+)/.exec(await this.sh('env'))![1]!;
     return out;
   }
 
@@ -220,7 +220,7 @@ test('a workflow started before the faults completes exactly once: Temporal SIGK
     await waitFor('visibility to list the run', async () => {
       const runs: string[] = [];
       for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(`${w.runId}:${w.status.name}`);
-      return runs.length === 1 && runs[0].endsWith(':COMPLETED');
+      return runs.length === 1 && runs[0]!.endsWith(':COMPLETED');
     }, 30_000);
     const reexecuted = [...executions.values()].filter((n) => n > 1).length;
     t.diagnostic(`${steps} steps landed once each; activities executed ${[...executions.values()].reduce((a, b) => a + b, 0)} times (${reexecuted} steps re-executed after a fault)`);

@@ -59,9 +59,9 @@ function seconds(d: string | undefined, fallback: number): number {
 /** A service's container environment: the image's ENV, then the service's, with its bind mounts and Temporal mapped here. */
 function serviceEnv(name: string): Record<string, string> {
   const s = services[name];
-  const mounts = (s.volumes ?? []).filter((v) => v.type === 'bind').map((v) => ({ target: v.target, here: mountFor(v.source) }));
+  const mounts = (s!.volumes ?? []).filter((v) => v.type === 'bind').map((v) => ({ target: v.target, here: mountFor(v.source) }));
   const out: Record<string, string> = { ...baseEnv(), ...image.env };
-  for (const [k, raw] of Object.entries(s.environment ?? {})) {
+  for (const [k, raw] of Object.entries(s!.environment ?? {})) {
     let v = raw ?? '';
     if (k === 'TEMPORAL_ADDRESS') {
       assert.equal(v, 'temporal:7233', `${name}: TEMPORAL_ADDRESS names the temporal service`);
@@ -82,8 +82,8 @@ function mountFor(source: string): string {
 
 /** `docker compose up` / `run --rm cli ARGS`: ENTRYPOINT + (run args | command | CMD), in WORKDIR. */
 function start(name: string, args?: string[]): { child: ChildProcess; log: string[] } {
-  const argv = [...image.entrypoint, ...(args ?? services[name].command ?? image.cmd)];
-  const child = spawn(argv[0], argv.slice(1), { cwd: hostPath(image, '.'), env: serviceEnv(name), stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...image.entrypoint, ...(args ?? services[name]!.command ?? image.cmd)];
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: hostPath(image, '.'), env: serviceEnv(name), stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const keep = (d: Buffer) => { log.push(d.toString()); if (process.env.DEBUG_DOCKER_STEPS) process.stderr.write(`[${name}] ${d}`); };
   child.stdout!.on('data', keep);
@@ -110,12 +110,12 @@ async function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: numb
 
 /** One run of a service's healthcheck, as the engine runs it in the container (CMD / CMD-SHELL, its timeout). */
 function healthcheck(name: string): { ok: boolean; out: string } {
-  const hc = services[name].healthcheck;
+  const hc = services[name]!.healthcheck;
   assert.ok(hc && hc.test.length > 1, `${name} has a healthcheck`);
   const [kind, ...rest] = hc.test;
   const argv = kind === 'CMD-SHELL' ? ['sh', '-c', rest.join(' ')] : rest;
   assert.ok(kind === 'CMD' || kind === 'CMD-SHELL', `${name}: healthcheck ${kind}`);
-  const r = spawnSync(argv[0], argv.slice(1), { cwd: hostPath(image, '.'), env: serviceEnv(name), encoding: 'utf8', timeout: seconds(hc.timeout, 30) * 1000 });
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: hostPath(image, '.'), env: serviceEnv(name), encoding: 'utf8', timeout: seconds(hc.timeout, 30) * 1000 });
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
@@ -159,8 +159,8 @@ before(async () => {
   prefillNpmCache();
   const t0 = Date.now();
   const stages = await carryOut({ instructions, context: PROJECT_ROOT, ignore, dir: path.join(dir, 'stages'), baseEnv: baseEnv(), log: (s) => steps.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${s}`) });
-  image = stages[stages.length - 1];
-  build = stages[0];
+  image = stages[stages.length - 1]!;
+  build = stages[0]!;
   const loaded = runComposeCheck(['-f', path.join(PROJECT_ROOT, 'docker-compose.yml'), '--json']);
   assert.equal(loaded.status, 0, loaded.out);
   services = (JSON.parse(loaded.stdout) as { services: Record<string, ComposeService> }).services;
@@ -199,13 +199,13 @@ test('the Dockerfile\'s steps build: the build stage compiles dist/, the image h
   assert.deepEqual(sources, [], 'no TypeScript sources in the image');
   assert.ok(!existsSync(path.join(app, 'tests')) && !existsSync(path.join(app, 'client')), 'no tests, no source folders');
   assert.ok(lstatSync(path.join(app, 'node_modules')).isDirectory(), 'node_modules is the image\'s own');
-  const version = spawnSync(image.entrypoint[0], [...image.entrypoint.slice(1), '--version'], { cwd: app, env: { ...baseEnv(), ...image.env }, encoding: 'utf8' });
+  const version = spawnSync(image.entrypoint[0]!, [...image.entrypoint.slice(1), '--version'], { cwd: app, env: { ...baseEnv(), ...image.env }, encoding: 'utf8' });
   assert.equal(version.status, 0, version.stderr);
   assert.match(version.stdout, /\(compiled, dist\/\)/, 'bin/flask-eval.js runs dist/ where there are no sources');
 });
 
 test('the store, a worker and the cli run as compose runs them: healthchecks pass only when each does its job, a review lands through them, SIGTERM stops them cleanly', { skip, timeout: 600_000 }, async (t) => {
-  assert.deepEqual(services.store.command?.slice(0, 2), ['server', 'start']);
+  assert.deepEqual(services.store!.command?.slice(0, 2), ['server', 'start']);
 
   // Before anything runs, neither healthcheck passes.
   const storeDown = healthcheck('store');
@@ -254,19 +254,19 @@ test('the store, a worker and the cli run as compose runs them: healthchecks pas
   assert.deepEqual([...judgedBy], [`${worker.child.pid}@${hostname()}`], 'the worker service judged every chunk');
 
   // Results on the store's bind mount only; the worker's folder has none.
-  const results = mountFor(services.store.volumes!.find((v) => v.target === '/results')!.source);
+  const results = mountFor(services.store!.volumes!.find((v) => v.target === '/results')!.source);
   assert.ok(existsSync(path.join(results, 'results.duckdb')), 'results.duckdb is on the bind mount');
   assert.deepEqual(filesUnder(hostPath(image, '.'), (n) => n === 'node_modules').filter((f) => /\.duckdb/.test(f)), [], 'a DuckDB file in the image folder');
 
   // docker stop: SIGTERM, then SIGKILL after the grace period.
   store.child.kill('SIGTERM');
-  const storeEnd = await exited(store.child, seconds(services.store.stop_grace_period, 10) * 1000);
+  const storeEnd = await exited(store.child, seconds(services.store!.stop_grace_period, 10) * 1000);
   assert.deepEqual(storeEnd, { code: 0, signal: null }, `the store stops cleanly on SIGTERM:\n${store.log.join('')}`);
   assert.match(store.log.join(''), /stopping: SIGTERM[\s\S]*stopped/);
   assert.ok(!existsSync(path.join(results, 'server.sock')), 'its socket is removed');
   assert.ok(!healthcheck('store').ok, 'the store healthcheck fails once it stopped');
 
   worker.child.kill('SIGTERM');
-  const workerEnd = await exited(worker.child, seconds(services.worker.stop_grace_period, 10) * 1000);
+  const workerEnd = await exited(worker.child, seconds(services.worker!.stop_grace_period, 10) * 1000);
   assert.deepEqual(workerEnd, { code: 0, signal: null }, `the worker stops cleanly on SIGTERM:\n${worker.log.join('')}`);
 });

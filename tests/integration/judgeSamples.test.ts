@@ -67,27 +67,27 @@ test('--judge-samples 3: three calls an instance in its chunk, every sample stor
     }
     // The report's per-skill figure is the mean over instances of those means.
     const { figs, sources } = await db.read((sql) => loadRunFigures(sql, [name], DEFAULT_BOOTSTRAP, undefined, ['skill']));
-    for (const f of figs[0].skills) {
+    for (const f of figs[0]!.skills) {
       const per = rows.filter((r) => r.score !== null && skillKey(r.skill as SkillName) === f.skill).map((r) => Number(r.score));
       assert.ok(Math.abs(f.mean! - per.reduce((a, b) => a + b, 0) / per.length) < 1e-9, `${f.skill} mean`);
     }
     const spread = await db.read((sql) => sampleSpread(sql, sources));
     assert.equal(spread.length, 1);
-    assert.equal(spread[0].samples, 3);
+    assert.equal(spread[0]!.samples, 3);
     results[name] = await db.read((sql) => judgeReliability(sql, name, { ...BS, level: 0.95 }));
-    const fromSpread = [...spread[0].sdBySkill.values()];
-    const fromReport = results[name].judges[0].skills.map((s) => s.self!.sdWithin!);
+    const fromSpread = [...spread[0]!.sdBySkill.values()];
+    const fromReport = results[name].judges[0]!.skills.map((s) => s.self!.sdWithin!);
     assert.deepEqual(fromSpread.sort().map((x) => x.toFixed(9)), fromReport.sort().map((x) => x.toFixed(9)), 'report and judge-report define the SD alike');
   }
-  const noisy = results.noisy.judges[0];
-  const steady = results.steady.judges[0];
-  assert.equal(noisy.samples, 3);
-  for (const s of steady.skills) assert.equal(s.self!.sdWithin, 0, `deterministic judge: no within-instance spread (${s.skill})`);
+  const noisy = results.noisy!.judges[0];
+  const steady = results.steady!.judges[0];
+  assert.equal(noisy!.samples, 3);
+  for (const s of steady!.skills) assert.equal(s.self!.sdWithin, 0, `deterministic judge: no within-instance spread (${s.skill})`);
   // Clamping at 1 and 5 hides part of the noise on skills scored near an end (harmlessness near 5).
-  const sds = noisy.skills.map((s) => `${s.skill} ${s.self!.sdWithin!.toFixed(2)} (n=${s.self!.instances})`);
-  assert.ok(noisy.skills.filter((s) => s.self!.instances >= 10).every((s) => s.self!.sdWithin! > 0.4), `${sds.join(', ')}`);
-  assert.ok(noisy.reasks.n >= 3 * n && noisy.failed.count === 0);
-  const text = judgeReportText(results.noisy);
+  const sds = noisy!.skills.map((s) => `${s.skill} ${s.self!.sdWithin!.toFixed(2)} (n=${s.self!.instances})`);
+  assert.ok(noisy!.skills.filter((s) => s.self!.instances >= 10).every((s) => s.self!.sdWithin! > 0.4), `${sds.join(', ')}`);
+  assert.ok(noisy!.reasks.n >= 3 * n && noisy!.failed.count === 0);
+  const text = judgeReportText(results.noisy!);
   assert.match(text, /samples per instance K=3; reviews 30; failed 0\.0% \(0\/30\)/);
   assert.match(text, /within-SD\s+ICC\(1\)/);
   console.log(text);

@@ -25,10 +25,10 @@ test('judge settings: the profile\'s top_p (prometheus 0.9, flask none), --judge
   // The Batch API line carries the same fields as a direct call.
   const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 1);
   const i = prepared.instances[0];
-  const asked = stepRequest('review', { idx: i.idx, instruction: i.instruction, answer: i.answer, skills: i.skills, response: 'x' },
+  const asked = stepRequest('review', { idx: i!.idx, instruction: i!.instruction, answer: i!.answer, skills: i!.skills, response: 'x' },
     { ...judgeSettings({ 'judge-seed': '3' }, 'prometheus'), judgeProfile: 'prometheus' }, 7);
   assert.ok(!('cannot' in asked));
-  const body = chatBody('m', asked.calls[0].request);
+  const body = chatBody('m', asked.calls[0]!.request);
   assert.deepEqual({ temperature: body.temperature, top_p: body.top_p, seed: body.seed, max_tokens: body.max_tokens }, { temperature: 1, top_p: 0.9, seed: 3, max_tokens: 1024 });
 });
 
@@ -55,7 +55,7 @@ test('through the pipeline, every Prometheus judge request carries temperature 1
   for (const e of flask) assert.deepEqual(e.sampling, { temperature: 0.2, seed: 11, max_tokens: 1024 });
   const templates = await db.read((sql) => sql.all(`SELECT run_id, idx, review_template FROM reviews ORDER BY run_id, idx`));
   for (const t of templates) {
-    const want = t.run_id === 'prom' ? 'prometheus/ABSOLUTE_PROMPT' : t.idx === prepared.instances[0].idx ? 'flask/prompt_id=1' : 'flask/prompt_id=2';
+    const want = t.run_id === 'prom' ? 'prometheus/ABSOLUTE_PROMPT' : t.idx === prepared.instances[0]!.idx ? 'flask/prompt_id=1' : 'flask/prompt_id=2';
     assert.equal(t.review_template, want, `${t.run_id} ${t.idx}`);
   }
   assert.equal(templates.length, 2 * n);

@@ -45,9 +45,9 @@ test('judge-agreement: per skill and overall figures of a two-judge panel equal 
   const idxs = prepared.instances.map((i) => i.idx);
   await db.run(async (sql) => {
     for (const [ref, scores, profile] of [[a, FIXTURE.A, 'flask'], [b, FIXTURE.B, 'prometheus']] as const) {
-      const outs = idxs.slice(0, 6).map((idx, k) => outcome(idx, { 'Logical Correctness': scores.correctness[k], Readability: scores.readability[k] }));
+      const outs = idxs.slice(0, 6).map((idx, k) => outcome(idx, { 'Logical Correctness': scores.correctness[k]!, Readability: scores.readability[k]! }));
       // Instance 7: one judge says N/A (no pair); instance 8: judge A failed (no scores).
-      outs.push(outcome(idxs[6], ref === a ? { Readability: 3 } : { Readability: 'N/A' }), outcome(idxs[7], ref === a ? undefined : { Readability: 2 }));
+      outs.push(outcome(idxs[6]!, ref === a ? { Readability: 3 } : { Readability: 'N/A' }), outcome(idxs[7]!, ref === a ? undefined : { Readability: 2 }));
       await landResults(sql, 'fx', 'review', ref, outs, { judgeId: judgeIdOf(ref.id, profile), judgeProfile: profile });
     }
   });
@@ -60,8 +60,8 @@ test('judge-agreement: per skill and overall figures of a two-judge panel equal 
     const e = FIXTURE.expected[name as keyof typeof FIXTURE.expected];
     assert.ok(e, `unexpected group ${name}`);
     assert.equal(s.items, e.n, `${name} items`);
-    close(s.pairs[0].spearman, e.spearman, `${name} spearman`);
-    close(s.pairs[0].kendallTauB, e.kendall, `${name} kendall`);
+    close(s.pairs[0]!.spearman, e.spearman, `${name} spearman`);
+    close(s.pairs[0]!.kendallTauB, e.kendall, `${name} kendall`);
     close(s.krippendorffAlpha, e.alpha, `${name} alpha`);
     assert.deepEqual([s.exact.count, s.exact.n, s.withinOne.count, s.withinOne.n], [e.exact, e.n, e.within, e.n], `${name} exact / within one`);
   }
@@ -149,8 +149,8 @@ test('a two-judge panel judges each instance with each judge; a judge added to a
   const panel = await db.read((sql) => panelScores(sql, 'panel'));
   const a = panelAgreement(panel.scores);
   const o = a.overall;
-  console.log(`panel: ${n} instances, 2 judges, ${calls[flask.id] + calls[prometheus.id]} calls, added judge ${ms} ms; offline judges agree: ` +
-    `items ${o.items}, spearman ${o.pairs[0].spearman?.toFixed(3)}, kendall ${o.pairs[0].kendallTauB?.toFixed(3)}, alpha ${o.krippendorffAlpha?.toFixed(3)}, ` +
+  console.log(`panel: ${n} instances, 2 judges, ${calls[flask.id]! + calls[prometheus.id]!} calls, added judge ${ms} ms; offline judges agree: ` +
+    `items ${o.items}, spearman ${o.pairs[0]!.spearman?.toFixed(3)}, kendall ${o.pairs[0]!.kendallTauB?.toFixed(3)}, alpha ${o.krippendorffAlpha?.toFixed(3)}, ` +
     `exact ${o.exact.count}/${o.exact.n}, within one ${o.withinOne.count}/${o.withinOne.n}`);
 });
 
@@ -170,11 +170,11 @@ test('eval with a panel: each answer generated once, then judged by each judge; 
     `SELECT step, coalesce(judge_id, '-') AS judge, count(*)::INT AS n FROM calls WHERE run_id = 'pe' AND outcome = 'ok' GROUP BY ALL ORDER BY step, judge`));
   const by = Object.fromEntries(rows.map((r) => [`${r.step}/${r.judge}`, Number(r.n)]));
   assert.equal(by['generate/-'], 5, 'each answer generated once');
-  assert.ok(by[`review/${judges[0].id}`] >= 5 && by[`review/${judges[1].id}`] >= 15);
+  assert.ok(by[`review/${judges[0]!.id}`]! >= 5 && by[`review/${judges[1]!.id}`]! >= 15);
   const reviews = await db.read((sql) => sql.all(`SELECT judge_id, count(DISTINCT idx)::INT AS n FROM reviews WHERE run_id = 'pe' GROUP BY judge_id`));
   assert.deepEqual(reviews.map((r) => r.n), [5, 5]);
   const { runCost } = await import('../../core/cost/runCost.js');
   const cost = await db.read((sql) => runCost(sql, 'pe', { 'flask-offline-judge': { input: 1, output: 1 }, 'flask-offline-model': { input: 1, output: 1 } }));
-  assert.deepEqual(cost.lines.map((l) => [l.role, l.judgeId]).sort(), [['judge', judges[0].id], ['judge', judges[1].id], ['model', null]].sort());
+  assert.deepEqual(cost.lines.map((l) => [l.role, l.judgeId]).sort(), [['judge', judges[0]!.id], ['judge', judges[1]!.id], ['model', null]].sort());
   assert.ok(cost.totalUsd! > 0);
 });

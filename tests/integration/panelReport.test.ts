@@ -75,10 +75,10 @@ test('a two-judge panel: per-judge figures equal each judge\'s own run to 1e-9, 
 
   const { figs, prov } = await db.read((sql) => loadRunFigures(sql, ['panel', 'solo-flask', 'solo-prometheus'], DEFAULT_BOOTSTRAP, undefined, undefined, { pooled: true }));
   assert.deepEqual(figs.map((f) => f.column), ['panel@J1', 'panel@J2', 'panel@pooled', 'solo-flask', 'solo-prometheus']);
-  assert.equal(figs[0].source!.judge!.id, prometheus.id);
-  assert.equal(figs[1].source!.judge!.id, flask.id);
-  assertSameFigures(figs[0], figs[4], 'panel@J1 vs solo-prometheus');
-  assertSameFigures(figs[1], figs[3], 'panel@J2 vs solo-flask');
+  assert.equal(figs[0]!.source!.judge!.id, prometheus.id);
+  assert.equal(figs[1]!.source!.judge!.id, flask.id);
+  assertSameFigures(figs[0]!, figs[4]!, 'panel@J1 vs solo-prometheus');
+  assertSameFigures(figs[1]!, figs[3]!, 'panel@J2 vs solo-flask');
 
   // Pooled, from the stored rows: instances both judges scored; per instance and skill the mean of
   // the judges' non-N/A scores; then the mean over instances.
@@ -98,11 +98,11 @@ test('a two-judge panel: per-judge figures equal each judge\'s own run to 1e-9, 
   for (const [key, e] of byItem) {
     const [idx, skill] = key.split('|');
     if (judgesOf.get(Number(idx))!.size < 2 || e.xs.length === 0) continue;
-    (expected.get(skill) ?? expected.set(skill, []).get(skill)!).push(e.xs.reduce((a, b) => a + b, 0) / e.xs.length);
+    (expected.get(skill!) ?? expected.set(skill!, []).get(skill!)!).push(e.xs.reduce((a, b) => a + b, 0) / e.xs.length);
   }
   const pooled = figs[2];
-  assert.equal(pooled.skills.length, expected.size);
-  for (const s of pooled.skills) {
+  assert.equal(pooled!.skills.length, expected.size);
+  for (const s of pooled!.skills) {
     const xs = expected.get(s.skill)!;
     assert.equal(s.n, xs.length, `pooled ${s.skill} n`);
     assert.ok(Math.abs(s.mean! - xs.reduce((a, b) => a + b, 0) / xs.length) <= 1e-9, `pooled ${s.skill} mean`);
@@ -111,19 +111,19 @@ test('a two-judge panel: per-judge figures equal each judge\'s own run to 1e-9, 
   // The pooled view gives the same per-skill means.
   const view = await db.read((sql) => sql.all(`SELECT skill, avg, count::INT AS n FROM pooled_skill_summary WHERE run_id = 'panel'`));
   for (const v of view) {
-    const s = pooled.skills.find((x) => x.skill === v.skill)!;
+    const s = pooled!.skills.find((x) => x.skill === v.skill)!;
     assert.equal(v.n, s.n);
     assert.ok(Math.abs(Number(v.avg) - s.mean!) <= 1e-9);
   }
 
   // The table: one column per judge, named as given; the header counts per judge, not reviews over instances.
   const table = figuresTable(figs.slice(0, 3), 'skill');
-  assert.match(table.split('\n')[0], /^skill\s+panel@J1\s+panel@J2\s+panel@pooled\s*$/);
-  const header = runHeaderLine(prov[0]);
+  assert.match(table.split('\n')[0]!, /^skill\s+panel@J1\s+panel@J2\s+panel@pooled\s*$/);
+  const header = runHeaderLine(prov[0]!);
   assert.match(header, new RegExp(`^panel: review, model .*, panel of 2 judges; ${n} instances`));
   assert.match(header, new RegExp(`\\n  J1 = flask-offline-judge \\(prometheus\\) \\[${prometheus.id}\\]: \\d+ scored, \\d+ failed of ${n} instances`));
   assert.match(header, new RegExp(`\\n  J2 = flask-offline-judge \\(flask\\) \\[${flask.id}\\]: \\d+ scored, \\d+ failed of ${n} instances`));
-  assert.ok(!/\d+ scored, \d+ failed of \d+ instances$/.test(header.split('\n')[0]), 'no total over judges in the run line');
+  assert.ok(!/\d+ scored, \d+ failed of \d+ instances$/.test(header.split('\n')[0]!), 'no total over judges in the run line');
 
   // judge-agreement numbers judges as given.
   const panel = await db.read((sql) => panelScores(sql, 'panel'));
@@ -140,24 +140,24 @@ test('a two-judge panel: per-judge figures equal each judge\'s own run to 1e-9, 
   // the judge-reliability rows of the panel (alpha with the other judge per skill).
   const { buildHtmlReport } = await import('../../core/report/html.js');
   const html = await db.read((sql) => buildHtmlReport(sql, ['panel'], { bootstrap: { ...DEFAULT_BOOTSTRAP, resamples: 100 }, texts: false, pooled: true }));
-  const data = JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]);
+  const data = JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!);
   assert.deepEqual(data.runs.map((x: { id: string }) => x.id), ['panel@J1', 'panel@J2', 'panel@pooled']);
   assert.deepEqual(data.runs.slice(0, 2).map((x: { prov: { judgeProfile: string } }) => x.prov.judgeProfile), ['prometheus', 'flask']);
-  const idx0 = data.instances.findIndex((x: unknown[]) => x[0] === prepared.instances[0].idx);
-  const soloScores = (await db.read((sql) => readInstanceDetail(sql, 'solo-flask', prepared.instances[0].idx)))!.reviews[0].scores;
+  const idx0 = data.instances.findIndex((x: unknown[]) => x[0] === prepared.instances[0]!.idx);
+  const soloScores = (await db.read((sql) => readInstanceDetail(sql, 'solo-flask', prepared.instances[0]!.idx)))!.reviews[0]!.scores;
   for (const sc of soloScores) {
     assert.equal(data.runs[1].cells[idx0][2][skillKey(sc.skill as SkillName)], sc.score, `HTML J2 cell ${sc.skill}`);
   }
   assert.deepEqual(data.reliability.map((x: { judge: string }) => x.judge.slice(0, 2)), ['J1', 'J2']);
-  assert.ok(data.reliability[0].rows.filter((row: string[]) => /^-?\d\.\d\d \[/.test(row[6])).length >= 3, 'alpha with the other judge per skill');
+  assert.ok(data.reliability[0].rows.filter((row: string[]) => /^-?\d\.\d\d \[/.test(row[6]!)).length >= 3, 'alpha with the other judge per skill');
 
   // runs: an instance is done when every judge reviewed it; show: every judge's review.
   const overview = (await db.read((sql) => readRunsOverview(sql))).find((r) => r.runId === 'panel')!;
   assert.equal(overview.judges, 2);
   assert.equal(overview.finished, n);
   assert.equal(overview.judgeModels, 'flask-offline-judge (prometheus), flask-offline-judge (flask)');
-  const detail = (await db.read((sql) => readInstanceDetail(sql, 'panel', prepared.instances[0].idx)))!;
+  const detail = (await db.read((sql) => readInstanceDetail(sql, 'panel', prepared.instances[0]!.idx)))!;
   assert.deepEqual(detail.reviews.map((r) => r.judge?.id), [prometheus.id, flask.id]);
-  const solo = (await db.read((sql) => readInstanceDetail(sql, 'solo-flask', prepared.instances[0].idx)))!;
-  assert.deepEqual(detail.reviews[1].scores, solo.reviews[0].scores);
+  const solo = (await db.read((sql) => readInstanceDetail(sql, 'solo-flask', prepared.instances[0]!.idx)))!;
+  assert.deepEqual(detail.reviews[1]!.scores, solo.reviews[0]!.scores);
 });

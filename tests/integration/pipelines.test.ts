@@ -63,7 +63,7 @@ test('eval: one response and one review per instance, pipelined (reviews start b
   const exported = await r.db.run((sql) => exportAnswers(sql, 'eval-30'));
   const stored = await r.db.run((sql) => sql.all(`SELECT idx, text, model_id FROM responses WHERE run_id = 'eval-30' ORDER BY idx`));
   assert.deepEqual(exported.map((e) => [e.question_id, e.text, e.model_id]).sort((a, b) => Number(a[0]) - Number(b[0])), stored.map((s) => [Number(s.idx), s.text, s.model_id]));
-  assert.deepEqual(Object.keys(exported[0]), ['question_id', 'text', 'model_id']);
+  assert.deepEqual(Object.keys(exported[0]!), ['question_id', 'text', 'model_id']);
 });
 
 test('a long run continues-as-new and still lands every instance once', async () => {
@@ -86,7 +86,7 @@ test('annotate: three stages per instance; the export is an evaluation set that 
   const reread = loadEvalSet(file); // exactly what review / eval read
   assert.equal(reread.length, 24);
   assert.ok(reread.every((i) => i.skills.length === 3 && i.domains.length >= 1 && i.difficulty !== null));
-  assert.deepEqual(Object.keys(lines[0]), ['idx', 'instruction', 'answer', 'task', 'skill', 'domain', 'difficulty']);
+  assert.deepEqual(Object.keys(lines[0]!), ['idx', 'instruction', 'answer', 'task', 'skill', 'domain', 'difficulty']);
 
   // The skill indices were mapped back with the numbering shown for that instance (seed 7 in baseRun).
   const rows = await r.db.run((sql) => sql.all(`SELECT idx, label, numbering, raw_text FROM annotations WHERE run_id = 'annotate-24' AND stage = 'skillset' ORDER BY idx`));
@@ -95,7 +95,7 @@ test('annotate: three stages per instance; the export is an evaluation set that 
     const numbering = JSON.parse(String(row.numbering)) as string[];
     assert.deepEqual(numbering, skillNumbering(7, Number(row.idx)));
     if (numbering.join() !== skillNumbering(0, 0).join()) shuffled++;
-    const indices = [...String(row.raw_text).matchAll(/\[([\d,\s]+)\]/g)].pop()![1].split(',').map((x) => Number(x.trim()));
+    const indices = [...String(row.raw_text).matchAll(/\[([\d,\s]+)\]/g)].pop()![1]!.split(',').map((x) => Number(x.trim()));
     assert.deepEqual(JSON.parse(String(row.label)), indices.map((i) => numbering[i - 1]));
     assert.ok((JSON.parse(String(row.label)) as string[]).every((s) => (SKILL_NAMES as readonly string[]).includes(s)));
   }

@@ -43,7 +43,7 @@ function daemonPid(): number {
 
 /** CPU ticks (user + system) the process has used. */
 function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]);
 }
 

@@ -40,7 +40,7 @@ test('a review run lands every instance exactly once; the same run name again do
   assert.ok(final.tokens > 0 && final.calls >= 24);
   // The progress query moved forward and ended where the run did.
   assert.ok(seen.length >= 2, `${seen.length} progress reports`);
-  for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done + seen[i].failed >= seen[i - 1].done + seen[i - 1].failed, 'progress never goes back');
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.done + seen[i]!.failed >= seen[i - 1]!.done + seen[i - 1]!.failed, 'progress never goes back');
   assert.deepEqual(seen[seen.length - 1], final);
   assert.equal(final.tokens, await r.db.run(async (sql) => Number((await sql.one(`SELECT sum(prompt_tokens + completion_tokens)::INT AS t FROM reviews WHERE run_id = 'exactly-once'`))!.t)), 'tokens in progress = tokens landed');
   const c = await counts(r.db, 'exactly-once');
@@ -73,7 +73,7 @@ test('429s (Retry-After honoured), 5xx and malformed judge outputs: every instan
   assert.equal(final.done + final.failed, 16);
   const c = await counts(r.db, 'storm');
   assert.equal(c.reviews, 16);
-  assert.equal(c.scored + c.failed, 16);
+  assert.equal(c.scored! + c.failed!, 16);
   assert.equal(c.scores, c.expected_scores);
   const stats = server.stats();
   assert.ok(stats.status429 > 0, 'the rate limit was hit');
@@ -96,15 +96,15 @@ test('429s (Retry-After honoured), 5xx and malformed judge outputs: every instan
   let checked = 0;
   for (const list of byContent.values()) {
     for (let i = 0; i + 1 < list.length; i++) {
-      if (list[i].status === 429 && list[i].retryAfterSec) {
-        assert.ok(list[i + 1].at - list[i].at >= list[i].retryAfterSec! * 1000 - 50, `retried ${list[i + 1].at - list[i].at} ms after a Retry-After of ${list[i].retryAfterSec} s`);
+      if (list[i]!.status === 429 && list[i]!.retryAfterSec) {
+        assert.ok(list[i + 1]!.at - list[i]!.at >= list[i]!.retryAfterSec! * 1000 - 50, `retried ${list[i + 1]!.at - list[i]!.at} ms after a Retry-After of ${list[i]!.retryAfterSec} s`);
         checked++;
       }
     }
   }
   assert.ok(checked > 0, 'some 429 was followed by a retry of the same request');
   // Each instance's request content maps to exactly one landed review.
-  const prompt = renderReviewPrompt(r.prepared.instances[0], r.prepared.responses[0].text);
+  const prompt = renderReviewPrompt(r.prepared.instances[0]!, r.prepared.responses[0]!.text);
   assert.ok(byContent.has(requestContentHash(prompt)), 'the judge received FLASK\'s rendered prompt');
   await r.workers.shutdown();
   await server.close();

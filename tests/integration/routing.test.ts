@@ -59,9 +59,9 @@ test('an interrupted run is not served by a later command with other endpoints; 
     `SELECT (SELECT list(DISTINCT model_id) FROM responses WHERE run_id = 'run-a') AS models,
             (SELECT list(DISTINCT judge_model) FROM reviews WHERE run_id = 'run-a') AS judges,
             (SELECT bool_and(simulated) FROM responses WHERE run_id = 'run-a') AS simulated`));
-  assert.deepEqual(rows[0].models, ['model-of-run-a']);
-  assert.deepEqual(rows[0].judges, ['flask-offline-judge']);
-  assert.equal(rows[0].simulated, true, 'the offline server said its answers are simulated');
+  assert.deepEqual(rows[0]!.models, ['model-of-run-a']);
+  assert.deepEqual(rows[0]!.judges, ['flask-offline-judge']);
+  assert.equal(rows[0]!.simulated, true, 'the offline server said its answers are simulated');
   await Promise.all(workersA.map((w) => w.shutdown()));
   await pipeline.shutdown();
   await server.close();
@@ -100,7 +100,7 @@ test('a busy one-at-a-time server passes the preflight after a message; one busi
     assert.ok(Date.now() - started >= 10_000, 'it waited for the busy server');
     assert.equal(ok.simulated, true);
     assert.equal(said.length, 1);
-    assert.match(said[0], /accepted the connection but has not answered GET \/models for 10s: busy .*waiting up to 30s \(--request-timeout\)/);
+    assert.match(said[0]!, /accepted the connection but has not answered GET \/models for 10s: busy .*waiting up to 30s \(--request-timeout\)/);
     await other;
 
     const again = ep.provider.complete('flask-offline-judge', { messages: [{ role: 'user', content: 'hello again' }], temperature: 0, maxTokens: 5 });

@@ -74,19 +74,19 @@ test('Python duckdb reads snapshot.duckdb during a run: no error, rows grow, all
     assert.match(stderr, new RegExp(`${n} scored, 0 failed of ${n} instances`));
     // One more snapshot after the last landing, within the interval (and 5x a build's time).
     const t0 = Date.now();
-    while (!readers[0].lines.includes(`"reviews": ${n},`) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 200));
+    while (!readers[0]!.lines.includes(`"reviews": ${n},`) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 200));
     writeFileSync(stop, '');
     await Promise.all(readers.map((r) => r.exited));
     const seen = readers.map((r) => r.lines).join('').trim().split('\n').map((l) => JSON.parse(l) as { reviews?: number; skills?: number; error?: string; held?: number });
     assert.deepEqual(seen.filter((s) => s.error), [], 'no read failed');
     const counts = seen.filter((s) => s.reviews !== undefined).map((s) => s.reviews!);
-    assert.ok(counts.every((c, i) => i === 0 || c >= counts[i - 1]), `the rows never go backwards: ${counts.join(',')}`);
+    assert.ok(counts.every((c, i) => i === 0 || c >= counts[i - 1]!), `the rows never go backwards: ${counts.join(',')}`);
     assert.ok(new Set(counts.filter((c) => c > 0 && c < n)).size >= 2, `partial results were visible during the run: ${counts.join(',')}`);
     assert.equal(counts[counts.length - 1], n, 'all rows after the run');
     // The copy it opened (taken before the run was even recorded, or after) still reads after many replacements.
     const held = seen.filter((x) => x.held !== undefined);
     assert.equal(held.length, 1);
-    assert.ok(held[0].held === 0 || held[0].held === 1, JSON.stringify(held));
+    assert.ok(held[0]!.held === 0 || held[0]!.held === 1, JSON.stringify(held));
   } finally {
     writeFileSync(stop, '');
     cli(['server', 'stop']);

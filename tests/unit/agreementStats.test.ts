@@ -32,7 +32,7 @@ const TEXTBOOK: (number | null)[][] = [
   [null, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, null],
   [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, null],
 ];
-const textbookUnits = TEXTBOOK[0].map((_, u) => TEXTBOOK.map((row) => row[u]).filter((v): v is number => v !== null));
+const textbookUnits = TEXTBOOK[0]!.map((_, u) => TEXTBOOK.map((row) => row[u]).filter((v): v is number => v !== null));
 
 test("Krippendorff's alpha: the textbook example (and the krippendorff package's figures)", () => {
   // Exact values from the Python `krippendorff` package (0.9.0) on the same data.
@@ -53,7 +53,7 @@ const B = [4, 4, 5, 3, 5, 3, 1, 2, 4, 4, 2, 4];
 const C = [5, 3, 4, 3, 4, 2, 2, 3, null, 5, 1, 3];
 const SKILLS = ['Factuality', 'Readability', 'Conciseness'];
 const rows = (judge: string, scores: (number | null)[]): (JudgeScore & { skill: string })[] =>
-  scores.flatMap((score, i) => (score === null ? [] : [{ item: itemKey(Math.floor(i / 3), SKILLS[i % 3]), skill: SKILLS[i % 3], judge, score }]));
+  scores.flatMap((score, i) => (score === null ? [] : [{ item: itemKey(Math.floor(i / 3), SKILLS[i % 3]!), skill: SKILLS[i % 3]!, judge, score }]));
 
 test('two-judge panel: every figure with its counts', () => {
   const s = judgeAgreement([...rows('gpt-4', A), ...rows('prometheus', B)]);
@@ -62,13 +62,13 @@ test('two-judge panel: every figure with its counts', () => {
   assert.equal(s.values, 24);
   assert.equal(s.pairs.length, 1);
   const p = s.pairs[0];
-  assert.equal(p.n, 12);
-  close(p.spearman, 0.8135744398195557, 'spearman');
-  close(p.kendallTauB, 0.7158675207589935, 'kendall');
+  assert.equal(p!.n, 12);
+  close(p!.spearman, 0.8135744398195557, 'spearman');
+  close(p!.kendallTauB, 0.7158675207589935, 'kendall');
   close(s.krippendorffAlpha, 0.8145304080061586, 'alpha');
-  assert.deepEqual(p.exact, { count: 6, n: 12, rate: 0.5 });
-  assert.deepEqual(p.withinOne, { count: 12, n: 12, rate: 1 });
-  assert.deepEqual(s.exact, p.exact);
+  assert.deepEqual(p!.exact, { count: 6, n: 12, rate: 0.5 });
+  assert.deepEqual(p!.withinOne, { count: 12, n: 12, rate: 1 });
+  assert.deepEqual(s.exact, p!.exact);
 });
 
 test('three judges with a missing score; items one judge alone scored are left out', () => {
@@ -98,6 +98,6 @@ test('per skill and overall', () => {
   assert.deepEqual([...groups.keys()].sort(), [...SKILLS].sort());
   const f = groups.get('Factuality')!; // items 0,3,6,9: A 5,3,1,5  B 4,3,1,4
   assert.equal(f.items, 4);
-  assert.deepEqual(f.pairs[0].exact, { count: 2, n: 4, rate: 0.5 });
-  close(f.pairs[0].spearman, 1, 'same order');
+  assert.deepEqual(f.pairs[0]!.exact, { count: 2, n: 4, rate: 0.5 });
+  close(f.pairs[0]!.spearman, 1, 'same order');
 });

@@ -39,9 +39,9 @@ test('domain prompt equals the hand-rendered FLASK prompt', () => {
   const q = 'Write a haiku about {autumn} leaves. $& $1';
   const p = renderDomainPrompt(q);
   assert.deepEqual(p.messages[0], { role: 'system', content: DOMAIN_SYSTEM });
-  assert.equal(p.messages[1].role, 'user');
+  assert.equal(p.messages[1]!.role, 'user');
   assert.equal(
-    p.messages[1].content,
+    p.messages[1]!.content,
     `${DOMAIN_PROMPT1}\n\n[Domains]\n${DOMAIN_LIST}\n\n[Instruction]\n${q}\n\n${DOMAIN_PROMPT2}\n\n[System]\n\n\n`,
   );
   assert.equal(p.messages.length, 2);
@@ -141,7 +141,7 @@ function skillsetWithoutAnswer(block: string, q: string): string {
 test('skill-set prompt, file order, with a reference answer (prompt 1)', () => {
   const p = renderSkillsetPrompt('How many legs do 3 spiders have?', '24 legs.', FILE_ORDER);
   assert.deepEqual(p.messages[0], { role: 'system', content: SKILL_SYSTEM });
-  assert.equal(p.messages[1].content, skillsetWithAnswer(FILE_ORDER_BLOCK, 'How many legs do 3 spiders have?', '24 legs.'));
+  assert.equal(p.messages[1]!.content, skillsetWithAnswer(FILE_ORDER_BLOCK, 'How many legs do 3 spiders have?', '24 legs.'));
   assert.equal(p.promptId, 1);
   assert.equal(p.temperature, 0.2);
   assert.equal(p.maxTokens, 1024);
@@ -151,7 +151,7 @@ test('skill-set prompt, shuffled numbering, without a reference answer (prompt 2
   for (const answer of [undefined, '', '  \n']) {
     const p = renderSkillsetPrompt('Tell me a {story}.', answer, SHUFFLED);
     assert.deepEqual(p.messages[0], { role: 'system', content: SKILL_SYSTEM });
-    assert.equal(p.messages[1].content, skillsetWithoutAnswer(SHUFFLED_BLOCK, 'Tell me a {story}.'));
+    assert.equal(p.messages[1]!.content, skillsetWithoutAnswer(SHUFFLED_BLOCK, 'Tell me a {story}.'));
     assert.equal(p.promptId, 2);
     assert.equal(p.temperature, 0.2);
     assert.equal(p.maxTokens, 1024);
@@ -162,7 +162,7 @@ test('skill-set prompt with the seeded numbering shows the skills in that order'
   const numbering = skillNumbering(42, 7);
   const block = numbering.map((s, i) => `\n${i + 1}: ${CRITERIA[s]}`).join('');
   const p = renderSkillsetPrompt('Q', 'A', numbering);
-  assert.equal(p.messages[1].content, skillsetWithAnswer(block, 'Q', 'A'));
+  assert.equal(p.messages[1]!.content, skillsetWithAnswer(block, 'Q', 'A'));
 });
 
 test('skill-set prompt rejects a numbering that is not a permutation of the 12 skills', () => {
@@ -205,7 +205,7 @@ for (const c of difficultyCases) {
     const p = renderDifficultyPrompt(q, c.domains);
     assert.equal(p.promptId, c.promptId);
     assert.deepEqual(p.messages[0], { role: 'system', content: DIFF_SYSTEM });
-    const user = p.messages[1].content;
+    const user = p.messages[1]!.content;
     assert.ok(user.startsWith(DIFF_INTRO + c.first), 'intro and the variant\'s first level');
     assert.ok(user.endsWith(`${c.last}\n\nQuestion: ${q}\n`), 'variant\'s last level, then "Question: ..."');
     assert.equal(p.temperature, 0.2);
@@ -236,15 +236,15 @@ test('skillNumbering: differs across instance ids and across seeds', () => {
   assert.notDeepEqual(skillNumbering(1, 5), FILE_ORDER);
   // Every position gets varied skills (not a biased shuffle that leaves one in place).
   const firsts = new Set<string>();
-  for (let id = 1; id <= 200; id++) firsts.add(skillNumbering(7, id)[0]);
+  for (let id = 1; id <= 200; id++) firsts.add(skillNumbering(7, id)[0]!);
   assert.equal(firsts.size, 12);
 });
 
 test('round trip: indices in the answer map to the numbering that was shown, not the file order', () => {
   const numbering = skillNumbering(3, 11);
   assert.notDeepEqual(numbering.slice(0, 3), FILE_ORDER.slice(0, 3));
-  const shown = renderSkillsetPrompt('Q', 'A', numbering).messages[1].content;
-  assert.ok(shown.includes(`\n1: ${CRITERIA[numbering[0]]}\n2: ${CRITERIA[numbering[1]]}\n3: ${CRITERIA[numbering[2]]}\n4: `));
+  const shown = renderSkillsetPrompt('Q', 'A', numbering).messages[1]!.content;
+  assert.ok(shown.includes(`\n1: ${CRITERIA[numbering[0]!]}\n2: ${CRITERIA[numbering[1]!]}\n3: ${CRITERIA[numbering[2]!]}\n4: `));
   const parsed = parseSkillsetAnswer('1: applies because...\n\n[1, 2, 3]', numbering);
   assert.deepEqual(parsed, { ok: true, value: { skills: numbering.slice(0, 3), indices: [1, 2, 3] } });
   const reversed = parseSkillsetAnswer('[12, 5, 1]', numbering);

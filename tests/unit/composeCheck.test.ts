@@ -168,6 +168,6 @@ test('--json prints the loaded model alone (what tests/integration/dockerSteps.t
   const r = runComposeCheck(['-f', path.join(PROJECT_ROOT, 'docker-compose.yml'), '--json'], { FLASK_WORKER_CONCURRENCY: '3' });
   assert.equal(r.status, 0, r.out);
   const model = JSON.parse(r.stdout) as { services: Record<string, { command?: string[]; environment?: Record<string, string> }> };
-  assert.deepEqual(model.services.worker.command, ['worker', '--judge-concurrency', '3', '--model-concurrency', '3'], 'interpolated');
-  assert.equal(model.services.store.environment?.FLASK_STATE_DIR, '/results');
+  assert.deepEqual(model.services.worker!.command, ['worker', '--judge-concurrency', '3', '--model-concurrency', '3'], 'interpolated');
+  assert.equal(model.services.store!.environment?.FLASK_STATE_DIR, '/results');
 });

@@ -15,12 +15,12 @@ test('a chunk of FLASK texts is compressed and decodes to the same value', async
   const items = instances.slice(0, 100).map((inst) => ({ idx: inst.idx, messages: renderReviewPrompt(inst, responses.find((r) => r.idx === inst.idx)?.text ?? '', kit) }));
   const payload = defaultPayloadConverter.toPayload({ runId: 'r', items });
   const [encoded] = await codec.encode([payload]);
-  assert.equal(encodingOf(encoded), COMPRESSED_ENCODING);
+  assert.equal(encodingOf(encoded!), COMPRESSED_ENCODING);
   // FLASK's texts compress well: a chunk of 100 shrinks to well under half.
-  assert.ok(encoded.data!.length < payload.data!.length / 2, `${encoded.data!.length} of ${payload.data!.length} bytes`);
-  const [decoded] = await codec.decode([encoded]);
-  assert.equal(encodingOf(decoded), 'json/plain');
-  assert.deepEqual(defaultPayloadConverter.fromPayload(decoded), { runId: 'r', items });
+  assert.ok(encoded!.data!.length < payload.data!.length / 2, `${encoded!.data!.length} of ${payload.data!.length} bytes`);
+  const [decoded] = await codec.decode([encoded!]);
+  assert.equal(encodingOf(decoded!), 'json/plain');
+  assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), { runId: 'r', items });
 });
 
 test('small payloads, and payloads written before compression existed, pass through untouched', async () => {

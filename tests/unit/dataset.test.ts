@@ -88,7 +88,7 @@ test('answers: a duplicate id is an error naming both lines, unless the first is
   assert.deepEqual(match.unknownIds, [99]);
   assert.deepEqual(match.withoutAnswer, [2]);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /ans\.jsonl:2: .*first on line 1/);
+  assert.match(warnings[0]!, /ans\.jsonl:2: .*first on line 1/);
   const bad = file('ans-bad.jsonl', [JSON.stringify({ question_id: 1, text: 'a' }), JSON.stringify({ question_id: 'x', text: 'b' }), JSON.stringify({ question_id: 3 })]);
   assert.throws(() => matchAnswers(bad, insts, 'm'), (e: Error) => /ans-bad\.jsonl:2: field question_id/.test(e.message) && /ans-bad\.jsonl:3: field text/.test(e.message));
 });
@@ -128,7 +128,7 @@ test('annotate input: reference labels kept, malformed ones listed by line (or d
   const dropped = loadAnnotationInput(bad, { ignoreLabels: true, warn: (s) => warnings.push(s) });
   assert.deepEqual(dropped.droppedLabelLines, [1, 2]);
   assert.deepEqual(dropped.instances.map((i) => i.skills.length + i.domains.length), [0, 0, 4]);
-  assert.match(warnings[0], /--ignore-labels: the reference labels of 2 line\(s\)/);
+  assert.match(warnings[0]!, /--ignore-labels: the reference labels of 2 line\(s\)/);
   const dup = file('ann-dup.jsonl', [JSON.stringify({ instruction: 'a', idx: 4 }), JSON.stringify({ instruction: 'b', idx: 4 })]);
   assert.throws(() => loadAnnotationInput(dup, { duplicates: { flag: '--keep-first-duplicate' } }), /ann-dup\.jsonl:2: field idx: duplicate idx 4 \(first on line 1\)[\s\S]*--keep-first-duplicate/);
   assert.deepEqual(loadAnnotationInput(dup, { duplicates: { keepFirst: true } }).instances.map((i) => i.instruction), ['a']);

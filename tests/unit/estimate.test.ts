@@ -43,16 +43,16 @@ test('review estimate: prompt tokens of 20 instances = the sum of the tokenizer 
         calls++;
       }
     }
-    assert.equal(s.calls, calls, profileName);
-    assert.equal(s.calls, profileName === 'flask' ? 20 : 60);
-    assert.equal(s.promptTokens.upper, expected, `${profileName}: prompt tokens`);
-    assert.equal(s.promptTokens.typical, expected);
-    assert.equal(s.completionTokens.upper, calls * 1024);
-    assert.equal(s.completionTokens.typical, undefined, 'no measured review length: not guessed');
+    assert.equal(s!.calls, calls, profileName);
+    assert.equal(s!.calls, profileName === 'flask' ? 20 : 60);
+    assert.equal(s!.promptTokens.upper, expected, `${profileName}: prompt tokens`);
+    assert.equal(s!.promptTokens.typical, expected);
+    assert.equal(s!.completionTokens.upper, calls * 1024);
+    assert.equal(s!.completionTokens.typical, undefined, 'no measured review length: not guessed');
     const p = prices.models[model];
-    assert.ok(Math.abs(s.cost.upper! - (expected * p.input + calls * 1024 * p.output) / 1e6) < 1e-12);
-    assert.ok(Math.abs(s.cost.batchUpper! - s.cost.upper! / 2) < 1e-12);
-    assert.equal(s.cost.typical, undefined);
+    assert.ok(Math.abs(s!.cost.upper! - (expected * p!.input + calls * 1024 * p!.output) / 1e6) < 1e-12);
+    assert.ok(Math.abs(s!.cost.batchUpper! - s!.cost.upper! / 2) < 1e-12);
+    assert.equal(s!.cost.typical, undefined);
   }
 });
 
@@ -87,19 +87,19 @@ test('eval estimate: generation prompts + review prompts with the answer pending
   const e = await estimateEval({ 'model-name': 'gpt-4o-mini', 'judge-model': 'gpt-4-0613', limit: '10', 'max-tokens': '512', 'system-prompt': 'Be brief.' }, prices);
   const [gen, rev] = e.stages;
   const genExpected = instances.reduce((n, i) => n + billed(o2, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: i.instruction }]), 0);
-  assert.equal(gen.promptTokens.upper, genExpected);
-  assert.equal(gen.completionTokens.upper, 10 * 512);
-  assert.equal(gen.completionTokens.typical, 10 * PUBLISHED_ANSWER_TOKENS.mean);
+  assert.equal(gen!.promptTokens.upper, genExpected);
+  assert.equal(gen!.completionTokens.upper, 10 * 512);
+  assert.equal(gen!.completionTokens.typical, 10 * PUBLISHED_ANSWER_TOKENS.mean);
   const base = instances.reduce((n, i) => n + billed(cl, judgeProfile('flask').render(i, '')), 0);
-  assert.equal(rev.promptTokens.upper, base + 10 * 512);
-  assert.equal(rev.promptTokens.typical, base + 10 * PUBLISHED_ANSWER_TOKENS.mean);
+  assert.equal(rev!.promptTokens.upper, base + 10 * 512);
+  assert.equal(rev!.promptTokens.typical, base + 10 * PUBLISHED_ANSWER_TOKENS.mean);
   assert.equal(e.calls, 20);
-  assert.equal(e.promptTokens.upper, gen.promptTokens.upper + rev.promptTokens.upper);
+  assert.equal(e.promptTokens.upper, gen!.promptTokens.upper + rev!.promptTokens.upper);
   assert.equal(e.cost.typical, undefined, 'review completion typical unknown -> total typical unknown');
   assert.ok(e.cost.upper! > 0);
   // with a typical review length given, the typical cost exists
   const e2 = await estimateEval({ 'model-name': 'gpt-4o-mini', 'judge-model': 'gpt-4-0613', limit: '10', 'typical-review-tokens': '300' }, prices);
-  assert.equal(e2.stages[1].completionTokens.typical, 3000);
+  assert.equal(e2.stages[1]!.completionTokens.typical, 3000);
   assert.ok(e2.cost.typical! < e2.cost.upper!);
 });
 
@@ -107,15 +107,15 @@ test('annotate estimate: three stages, one call each per instruction; planGenera
   const e = await estimateAnnotate(DATA_FILES.evalSet, { limit: '5', 'judge-model': 'gpt-4-0613' }, prices);
   assert.deepEqual(e.stages.map((s) => [s.stage, s.calls]), [['domain', 5], ['skillset', 5], ['difficulty', 5]]);
   assert.ok(e.stages.every((s) => s.promptTokens.upper > 5 * 100));
-  assert.equal(planGenerate([{ instruction: 'hi' }], { maxTokens: 7 })[0].messages.length, 1);
+  assert.equal(planGenerate([{ instruction: 'hi' }], { maxTokens: 7 })[0]!.messages.length, 1);
   const inst = loadEvalSet(DATA_FILES.evalSet).slice(0, 2);
   assert.equal(planEvalReview(inst, judgeProfile('prometheus'), { upper: 9, typical: 3 }).length, 6);
 });
 
 test('unknown price: cost n/a, never guessed; non-OpenAI model counted approximately', async () => {
   const e = await estimateReview({ model: 'gpt4', limit: '3', 'judge-model': 'prometheus-eval/prometheus-7b-v2.0', 'judge-profile': 'prometheus' }, prices);
-  assert.equal(e.stages[0].cost.upper, undefined);
-  assert.equal(e.stages[0].tokenizer.exact, false);
+  assert.equal(e.stages[0]!.cost.upper, undefined);
+  assert.equal(e.stages[0]!.tokenizer.exact, false);
   const table = formatEstimate(e, prices);
   assert.match(table, /cost n\/a \(add it with --prices FILE\)/);
   assert.match(table, /cl100k_base \(approximate\)/);

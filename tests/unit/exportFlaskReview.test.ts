@@ -39,7 +39,7 @@ function aggregate(lines: Record<string, unknown>[]) {
   for (const l of lines) {
     for (const [k, v] of Object.entries(l.score as Record<string, number | string>)) {
       if (v === 'N/A') continue;
-      add(skill, key(k), Number(v));
+      add(skill, key(k)!, Number(v));
       for (const d of l.domain_labeled as string[]) add(domain, d, Number(v));
       if (l.difficulty_labeled !== -1) add(level, `${key(k)}|${l.difficulty_labeled}`, Number(v));
     }
@@ -58,7 +58,7 @@ test('flask-review export: FLASK\'s review-file lines, and re-aggregated indepen
       const l2 = lines[1];
       for (const k of ['idx', 'instruction', 'answer', 'task', 'skill', 'domain', 'difficulty', 'question_id', 'domain_labeled', 'difficulty_labeled', 'target_txt', 'review', 'score']) assert.ok(k in l2, k);
       assert.deepEqual(l2.score, { readability: 5, factuality: 'N/A' });
-      assert.equal(l2.instruction, INSTANCES[1].instruction);
+      assert.equal(l2.instruction, INSTANCES[1]!.instruction);
       assert.equal(l2.target_txt, 'answer 2 of fa\nsecond line');
       assert.match(l2.review, /^Feedback for 2\./);
       assert.deepEqual(lines[2].domain_labeled, ['-1']); // FLASK's marker for an unlabelled domain

@@ -47,7 +47,7 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
     const w = window as unknown as { echarts: { getInstanceByDom(e: Element): { getOption(): { radar: { indicator: { name: string }[] }[]; series: { type: string; name: string; data: { value: unknown[] }[] }[] } } } };
     const o = w.echarts.getInstanceByDom(document.getElementById('radar')!).getOption();
     const texts = [...document.querySelectorAll('#radar svg text')].map((t) => t.textContent);
-    return { axes: o.radar[0].indicator.map((i) => i.name), series: o.series.map((s) => [s.type, s.name, s.data[0].value.length]), texts };
+    return { axes: o.radar[0]!.indicator.map((i) => i.name), series: o.series.map((s) => [s.type, s.name, s.data[0]!.value.length]), texts };
   });
   assert.deepEqual(radar.axes, ['Logical Robustness', 'Logical Correctness', 'Logical Efficiency', 'Factuality', 'Commonsense Understanding', 'Comprehension', 'Insightfulness', 'Completeness', 'Metacognition', 'Readability', 'Conciseness', 'Harmlessness']);
   assert.deepEqual(radar.series, [['radar', 'fa', 12], ['radar', 'fb', 12], ['radar', 'fc', 12]]);

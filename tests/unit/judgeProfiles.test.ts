@@ -52,7 +52,7 @@ test('prometheus renders the published template with the instance, the response,
     { role: 'system', content: SYSTEM },
     { role: 'user', content: handBuilt(first.instruction, response, first.answer, CONCISENESS_RUBRIC) },
   ]);
-  assert.equal(p.render(first, response, 'Readability')[1].content, handBuilt(first.instruction, response, first.answer, READABILITY_RUBRIC));
+  assert.equal(p.render(first, response, 'Readability')[1]!.content, handBuilt(first.instruction, response, first.answer, READABILITY_RUBRIC));
 });
 
 test('prometheus: one call per skill, in the instance order; render needs one of the instance skills', () => {
@@ -156,7 +156,7 @@ test('combineParses: per-skill calls make one verdict; the first failure wins', 
   const p = prometheusProfile();
   const parses = [p.parse('clear. [RESULT] 5', 'Readability'), p.parse('right. [RESULT] 4', 'Logical Correctness'), p.parse('short. [RESULT] 3', 'Conciseness')];
   assert.deepEqual(combineParses(parses), { ok: true, scores: { Readability: 5, 'Logical Correctness': 4, Conciseness: 3 }, feedback: 'clear.\n\nright.\n\nshort.' });
-  const bad = combineParses([parses[0], p.parse('no score', 'Logical Correctness'), p.parse('x [RESULT] 9', 'Conciseness')]);
+  const bad = combineParses([parses[0]!, p.parse('no score', 'Logical Correctness'), p.parse('x [RESULT] 9', 'Conciseness')]);
   assert.ok(!bad.ok && bad.reason.startsWith('Logical Correctness: no "[RESULT] n"'));
   const one = flaskProfile().parse('{"Readability": 5, "Logical Correctness": 4, "Conciseness": 3}', first.skills);
   assert.equal(combineParses([one]), one);

@@ -102,7 +102,7 @@ test('files.create / batches.create / retrieve / files.content: validating -> in
     assert.equal(l.error, null);
     const req = reqs.find((r) => r.custom_id === l.custom_id)!;
     const live = await client.chat.completions.create(req.body as any);
-    assert.equal(l.response.body.choices[0].message.content, live.choices[0].message.content);
+    assert.equal(l.response.body.choices[0].message.content, live.choices[0]!.message.content);
     assert.equal(l.response.body.usage.prompt_tokens, live.usage!.prompt_tokens);
     assert.match(l.response.body.choices[0].message.content, /\{[^}]*\}/, 'a FLASK review with a score dictionary');
   }
@@ -157,8 +157,8 @@ test('expiry: lines done by then are in the output file, the rest in the error f
 
 test('an invalid input file fails the batch with errors naming the line; unknown ids are 404', async () => {
   const { client } = await serve({ batches: { completionDelayMs: 100, validatingMs: 20 } });
-  const good = reviewBodies(1)[0];
-  const text = jsonl([good]) + 'not json\n' + JSON.stringify({ custom_id: good.custom_id, method: 'POST', url: '/v1/chat/completions', body: good.body }) + '\n' +
+  const good = reviewBodies(1)[0]!;
+  const text = jsonl([good]) + 'not json\n' + JSON.stringify({ custom_id: good!.custom_id, method: 'POST', url: '/v1/chat/completions', body: good!.body }) + '\n' +
     JSON.stringify({ custom_id: 'x', method: 'POST', url: '/v1/embeddings', body: {} }) + '\n';
   const b = await waitFor(client, (await submit(client, text)).id, (s) => s !== 'validating');
   assert.equal(b.status, 'failed');

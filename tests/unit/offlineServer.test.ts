@@ -57,8 +57,8 @@ function parseDict(text: string): Map<string, number | 'N/A'> {
   const all = [...text.matchAll(/\{[^{}]*\}/g)];
   assert.ok(all.length > 0, `no dictionary in:\n${text}`);
   const out = new Map<string, number | 'N/A'>();
-  for (const m of all[all.length - 1][0].matchAll(/['"]([^'"]+)['"]\s*:\s*(\d|['"]N\/A['"])/g)) {
-    out.set(norm(m[1]), /\d/.test(m[2]) ? Number(m[2]) : 'N/A');
+  for (const m of all[all.length - 1]![0].matchAll(/['"]([^'"]+)['"]\s*:\s*(\d|['"]N\/A['"])/g)) {
+    out.set(norm(m[1]!), /\d/.test(m[2]!) ? Number(m[2]) : 'N/A');
   }
   return out;
 }
@@ -138,8 +138,8 @@ test('tokensPerMinute: prompt + max_tokens must fit at admission; the window the
   });
   assert.equal(events.at(-1)?.rateLimit, 'tokens');
   assert.equal(events.at(-1)?.status, 429);
-  assert.equal(events[0].promptTokens, a.data.usage?.prompt_tokens);
-  assert.equal(events[0].completionTokens, a.data.usage?.completion_tokens);
+  assert.equal(events[0]!.promptTokens, a.data.usage?.prompt_tokens);
+  assert.equal(events[0]!.completionTokens, a.data.usage?.completion_tokens);
   assert.equal(server.stats().status429, 1);
   await new Promise((r) => setTimeout(r, 950));
   const c = await ask(1450, 'And about rivers?');
@@ -178,7 +178,7 @@ test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () =
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-        if (m) resolve(m[1]);
+        if (m) resolve(m[1]!);
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
@@ -202,9 +202,9 @@ test('review: feedback ending in a dictionary with exactly the 3 named skills, s
   assert.equal(c.object, 'chat.completion');
   assert.equal(c.model, OFFLINE_MODEL_ID);
   assert.match(c.id, /^chatcmpl-/);
-  assert.equal(c.choices[0].message.role, 'assistant');
-  assert.equal(c.choices[0].finish_reason, 'stop');
-  const text = c.choices[0].message.content ?? '';
+  assert.equal(c.choices[0]!.message.role, 'assistant');
+  assert.equal(c.choices[0]!.finish_reason, 'stop');
+  const text = c.choices[0]!.message.content ?? '';
   assert.match(text.trimEnd(), /\}(\n```)?$/, 'the dictionary comes last');
   const dict = parseDict(text);
   assert.deepEqual([...dict.keys()], EXPECTED.map(norm));
@@ -222,22 +222,22 @@ test('review: the same request twice gives the same content; another server with
   const { client } = await serve({ seed: 7 });
   const a = await review(client, 'Paris is the capital.');
   const b = await review(client, 'Paris is the capital.');
-  assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+  assert.equal(a.choices[0]!.message.content, b.choices[0]!.message.content);
   const { client: other } = await serve({ seed: 7 });
   const c = await review(other, 'Paris is the capital.');
-  assert.equal(c.choices[0].message.content, a.choices[0].message.content);
+  assert.equal(c.choices[0]!.message.content, a.choices[0]!.message.content);
 });
 
 test('review: an empty response gets 1s; good responses score higher than poor ones on average', async () => {
   const { client } = await serve();
-  const empty = parseDict((await review(client, '')).choices[0].message.content ?? '');
+  const empty = parseDict((await review(client, '')).choices[0]!.message.content ?? '');
   for (const v of empty.values()) assert.equal(v, 1);
 
   const mean = async (responses: string[]): Promise<number> => {
     let sum = 0;
     let n = 0;
     for (const r of responses) {
-      for (const v of parseDict((await review(client, r)).choices[0].message.content ?? '').values()) {
+      for (const v of parseDict((await review(client, r)).choices[0]!.message.content ?? '').values()) {
         if (typeof v === 'number') {
           sum += v;
           n++;
@@ -264,15 +264,15 @@ function wellFormed(text: string): Map<string, number | 'N/A'> | undefined {
 test('malformedRate: 1 -> broken answers of every kind', async () => {
   const { client, server } = await serve({ malformedRate: 1 });
   for (let i = 0; i < 6; i++) {
-    const text = (await review(client, `Paris ${i}.`)).choices[0].message.content ?? '';
+    const text = (await review(client, `Paris ${i}.`)).choices[0]!.message.content ?? '';
     assert.equal(wellFormed(text), undefined, text);
   }
   const ask = async (system: string, user: string) =>
-    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0].message.content ?? '';
+    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0]!.message.content ?? '';
   assert.equal(await ask('You are a helpful and precise assistant in labeling the domain of the instruction.', '[Instruction]\nAdd 2 and 3.\n\nWhich domain best fits'), 'I am not sure');
   assert.equal(await ask('You are a helpful and precise assistant in labeling the difficulty of the question.', 'We would like you to label...\n\nQuestion: Add 2 and 3.\n'), 'It depends.');
   const options = SKILL_NAMES.map((s, i) => `\n${i + 1}. ${s}: c`).join('');
-  const list = (await ask('You are a helpful and precise assistant that selects the necessary skills required to respond to instructions.', `[Skill Options]${options}\n\n[Instruction]\nAdd 2 and 3.\n\n[System]\n\n\n`)).match(/\[([\d, ]+)\]$/)?.[1].split(',').map(Number);
+  const list = (await ask('You are a helpful and precise assistant that selects the necessary skills required to respond to instructions.', `[Skill Options]${options}\n\n[Instruction]\nAdd 2 and 3.\n\n[System]\n\n\n`)).match(/\[([\d, ]+)\]$/)?.[1]!.split(',').map(Number);
   assert.ok(list && (list.length === 2 || list.includes(15)), `broken list ${list}`);
   assert.equal(server.stats().malformed, 9);
 });
@@ -280,13 +280,13 @@ test('malformedRate: 1 -> broken answers of every kind', async () => {
 test('malformedRate: 0.5 -> retrying the identical request eventually gives a well-formed answer with the same scores', async () => {
   const { client, server } = await serve({ malformedRate: 0.5, seed: 3 });
   const { client: clean } = await serve({ seed: 3 });
-  const reference = wellFormed((await review(clean, 'Paris.')).choices[0].message.content ?? '');
+  const reference = wellFormed((await review(clean, 'Paris.')).choices[0]!.message.content ?? '');
   assert.ok(reference);
   let ok: Map<string, number | 'N/A'> | undefined;
   let attempts = 0;
   while (!ok && attempts < 30) {
     attempts++;
-    ok = wellFormed((await review(client, 'Paris.')).choices[0].message.content ?? '');
+    ok = wellFormed((await review(client, 'Paris.')).choices[0]!.message.content ?? '');
   }
   assert.ok(ok, 'a well-formed answer within 30 attempts');
   assert.deepEqual([...ok], [...reference]);
@@ -315,15 +315,15 @@ test('rateWindowMs + onRequest: events carry the content hash, the attempt and t
   await assert.rejects(review(client, 'three'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 429);
   const hash = requestContentHash(reviewMessages('three'));
   assert.deepEqual(events.map((e) => e.status), [200, 200, 429]);
-  assert.equal(events[2].contentHash, hash);
-  assert.equal(events[2].retryAfterSec, 1);
-  assert.equal(events[0].kind, 'review');
+  assert.equal(events[2]!.contentHash, hash);
+  assert.equal(events[2]!.retryAfterSec, 1);
+  assert.equal(events[0]!.kind, 'review');
   await new Promise((r) => setTimeout(r, 850));
   await review(client, 'three');
   await new Promise((r) => setTimeout(r, 850));
   await review(client, 'three');
   assert.deepEqual(events.slice(3).map((e) => [e.status, e.contentHash, e.attempt]), [[200, hash, 1], [200, hash, 2]]);
-  assert.ok(events[3].at - events[2].at >= 800);
+  assert.ok(events[3]!.at - events[2]!.at >= 800);
 });
 
 test('serverErrorRate: 1 -> every request is a 5xx', async () => {
@@ -346,7 +346,7 @@ test('apiKey: a wrong key gets 401, the right one works', async () => {
   await assert.rejects(review(wrong, 'Paris'), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
   const right = new OpenAI({ apiKey: 'secret', baseURL: server.url, maxRetries: 0 });
   const c = await review(right, 'Paris');
-  assert.ok((c.choices[0].message.content ?? '').length > 0);
+  assert.ok((c.choices[0]!.message.content ?? '').length > 0);
 });
 
 test('skillset annotation with shuffled numbering: 3 distinct indices of lines present in the prompt', async () => {
@@ -362,11 +362,11 @@ test('skillset annotation with shuffled numbering: 3 distinct indices of lines p
         { role: 'user', content: `You are given the following 12 skills.\n\n[Skill Options]${options}\n\nWhat are the 3 most primary skills?\n\n[Instruction]\n${question}\n\nSelect and write the index of 3 most primary skills. ...\n\n[System]\n\n\n` },
       ],
     });
-    const text = c.choices[0].message.content ?? '';
+    const text = c.choices[0]!.message.content ?? '';
     const m = /\[([\d,\s]+)\]\s*$/.exec(text);
     assert.ok(m, `a list at the end of:\n${text}`);
     assert.match(text, /\n\n\[[\d, ]+\]$/, 'two newlines before the list');
-    const idx = m[1].split(',').map((s) => Number(s.trim()));
+    const idx = m[1]!.split(',').map((s) => Number(s.trim()));
     assert.equal(idx.length, 3);
     assert.equal(new Set(idx).size, 3);
     for (const i of idx) {
@@ -379,7 +379,7 @@ test('skillset annotation with shuffled numbering: 3 distinct indices of lines p
 test("skillset annotation in FLASK's own format (\"N: {Criteria}\", shuffled): the indices point at the skills the sentences name", async () => {
   const { client } = await serve();
   const order = [5, 11, 0, 8, 2, 10, 3, 7, 1, 9, 4, 6].map((i) => SKILLS_FILE[i]);
-  const options = order.map((r, i) => `\n${i + 1}: ${r.Criteria}`).join('');
+  const options = order.map((r, i) => `\n${i + 1}: ${r!.Criteria}`).join('');
   const c = await client.chat.completions.create({
     model: OFFLINE_MODEL_ID,
     messages: [
@@ -387,19 +387,19 @@ test("skillset annotation in FLASK's own format (\"N: {Criteria}\", shuffled): t
       { role: 'user', content: `You are given the following 12 skills.\n\n[Skill Options]${options}\n\nWhat are the 3 most primary skills?\n\n[Instruction]\nSolve 3x + 5 = 20 for x.\n\n[Ground Truth Answer]\nx = 5\n\nSelect and write ...\n\n[System]\n\n\n` },
     ],
   });
-  const text = c.choices[0].message.content ?? '';
+  const text = c.choices[0]!.message.content ?? '';
   const idx = JSON.parse(/\[[\d, ]+\]$/.exec(text)![0]) as number[];
   assert.equal(new Set(idx).size, 3);
   for (const i of idx) {
     assert.ok(i >= 1 && i <= 12);
-    assert.ok(text.includes(`${i}. ${order[i - 1].Skill}:`), `index ${i} is ${order[i - 1].Skill} in this numbering:\n${text}`);
+    assert.ok(text.includes(`${i}. ${order[i - 1]!.Skill}:`), `index ${i} is ${order[i - 1]!.Skill} in this numbering:\n${text}`);
   }
 });
 
 test('domain and difficulty annotations answer with a known label', async () => {
   const { client, server } = await serve();
   const ask = async (system: string, user: string) =>
-    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0].message.content ?? '';
+    (await client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: [{ role: 'system', content: system }, { role: 'user', content: user }] })).choices[0]!.message.content ?? '';
   const domain = await ask(
     'You are a helpful and precise assistant in labeling the domain of the instruction.',
     `You will be given a list of 10 domains.\n\n[Domains]\n${DOMAINS.join('\n')}\n\n[Instruction]\nWrite a python function to reverse a string.\n\nWhich domain best fits the following instruction?\n\n[System]\n\n\n`,
@@ -419,14 +419,14 @@ test('model role: an answer of about answerWords words; max_tokens 5 -> finish_r
   const q = 'Explain why the sky is blue in simple terms.';
   const full = await client.chat.completions.create({ model: 'flask-offline-model', messages: [{ role: 'user', content: q }] });
   assert.equal(full.model, 'flask-offline-model');
-  assert.equal(full.choices[0].finish_reason, 'stop');
-  const words = (full.choices[0].message.content ?? '').split(/\s+/).filter(Boolean).length;
+  assert.equal(full.choices[0]!.finish_reason, 'stop');
+  const words = (full.choices[0]!.message.content ?? '').split(/\s+/).filter(Boolean).length;
   assert.ok(words >= 30 && words <= 110, `${words} words`);
 
   const cut = await client.chat.completions.create({ model: 'flask-offline-model', messages: [{ role: 'user', content: q }], max_tokens: 5 });
-  assert.equal(cut.choices[0].finish_reason, 'length');
-  assert.ok((cut.choices[0].message.content ?? '').length <= 20);
-  assert.equal(cut.usage?.completion_tokens, Math.ceil((cut.choices[0].message.content ?? '').length / 4));
+  assert.equal(cut.choices[0]!.finish_reason, 'length');
+  assert.ok((cut.choices[0]!.message.content ?? '').length <= 20);
+  assert.equal(cut.usage?.completion_tokens, Math.ceil((cut.choices[0]!.message.content ?? '').length / 4));
   assert.equal(cut.usage?.prompt_tokens, Math.ceil(q.length / 4));
   assert.equal(server.stats().byKind.model, 2);
 });
@@ -434,11 +434,11 @@ test('model role: an answer of about answerWords words; max_tokens 5 -> finish_r
 test('model role: emptyAnswerRate 1 -> empty answers; truncatedAnswerRate 1 -> "length"', async () => {
   const { client: empty } = await serve({ emptyAnswerRate: 1 });
   const e = await empty.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
-  assert.equal(e.choices[0].message.content, '');
+  assert.equal(e.choices[0]!.message.content, '');
   const { client: trunc } = await serve({ truncatedAnswerRate: 1 });
   const t = await trunc.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
-  assert.equal(t.choices[0].finish_reason, 'length');
-  assert.ok((t.choices[0].message.content ?? '').length > 0);
+  assert.equal(t.choices[0]!.finish_reason, 'length');
+  assert.ok((t.choices[0]!.message.content ?? '').length > 0);
 });
 
 test('400 with an OpenAI error body: stream:true, missing messages, invalid JSON', async () => {
@@ -473,7 +473,7 @@ test('serial: one request at a time in arrival order, GET /models waits its turn
   done.sort((a, b) => a - b);
   for (const [i, ms] of done.entries()) assert.ok(ms >= 300 * (i + 1) - 20, `answer ${i + 1} after ${ms} ms`);
   const arrivals = events.map((e) => e.at).sort((a, b) => a - b);
-  for (let i = 1; i < arrivals.length; i++) assert.ok(arrivals[i] - arrivals[i - 1] >= 280, 'each starts when the previous one ended');
+  for (let i = 1; i < arrivals.length; i++) assert.ok(arrivals[i]! - arrivals[i - 1]! >= 280, 'each starts when the previous one ended');
   // The model list arrived while 3 calls were queued: it is answered after them (a busy server, not a dead one).
   assert.ok((await models) >= 880, `GET /models answered after ${await models} ms`);
   assert.equal(server.stats().peakWaiting, 3);
@@ -508,7 +508,7 @@ test('offline-judge CLI: --serial (or FLASK_OFFLINE_SERIAL=1) with the service t
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-        if (m) resolve(m[1]);
+        if (m) resolve(m[1]!);
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);

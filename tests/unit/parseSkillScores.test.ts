@@ -235,6 +235,6 @@ for (const [name, text, extra] of [
     assert.deepEqual(r.scores, { 'Logical Correctness': 4, 'Commonsense Understanding': 4, Readability: 4 });
     assert.deepEqual(Object.keys(r.scores), THREE);
     assert.equal(r.warnings?.length, 1);
-    assert.match(r.warnings![0], new RegExp(`outside the instance's skills, ignored: ${extra.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(r.warnings![0]!, new RegExp(`outside the instance's skills, ignored: ${extra.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   });
 }

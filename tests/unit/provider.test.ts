@@ -19,8 +19,8 @@ async function scripted(statuses: { status: number; headers?: Record<string, str
     req.on('end', () => {
       seen.push({ auth: req.headers.authorization, body: JSON.parse(raw || '{}') });
       const s = statuses[Math.min(i++, statuses.length - 1)];
-      res.writeHead(s.status, { 'content-type': 'application/json', ...s.headers });
-      res.end(JSON.stringify(s.body ?? { error: { message: `status ${s.status}`, type: 'test' } }));
+      res.writeHead(s!.status, { 'content-type': 'application/json', ...s!.headers });
+      res.end(JSON.stringify(s!.body ?? { error: { message: `status ${s!.status}`, type: 'test' } }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -37,9 +37,9 @@ test('sends the settings it is given (temperature, max_tokens), once, with the k
   const r = await p.complete('judge-1', request);
   assert.deepEqual(r, { text: 'fine', finishReason: 'stop', promptTokens: 3, completionTokens: 1, model: 'judge-1', simulated: false, rateHeaders: {} });
   assert.equal(s.seen.length, 1);
-  assert.equal(s.seen[0].body.temperature, 0.2);
-  assert.equal(s.seen[0].body.max_tokens, 1024);
-  assert.equal(s.seen[0].auth, 'Bearer sk-test');
+  assert.equal(s.seen[0]!.body.temperature, 0.2);
+  assert.equal(s.seen[0]!.body.max_tokens, 1024);
+  assert.equal(s.seen[0]!.auth, 'Bearer sk-test');
   await s.close();
 });
 
@@ -71,9 +71,9 @@ test('callChunk: 429 waits and spends no attempt, 5xx spends one, every call is 
   const first = await acts.callChunk(input(1));
   assert.ok(Date.now() - started >= 300, 'the Retry-After was waited out');
   const r = first.results[0];
-  assert.equal(r.status, 'done');
-  assert.equal(r.text, 'fine');
-  assert.deepEqual(r.calls.map((c) => [c.callNo, c.outcome, c.httpStatus]), [[1, 'rate_limited', 429], [2, 'server_error', 503], [3, 'ok', 200]]);
+  assert.equal(r!.status, 'done');
+  assert.equal(r!.text, 'fine');
+  assert.deepEqual(r!.calls.map((c) => [c.callNo, c.outcome, c.httpStatus]), [[1, 'rate_limited', 429], [2, 'server_error', 503], [3, 'ok', 200]]);
   assert.deepEqual(first.stats, { calls: 3, rateLimited: 1, errors: 1, tokens: 4, lost: 0 });
 
   await assert.rejects(acts.callChunk(input(2)), (e: unknown) => {
@@ -84,8 +84,8 @@ test('callChunk: 429 waits and spends no attempt, 5xx spends one, every call is 
     return true;
   });
   const bad = await acts.callChunk(input(3));
-  assert.equal(bad.results[0].status, 'failed');
-  assert.match(bad.results[0].error!, /rejected the request \(400\)/);
+  assert.equal(bad.results[0]!.status, 'failed');
+  assert.match(bad.results[0]!.error!, /rejected the request \(400\)/);
 
   const other = endpointRef(s.url, 'another-model', 'q');
   await assert.rejects(acts.callChunk({ ...input(4), endpoint: other }), (e: unknown) => {

@@ -28,12 +28,12 @@ class FakeClock implements Clock {
       let next = -1;
       for (let i = 0; i < this.timers.length; i++) {
         const x = this.timers[i];
-        if (x.at <= end && (next < 0 || x.at < this.timers[next].at || (x.at === this.timers[next].at && x.seq < this.timers[next].seq))) next = i;
+        if (x!.at <= end && (next < 0 || x!.at < this.timers[next]!.at || (x!.at === this.timers[next]!.at && x!.seq < this.timers[next]!.seq))) next = i;
       }
       if (next < 0) break;
       const [timer] = this.timers.splice(next, 1);
-      this.t = Math.max(this.t, timer.at);
-      timer.resolve();
+      this.t = Math.max(this.t, timer!.at);
+      timer!.resolve();
     }
     this.t = end;
     await flush();
@@ -47,7 +47,7 @@ function busiestWindow(times: number[], windowMs: number): number {
   let best = 0;
   let j = 0;
   for (let i = 0; i < times.length; i++) {
-    while (times[i] - times[j] >= windowMs) j++;
+    while (times[i]! - times[j]! >= windowMs) j++;
     best = Math.max(best, i - j + 1);
   }
   return best;
@@ -106,9 +106,9 @@ function rpmServer(rpm: number, extra: (now: number, used: number) => Record<str
   const window: number[] = [];
   return {
     answer(now) {
-      while (window.length && window[0] <= now - 60_000) window.shift();
+      while (window.length && window[0]! <= now - 60_000) window.shift();
       if (window.length >= rpm) {
-        return { status: 429, obs: { outcome: 'rate_limited', retryAfterMs: Math.max(1000, window[0] + 60_000 - now) } };
+        return { status: 429, obs: { outcome: 'rate_limited', retryAfterMs: Math.max(1000, window[0]! + 60_000 - now) } };
       }
       window.push(now);
       return { status: 200, obs: { outcome: 'ok', promptTokens: 50, completionTokens: 50, headers: extra(now, window.length) } };
@@ -185,8 +185,8 @@ test('TPM: the estimate is reserved at acquire, pacing follows the usage expecte
     let sum = 0;
     let busiest = 0;
     for (let i = 0; i < entries.length; i++) {
-      sum += entries[i].tokens;
-      while (entries[i].at - entries[j].at >= 60_000) sum -= entries[j++].tokens;
+      sum += entries[i]!.tokens;
+      while (entries[i]!.at - entries[j]!.at >= 60_000) sum -= entries[j++]!.tokens;
       busiest = Math.max(busiest, sum);
     }
     assert.ok(busiest <= tpm, `latency ${latencyMs}: busiest minute ${busiest} tokens`);
@@ -228,8 +228,8 @@ test('adaptive: grows +1 per window while latency holds, from initialConcurrency
   await simulate({ limiter, clock, server: ok, workers: 100, latencyMs: 200, durationMs: 30_000 });
   await sampler;
   // one window ~ one round trip (200 ms): 4 -> 5 -> ... ; monotone, reaches the cap, never past it
-  for (let i = 1; i < samples.length; i++) assert.ok(samples[i] >= samples[i - 1], `monotone: ${samples}`);
-  assert.ok(samples[0] > 4 && samples[0] <= 10, `after 1 s: ${samples[0]}`);
+  for (let i = 1; i < samples.length; i++) assert.ok(samples[i]! >= samples[i - 1]!, `monotone: ${samples}`);
+  assert.ok(samples[0]! > 4 && samples[0]! <= 10, `after 1 s: ${samples[0]}`);
   assert.equal(samples.at(-1), 40);
   assert.ok(Math.max(...samples) <= 40);
 });
@@ -326,7 +326,7 @@ test('Retry-After: every acquire waits until it has passed (+ jitter), once; 30 
   // the next 429 with the same Retry-After holds 2 s again, not more
   const [p] = await acquireN(limiter, clock, 1);
   const t2 = clock.now();
-  p.release({ outcome: 'rate_limited', latencyMs: 0, retryAfterMs: 2000 });
+  p!.release({ outcome: 'rate_limited', latencyMs: 0, retryAfterMs: 2000 });
   assert.ok(limiter.snapshot().holdMs <= 2250 && limiter.snapshot().holdMs >= 2000);
   let got2 = -1;
   void limiter.acquire(1).then(() => { got2 = clock.now(); });
@@ -349,7 +349,7 @@ test('429 without Retry-After: back-off 0.5 s, 1 s, 2 s, ... raised once per eve
   assert.ok(h1 >= 500 && h1 < 600, `${h1}`);
   assert.ok(h2 >= 1000 && h2 < 1200, `${h2}`);
   assert.ok(h3 >= 2000 && h3 < 2300, `${h3}`);
-  (await acquireN(limiter, clock, 1))[0].release({ outcome: 'ok', latencyMs: 10 });
+  (await acquireN(limiter, clock, 1))[0]!.release({ outcome: 'ok', latencyMs: 10 });
   const h4 = await holdAfter(5);
   assert.ok(h4 >= 500 && h4 < 600, `after a success: ${h4}`);
 });

@@ -73,8 +73,8 @@ test('report --format csv --flask-exact: FLASK\'s files (header, rows, order, nu
 test('report --format csv: FLASK\'s columns first, then the CI and how it was drawn', () => {
   const lines = cli('report', 'fa', '--db', db, '--format', 'csv').out.split('\r\n');
   assert.equal(lines[0], 'skill,score,count,avg,ci95_low,ci95_high,bootstrap_seed,bootstrap_resamples');
-  assert.match(lines[1], /^correctness,5\.0,2,2\.5,2\.0,3\.0,20230720,1000$/);
-  assert.match(lines[2], /^factuality,0,0,N\/A,N\/A,N\/A,20230720,1000$/);
+  assert.match(lines[1]!, /^correctness,5\.0,2,2\.5,2\.0,3\.0,20230720,1000$/);
+  assert.match(lines[2]!, /^factuality,0,0,N\/A,N\/A,N\/A,20230720,1000$/);
   // several runs: one file per run and analysis, FLASK's names
   const dir = mkdtempSync(path.join(tmpdir(), 'flask-csv-'));
   const r = cli('report', 'fa', 'fb', '--db', db, '--format', 'csv', '--by', 'all', '--out-dir', dir, '--flask-exact');
@@ -154,7 +154,7 @@ test('runs: every run with kind, counts, tokens, status; header printed even whe
   const r = cli('runs', '--db', db);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
-  assert.match(lines[0], /^run\s+kind\s+model\s+judge\s+created\s+status\s+done\/instances\s+failed\s+tokens in\+out\s+re-sent\s+simulated$/);
+  assert.match(lines[0]!, /^run\s+kind\s+model\s+judge\s+created\s+status\s+done\/instances\s+failed\s+tokens in\+out\s+re-sent\s+simulated$/);
   assert.match(r.out, /fa\s+review\s+model-fa\s+judge-x\s+\S+ \S+\s+complete\s+6\/6\s+1\s+621\+120\s+(-|0)\s+SIMULATED/);
   assert.match(r.out, /fc\s+review\s+model-fc\s+judge-x\s+\S+ \S+\s+complete\s+2\/2\s+0\s+206\+40\s+(-|0)\s+no/);
   const j = JSON.parse(cli('runs', '--db', db, '--format', 'json').out);

@@ -65,7 +65,7 @@ function referenceRunFigures(runId: string, rows: readonly InstanceScores[], opt
       const at = fig(`difficulty|${k}|${level}`, withSkill.filter((r) => r.level === level), (r) => [r.scores.get(k)!]);
       const upTo = level === 1 ? at : fig(`cumulative|${k}|${level}`, withSkill.filter((r) => r.level! <= level), (r) => [r.scores.get(k)!]);
       difficulty.push({
-        skill: k, level, difficulty: DIFFICULTY_LEVELS[level - 1], ...at,
+        skill: k, level, difficulty: DIFFICULTY_LEVELS[level - 1]!, ...at,
         cumulative: { mean: upTo.mean, low: upTo.low, high: upTo.high, n: upTo.n, instances: upTo.instances }, cumulativeSum: upTo.sum,
       });
     }
@@ -180,12 +180,12 @@ for (const bs of [DEFAULT_BOOTSTRAP, { resamples: 37, seed: 5, level: 0.9 }]) {
     assert.equal(c.reads(), 1 + 2, 'scores read again in each instance\'s skill order (tenths), domains once');
     // The data set has what the test is about.
     const big = want[0];
-    assert.ok(big.skills.length >= 10 && new Set(big.skills.map((s) => s.n)).size > 3, 'unequal skill groups');
-    assert.ok(big.skills.some((s) => s.naCount > 0) && big.domains.some((d) => d.naCount > 0), 'N/A scores');
-    assert.ok(big.domains.some((d) => d.domain === 'Law (not in FLASK)'));
-    assert.equal(want[2].instances, 1);
-    assert.equal(want[3].instances, 0);
-    assert.equal(want[5].overall!.sum, 33.199999999999996, 'run "order" sums in its instance\'s skill order');
+    assert.ok(big!.skills.length >= 10 && new Set(big!.skills.map((s) => s.n)).size > 3, 'unequal skill groups');
+    assert.ok(big!.skills.some((s) => s.naCount > 0) && big!.domains.some((d) => d.naCount > 0), 'N/A scores');
+    assert.ok(big!.domains.some((d) => d.domain === 'Law (not in FLASK)'));
+    assert.equal(want[2]!.instances, 1);
+    assert.equal(want[3]!.instances, 0);
+    assert.equal(want[5]!.overall!.sum, 33.199999999999996, 'run "order" sums in its instance\'s skill order');
   });
 }
 
@@ -194,7 +194,7 @@ test('scores that add exactly (1-5 in halves) are read once, without the instanc
   const { figs } = await loadRunFigures(c.r, ['halves'], DEFAULT_BOOTSTRAP);
   assert.deepStrictEqual(figuresOnly(figs), await reference(reader, DEFAULT_BOOTSTRAP, ['halves']));
   assert.equal(c.reads(), 1 + 1, 'scores once, domains once');
-  assert.ok(figs[0].overall!.n > 200);
+  assert.ok(figs[0]!.overall!.n > 200);
 });
 
 test('a reader without numericColumns (the state server socket) gives the same figures', async () => {

@@ -39,8 +39,8 @@ test('review prompt for a 2-skill instance equals the hand-rendered FLASK prompt
   const msgs = renderReviewPrompt({ ...inst, skills: [...inst.skills] }, 'It is.');
   assert.equal(msgs.length, 2);
   assert.deepEqual(msgs[0], { role: 'system', content: SYSTEM });
-  assert.equal(msgs[1].role, 'user');
-  assert.equal(msgs[1].content, byHand(READABILITY + CONCISENESS, 'Is water wet?', 'Yes.', 'It is.'));
+  assert.equal(msgs[1]!.role, 'user');
+  assert.equal(msgs[1]!.content, byHand(READABILITY + CONCISENESS, 'Is water wet?', 'Yes.', 'It is.'));
 });
 
 test('skills keep the instance order (instance 1: Readability, Logical Correctness, Conciseness)', () => {
@@ -51,18 +51,18 @@ test('skills keep the instance order (instance 1: Readability, Logical Correctne
   assert.ok(block.endsWith(CONCISENESS), 'Conciseness rubric last');
   assert.match(block, /\nLogical Correctness: Is the final answer provided by the response logically accurate/);
   const msgs = renderReviewPrompt(inst, 'RESPONSE TEXT');
-  assert.equal(msgs[1].content, byHand(block, inst.instruction, inst.answer, 'RESPONSE TEXT'));
+  assert.equal(msgs[1]!.content, byHand(block, inst.instruction, inst.answer, 'RESPONSE TEXT'));
 });
 
 test('braces and $ in texts are copied verbatim (Python str.format does not re-scan values)', () => {
   const tricky = 'def f(x): return {"a": x} $& {question} $1';
   const msgs = renderReviewPrompt({ instruction: tricky, answer: '{response}', skills: ['Readability'] }, '{skills} $$');
-  assert.equal(msgs[1].content, byHand(READABILITY, tricky, '{response}', '{skills} $$'));
+  assert.equal(msgs[1]!.content, byHand(READABILITY, tricky, '{response}', '{skills} $$'));
 });
 
 test('instance 1417 (the 2-skill quirk) renders two rubric blocks', () => {
   const inst = instances.get(1417)!;
-  const content = renderReviewPrompt(inst, 'x')[1].content;
+  const content = renderReviewPrompt(inst, 'x')[1]!.content;
   assert.equal(content.match(/\nScore 1: /g)?.length, 2);
   assert.ok(content.includes('\nCommonsense Understanding: ') && content.includes('\nFactuality: '));
 });
@@ -90,7 +90,7 @@ test('an instance without a reference answer is judged with FLASK\'s prompt 1, b
   const { stepRequest } = await import('../../activities/stepRequests.js');
   const { reviewTemplateName } = await import('../../core/prompts/review.js');
   // The template is FLASK's own line (the shared reference copy, not the project's data/).
-  const flask = JSON.parse(readFileSync('/work/shared/flask/review_prompts/prompt.jsonl', 'utf8').split('\n')[0]);
+  const flask = JSON.parse(readFileSync('/work/shared/flask/review_prompts/prompt.jsonl', 'utf8').split('\n')[0]!);
   assert.equal(flask.prompt_id, 1);
   assert.equal(flask.prompt_template, '{prompt1}\n{skills}\n[Instruction]\n{question}\n\n[Assistant\'s Response]\n{response}\n\n[The End of Assistant\'s Response]\n\n{prompt2}\n\n[System]\n\n\n');
   assert.equal(flask.defaults.prompt1, PROMPT1);
@@ -104,11 +104,11 @@ test('an instance without a reference answer is judged with FLASK\'s prompt 1, b
     const asked = stepRequest('review', { idx: 1, ...inst, response: 'It is.' }, { temperature: 0.2, maxTokens: 1024 }, 7);
     assert.ok(!('cannot' in asked));
     assert.equal(asked.template, 'flask/prompt_id=1');
-    assert.equal(asked.calls[0].request.messages[1].content, expected);
+    assert.equal(asked.calls[0]!.request.messages[1]!.content, expected);
   }
   // With a reference: prompt 2, as before.
   const withRef = stepRequest('review', { idx: 1, instruction: 'Is water wet?', answer: 'Yes.', skills: ['Readability', 'Conciseness'], response: 'It is.' }, { temperature: 0.2, maxTokens: 1024 }, 7);
   assert.ok(!('cannot' in withRef));
   assert.equal(withRef.template, 'flask/prompt_id=2');
-  assert.equal(withRef.calls[0].request.messages[1].content, byHand(`${READABILITY}${CONCISENESS}`, 'Is water wet?', 'Yes.', 'It is.'));
+  assert.equal(withRef.calls[0]!.request.messages[1]!.content, byHand(`${READABILITY}${CONCISENESS}`, 'Is water wet?', 'Yes.', 'It is.'));
 });

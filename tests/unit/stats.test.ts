@@ -38,15 +38,15 @@ test('bootstrap CI of 4 scores matches the exact bootstrap distribution (all 4^4
   const xs = [1, 2, 4, 5];
   // Independent computation: every ordered resample of size 4 is equally likely.
   const exact: number[] = [];
-  for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) for (let c = 0; c < 4; c++) for (let d = 0; d < 4; d++) exact.push((xs[a] + xs[b] + xs[c] + xs[d]) / 4);
+  for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) for (let c = 0; c < 4; c++) for (let d = 0; d < 4; d++) exact.push((xs[a]! + xs[b]! + xs[c]! + xs[d]!) / 4);
   exact.sort((p, q) => p - q);
   const lo = exact[Math.floor(0.025 * 256)];
   const hi = exact[Math.ceil(0.975 * 256) - 1];
   const ci = bootstrapMeanCi(scoresAsClusters(xs), { resamples: 40000, seed: 1 }, 'exact');
   assert.equal(ci.mean, 3);
   // The Monte Carlo quantile lands on the exact atom or its neighbour (atoms are 0.25 apart).
-  assert.ok(Math.abs(ci.low! - lo) <= 0.25, `low ${ci.low} vs exact ${lo}`);
-  assert.ok(Math.abs(ci.high! - hi) <= 0.25, `high ${ci.high} vs exact ${hi}`);
+  assert.ok(Math.abs(ci.low! - lo!) <= 0.25, `low ${ci.low} vs exact ${lo}`);
+  assert.ok(Math.abs(ci.high! - hi!) <= 0.25, `high ${ci.high} vs exact ${hi}`);
 });
 
 test('bootstrap CI of 400 scores is close to the normal-theory interval mean ± 1.96 sd/sqrt(n)', () => {
@@ -169,7 +169,7 @@ test('resampleBatch gives resampleRatio\'s distribution exactly: WebAssembly and
     randomClusters(rand, 333, true, true), randomClusters(rand, 2500, false, false), randomClusters(rand, 4001, true, false),
   ].map((c, i) => ({ ...c, seed: deriveSeed(20230720, `job|${i}`) }));
   for (const resamples of [1000, 37, 1]) {
-    const want = jobs.map((j) => resampleRatio(Array.from(j.sums, (sum, i) => ({ sum, count: j.counts ? j.counts[i] : 1 })), resamples, mulberry32(j.seed)));
+    const want = jobs.map((j) => resampleRatio(Array.from(j.sums, (sum, i) => ({ sum, count: j.counts ? j.counts[i]! : 1 })), resamples, mulberry32(j.seed)));
     for (const opts of [{ wasm: true, threads: 1 }, { wasm: false, threads: 1 }, { wasm: true, threads: 3, minParallelDraws: 0 }, { wasm: false, threads: 2, minParallelDraws: 0 }]) {
       const got = await resampleBatch(jobs, resamples, opts);
       got.forEach((dist, j) => assert.deepStrictEqual(Array.from(dist), want[j], `job ${j}, B=${resamples}, ${JSON.stringify(opts)}`));
@@ -184,7 +184,7 @@ test('bootstrapMeanCis equals bootstrapMeanCi figure by figure', async () => {
   for (const opts of [DEFAULT_BOOTSTRAP, { resamples: 203, seed: 9, level: 0.8 }]) {
     const got = await bootstrapMeanCis(figures, opts);
     figures.forEach((f, i) => {
-      const clusters = Array.from(f.sums, (sum, q) => ({ sum, count: f.counts ? f.counts[q] : 1 }));
+      const clusters = Array.from(f.sums, (sum, q) => ({ sum, count: f.counts ? f.counts[q]! : 1 }));
       assert.deepStrictEqual(got[i], bootstrapMeanCi(clusters, opts, f.label));
     });
   }
