@@ -14,6 +14,7 @@ import type { EndpointLimits } from '../../core/rate/index.js';
 import { startStoreRole } from '../../worker/storeWorker.js';
 import { startEndpointWorker } from '../../worker/endpointWorker.js';
 import type { RunWorkflowInput, Step } from '../../core/pipeline.js';
+import { chooseDevServerPort } from '../../server/temporalDevServer.js';
 
 /** The real Temporal dev server (the official CLI), started by the SDK's testing package. */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
@@ -73,6 +74,15 @@ export async function counts(db: Database, runId: string): Promise<Record<string
 
 import { setTimeout as sleep } from 'node:timers/promises';
 export { sleep };
+
+/** A free port for a state server's dev server, away from other tests' (retried while taken). */
+export async function freeDevServerPort(): Promise<number> {
+  for (;;) {
+    try {
+      return await chooseDevServerPort(20_000 + Math.floor(Math.random() * 11_000));
+    } catch { /* taken */ }
+  }
+}
 
 /** Poll until `check` holds (bounded, so a broken run fails the test instead of hanging). */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

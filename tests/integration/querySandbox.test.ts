@@ -8,9 +8,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../core/paths.js';
-import { chooseDevServerPort } from '../../server/temporalDevServer.js';
 import { pidAlive, readServerInfo } from '../../server/serverInfo.js';
-import { sleep, waitFor } from '../helpers/harness.js';
+import { sleep, waitFor, freeDevServerPort } from '../helpers/harness.js';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
 const stateDir = mkdtempSync(path.join(tmpdir(), 'flask-sandbox-'));
@@ -59,13 +58,7 @@ const RUNAWAY = 'SELECT count(*) FROM range(1000000000) a, range(100000) b';
 
 describe('query sandbox on a live state server', () => {
   before(async () => {
-    let port: number;
-    for (;;) {
-      try {
-        port = await chooseDevServerPort(20_000 + Math.floor(Math.random() * 11_000));
-        break;
-      } catch { /* taken */ }
-    }
+    const port = await freeDevServerPort();
     env = { ...process.env, FLASK_STATE_DIR: stateDir, FLASK_DB: dbFile, FLASK_TEMPORAL_PORT: String(port), FLASK_QUERY_MEMORY: '64MB', FLASK_QUERY_TEMP: '32MB' };
     const r = cli(['server', 'start'], 120_000);
     assert.equal(r.status, 0, r.stderr);

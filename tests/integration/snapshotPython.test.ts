@@ -8,9 +8,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freeDevServerPort } from '../helpers/harness.js';
 import { PROJECT_ROOT } from '../../core/paths.js';
 import { startOfflineServer } from '../../simulator/server.js';
-import { chooseDevServerPort } from '../../server/temporalDevServer.js';
 
 const python = process.env.PYTHON ?? 'python3';
 const hasDuckdb = spawnSync(python, ['-c', 'import duckdb'], { encoding: 'utf8' }).status === 0;
@@ -43,13 +43,7 @@ if mode == "hold":
 test('Python duckdb reads snapshot.duckdb during a run: no error, rows grow, all of them after', { skip: hasDuckdb ? false : `no duckdb module for ${python} (pip install duckdb, or set PYTHON)` }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'flask-pysnap-'));
   const stateDir = path.join(dir, 'state');
-  let port: number;
-  for (;;) {
-    try {
-      port = await chooseDevServerPort(20_000 + Math.floor(Math.random() * 11_000));
-      break;
-    } catch { /* taken */ }
-  }
+  const port = await freeDevServerPort();
   const server = await startOfflineServer({ seed: 7, latencyMs: 300 });
   const env = { ...process.env, FLASK_STATE_DIR: stateDir, FLASK_DB: path.join(stateDir, 'results.duckdb'), FLASK_TEMPORAL_PORT: String(port), FLASK_SNAPSHOT_INTERVAL_MS: '1000', OPENAI_BASE_URL: server.url, OPENAI_API_KEY: 'k', FLASK_JUDGE_MODEL: 'flask-offline-judge' };
   const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 180_000 });

@@ -9,22 +9,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../core/paths.js';
 import { startOfflineServer } from '../../simulator/server.js';
-import { chooseDevServerPort } from '../../server/temporalDevServer.js';
 import { pidAlive, readServerInfo } from '../../server/serverInfo.js';
-import { waitFor } from '../helpers/harness.js';
+import { waitFor, freeDevServerPort } from '../helpers/harness.js';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
 
 test('SIGKILL of the state server twice mid-run: one untouched command finishes the run, 0 lost, 0 duplicated', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'flask-death-'));
   const stateDir = path.join(dir, 'state');
-  let port: number;
-  for (;;) {
-    try {
-      port = await chooseDevServerPort(20_000 + Math.floor(Math.random() * 11_000));
-      break;
-    } catch { /* taken */ }
-  }
+  const port = await freeDevServerPort();
   let requests = 0;
   const server = await startOfflineServer({ seed: 5, latencyMs: 250, onRequest: () => { requests++; } });
   // FLASK_TEMPORAL_PORT unset: the replacement must find the dead server's port by itself.
