@@ -191,7 +191,8 @@ test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () =
     assert.equal(response.headers.get(SIMULATED_HEADER), 'true');
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    // A child that already exited (e.g. it could not start) sends no second 'exit'.
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
   }
 });
 
@@ -498,8 +499,8 @@ test('serial: a request whose client hangs up is not served (waiting) or stops (
 });
 
 test('offline-judge CLI: --serial (or FLASK_OFFLINE_SERIAL=1) with the service time from FLASK_OFFLINE_LATENCY_MS', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'offline/serve.ts', '--port', '0'], {
-    cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/serve.ts', '--port', '0'], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FLASK_OFFLINE_SERIAL: '1', FLASK_OFFLINE_LATENCY_MS: '300' },
   });
   try {
@@ -519,6 +520,7 @@ test('offline-judge CLI: --serial (or FLASK_OFFLINE_SERIAL=1) with the service t
     assert.ok(Date.now() - t0 >= 580, `two calls took ${Date.now() - t0} ms: not one at a time`);
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    // A child that already exited (e.g. it could not start) sends no second 'exit'.
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
   }
 });
