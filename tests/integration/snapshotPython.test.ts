@@ -29,15 +29,15 @@ while not os.path.exists(stop):
                 held = held or duckdb.connect(snap, read_only=True)
             else:
                 con = duckdb.connect(snap, read_only=True)
-                n = con.sql("SELECT count(*) FROM reviews WHERE run_id = 'live'").fetchone()[0]
-                s = con.sql("SELECT count(*) FROM skill_summary WHERE run_id = 'live'").fetchone()[0]
+                n = con.execute("SELECT count(*) FROM reviews WHERE run_id = 'live'").fetchone()[0]
+                s = con.execute("SELECT count(*) FROM skill_summary WHERE run_id = 'live'").fetchone()[0]
                 con.close()
                 print(json.dumps({"reviews": n, "skills": s}), flush=True)
     except Exception as e:
         print(json.dumps({"error": str(e)}), flush=True)
     time.sleep(0.3)
 if mode == "hold":
-    print(json.dumps({"held": held.sql("SELECT count(*) FROM runs").fetchone()[0] if held else None}), flush=True)
+    print(json.dumps({"held": held.execute("SELECT count(*) FROM runs").fetchone()[0] if held else None}), flush=True)
 `;
 
 test('Python duckdb reads snapshot.duckdb during a run: no error, rows grow, all of them after', { skip: hasDuckdb ? false : `no duckdb module for ${python} (pip install duckdb, or set PYTHON)` }, async () => {
