@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { startOfflineServer, requestContentHash, OFFLINE_MODEL_ID, OFFLINE_OWNER, SIMULATED_HEADER, type OfflineServer, type OfflineServerOptions, type OfflineRequestEvent } from '../../simulator/server.js';
 import { DOMAINS } from '../../core/flask/domains.js';
@@ -65,6 +65,34 @@ function parseDict(text: string): Map<string, number | 'N/A'> {
 
 function review(client: OpenAI, response: string, answer?: string, signal?: AbortSignal) {
   return client.chat.completions.create({ model: OFFLINE_MODEL_ID, messages: reviewMessages(response, answer), temperature: 0.2, max_tokens: 1024 }, signal ? { signal } : undefined);
+}
+
+
+/** `flask-eval offline-judge` as a user starts it (simulator/serve.ts from the project root). */
+function spawnServeCli(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--import', 'tsx', 'simulator/serve.ts', '--port', '0', ...args], {
+    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'], env,
+  });
+}
+
+/** The URL the server prints once it listens (it fails if the server exits or says nothing in 20 s). */
+function listeningUrl(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
+  });
+}
+
+/** Stop it; a child that already exited (e.g. it could not start) sends no second 'exit'. */
+async function stopChild(child: ChildProcessWithoutNullStreams): Promise<void> {
+  child.kill('SIGTERM');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
 }
 
 test('GET /v1/models lists the judge and the model, owned by "flask-eval-offline (SIMULATED)"', async () => {
@@ -169,20 +197,9 @@ test('requestsPerMinute: x-ratelimit-limit/remaining/reset-requests on every res
 });
 
 test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/serve.ts', '--port', '0', '--tpm', '5000', '--rpm', '60', '--latency-ms', '5', '--error-rate', '0'], {
-    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnServeCli(['--tpm', '5000', '--rpm', '60', '--latency-ms', '5', '--error-rate', '0']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
-    });
+    const url = await listeningUrl(child);
     const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
     const { response } = await review(client, 'Paris.').withResponse();
     assert.equal(response.headers.get('x-ratelimit-limit-tokens'), '5000');
@@ -190,9 +207,7 @@ test('offline-judge CLI: --tpm and --rpm reach the server (headers)', async () =
     assert.equal(response.headers.get('x-ratelimit-remaining-requests'), '59');
     assert.equal(response.headers.get(SIMULATED_HEADER), 'true');
   } finally {
-    child.kill('SIGTERM');
-    // A child that already exited (e.g. it could not start) sends no second 'exit'.
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    await stopChild(child);
   }
 });
 
@@ -499,28 +514,14 @@ test('serial: a request whose client hangs up is not served (waiting) or stops (
 });
 
 test('offline-judge CLI: --serial (or FLASK_OFFLINE_SERIAL=1) with the service time from FLASK_OFFLINE_LATENCY_MS', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/serve.ts', '--port', '0'], {
-    cwd: path.resolve(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLASK_OFFLINE_SERIAL: '1', FLASK_OFFLINE_LATENCY_MS: '300' },
-  });
+  const child = spawnServeCli([], { ...process.env, FLASK_OFFLINE_SERIAL: '1', FLASK_OFFLINE_LATENCY_MS: '300' });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      setTimeout(() => reject(new Error(`no URL within 20 s: ${out}`)), 20_000);
-    });
+    const url = await listeningUrl(child);
     const client = new OpenAI({ apiKey: 'k', baseURL: url, maxRetries: 0 });
     const t0 = Date.now();
     await Promise.all([review(client, 'Paris 1.'), review(client, 'Paris 2.')]);
     assert.ok(Date.now() - t0 >= 580, `two calls took ${Date.now() - t0} ms: not one at a time`);
   } finally {
-    child.kill('SIGTERM');
-    // A child that already exited (e.g. it could not start) sends no second 'exit'.
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    await stopChild(child);
   }
 });
