@@ -46,7 +46,18 @@ export interface ChunkItem {
   judged?: string[];
 }
 
-export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost';
+/**
+ * `lost`: in flight when its worker died (sent, answer lost). `possibly_sent`: a retried chunk's
+ * instance that was neither finished nor in flight at the dead worker's last heartbeat: it may
+ * have been sent after it (the heartbeat reaches the server at most once a second), so it is
+ * recorded as possibly sent, an upper bound (see README, "Durability and what a crash costs").
+ */
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost' | 'possibly_sent';
+
+/** Records of calls a dead worker made or may have made, whose answers never arrived. */
+export function unansweredByCrash(outcome: CallOutcome): boolean {
+  return outcome === 'lost' || outcome === 'possibly_sent';
+}
 
 /** One HTTP attempt of a model call: every one is recorded, so re-sent calls are visible and counted. */
 export interface CallRecord {
@@ -108,6 +119,7 @@ export interface ChunkStats {
   rateLimited: number;
   errors: number;
   tokens: number;
+  /** Calls of a dead worker recorded on resume: lost (certainly sent) plus possibly sent. */
   lost: number;
 }
 
