@@ -49,6 +49,8 @@ export interface StoreClient {
   /** flask-eval import-labels: land checked rows (core/store/humanLabels.ts) */
   importLabels(body: { runId: string; source: { path: string; sha256: string }; rows: readonly HumanLabelRow[] }): Promise<{ landed: number; existing: number }>;
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
+  /** flask-eval snapshot: the published read-only copy, refreshed now if anything landed since. */
+  snapshot(): Promise<{ file: string }>;
 }
 
 export interface AttachedStateServer {
@@ -85,6 +87,10 @@ export function storeClient(socket: string): StoreClient {
     },
     importLabels(body) {
       return requestJson(socket, 'POST', '/labels', body, 120_000);
+    },
+    snapshot() {
+      // A big results file takes a while to copy.
+      return requestJson(socket, 'POST', '/snapshot', {}, 600_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {

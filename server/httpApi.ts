@@ -347,6 +347,8 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
           const { runId, source, rows } = parsed.data;
           return sendJson(res, 200, await deps.db.run((sql) => landHumanLabels(sql, runId, rows as never, source)));
         }
+        case 'POST /snapshot':
+          return sendJson(res, 200, { file: await deps.snapshot.fresh(), commits: deps.db.commits });
         case 'POST /pin':
           deps.onPin();
           return sendJson(res, 200, { ...deps.health(), leases: leases.size });
