@@ -10,7 +10,7 @@ import type { HumanLabelRow } from '../core/store/humanLabels.js';
 import { keyFreeEnv } from './temporalDevServer.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
 import { openLease, postNdjson, requestJson, streamNdjson, type Lease } from './socketClient.js';
-import { pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type ServerInfo } from './serverInfo.js';
+import { describeHolder, pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type FileHolder, type ServerInfo } from './serverInfo.js';
 
 /** What GET /health answers. */
 export interface StateServerHealth {
@@ -31,6 +31,8 @@ export interface StateServerHealth {
   leases: number;
   /** Shutting down: not to be attached to (a new one is started once it is gone). */
   stopping: boolean;
+  /** Another process holds the results file: the server waits for it before it can land anything. */
+  fileHeldBy?: FileHolder | null;
 }
 
 type Row = Record<string, unknown>;
@@ -178,12 +180,25 @@ function logTail(stateDir: string, lines = 15): string {
 export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | '--foreground'; log: (s: string) => void; timeoutMs?: number; dbFile?: string }): Promise<{ info: ServerInfo; health: StateServerHealth; started: boolean }> {
   assertResultsFile(path.resolve(o.dbFile ?? dbPath()));
   const timeoutMs = o.timeoutMs ?? Number(process.env.FLASK_SERVER_START_TIMEOUT_MS ?? 120_000);
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
   let child: ChildProcess | undefined;
   let childExit: string | undefined;
   let waitingSaid = false;
+  let heldSaidAt = 0;
   for (;;) {
     const found = await probeStateServer(o.stateDir, 1000);
+    const held = found?.health.fileHeldBy;
+    if (held && !found.health.stopping) {
+      // Not an error and not a timeout: the user closes the other program and the command goes on.
+      if (Date.now() - heldSaidAt > 60_000) {
+        o.log(`${found.health.dbFile} is held open by ${describeHolder(held)} since ${held.since.slice(11, 19)}: waiting for it to close. ` +
+          `Close that connection; while runs land, other tools read ${path.join(path.dirname(found.health.dbFile), 'snapshot.duckdb')} (flask-eval snapshot) instead. Ctrl-C stops waiting.`);
+        heldSaidAt = Date.now();
+      }
+      deadline = Date.now() + timeoutMs;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
     if (found?.health.temporalUp && !found.health.stopping) return { ...found, started: child !== undefined };
     if (!found && liveDaemonPid(o.stateDir) === undefined) {
       if (childExit !== undefined) {

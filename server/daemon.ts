@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
@@ -12,7 +12,7 @@ import { keepStoreRole, stopWhenIdle, watchTemporal, type DaemonState } from './
 import { closeLeases, createStateHttpServer, interruptQueries, removeStaleUploads } from './httpApi.js';
 import { SnapshotPublisher, snapshotBuildDir } from '../core/store/snapshot.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
-import { pidAlive, removeServerInfo, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
+import { describeHolder, pidAlive, removeServerInfo, socketPathFor, writeServerInfo, type ServerInfo } from './serverInfo.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 
 
@@ -74,7 +74,14 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     // A killed owner's half-built snapshot is garbage: we hold the lock, nobody else builds here.
     rmSync(snapshotBuildDir(o.dbFile), { recursive: true, force: true });
     // The owner of the file lives long: without a limit DuckDB keeps up to 80% of RAM as its cache.
-    const db = new Database(o.dbFile, { memoryLimit: stateServerMemoryLimit(), snapshotBuildDir: snapshotBuildDir(o.dbFile) });
+    const db = new Database(o.dbFile, {
+      memoryLimit: stateServerMemoryLimit(), snapshotBuildDir: snapshotBuildDir(o.dbFile),
+      onLocked: (pid) => {
+        if (state.fileHeldBy?.pid === (pid ?? null)) return;
+        state.fileHeldBy = { pid: pid ?? null, command: pid ? commandLineOf(pid) : null, since: new Date().toISOString() };
+        log(`${o.dbFile} is held open by ${describeHolder(state.fileHeldBy)}: waiting for it to close (other tools read snapshot.duckdb instead)`);
+      },
+    });
     snapshot = new SnapshotPublisher(db, log);
     for (const f of removeStaleUploads(path.dirname(o.dbFile), pidAlive)) log(`removed ${f}: an upload a killed state server had not landed`);
     if (!cfg.address) devServer = await prepareEmbeddedTemporal(o.stateDir, cfg.namespace, log);
@@ -101,7 +108,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         pid: process.pid, stateDir: o.stateDir, dbFile: o.dbFile, temporalAddress: address, namespace: cfg.namespace,
         uiUrl: info.uiUrl, version: projectVersion(), embedded: devServer !== undefined, devServerPid: devServer?.pid ?? null,
         devServerRestarts: devServer?.restarts ?? 0, temporalUp: state.temporalUp, storeReady: state.storeReady,
-        autoStarted: state.autoStarted, controlQueue: cfg.taskQueue, stopping: state.halting,
+        autoStarted: state.autoStarted, controlQueue: cfg.taskQueue, stopping: state.halting, fileHeldBy: state.fileHeldBy ?? null,
       }),
       onLeases: (n) => { state.leaseCount = n; state.lastLeaseAt = Date.now(); },
       onStop: () => requestStop('POST /stop'),
@@ -119,6 +126,14 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     process.once('SIGINT', () => requestStop('SIGINT'));
     log(`serving ${socket}; results ${o.dbFile}; Temporal ${address}${devServer ? ` (embedded, UI ${devServer.uiUrl})` : ''}; ${o.autoStarted ? `auto-started (stops after ${o.idleMs / 1000}s idle)` : 'started explicitly (runs until `flask-eval server stop`)'}`);
 
+    // Opened now, so a process holding the file is named at once (and waited for), not at the first landing.
+    void db.ready().then(
+      () => {
+        if (state.fileHeldBy) log(`${o.dbFile} is free again: opened`);
+        state.fileHeldBy = undefined;
+      },
+      (e: Error) => log(`cannot open ${o.dbFile}: ${e.message}`),
+    );
     snapshot.start();
     const startedAt = Date.now();
     if (devServer) {
@@ -146,6 +161,15 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     rmSync(socket, { force: true });
     removeServerInfo(o.stateDir);
     releaseStateLock(o.stateDir);
+  }
+}
+
+/** A process's command line from /proc (Linux), or null. */
+function commandLineOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').replace(/\s+/g, ' ').trim().slice(0, 120) || null;
+  } catch {
+    return null;
   }
 }
 

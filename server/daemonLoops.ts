@@ -3,6 +3,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Database } from '../core/store/database.js';
 import { startStoreRole } from '../worker/storeWorker.js';
+import type { FileHolder } from './serverInfo.js';
 
 /**
  * What the state server's background loops share: each loop reads it and ends when `halting`
@@ -17,7 +18,10 @@ export interface DaemonState {
   /** A spawning command has the idle time, from start, to take its lease. */
   lastLeaseAt: number;
   autoStarted: boolean;
+  /** Another process holds the results file open: the owner waits for it (shown in /health). */
+  fileHeldBy?: FileHolder;
 }
+
 
 type Log = (s: string) => void;
 type StoreRole = Awaited<ReturnType<typeof startStoreRole>>;

@@ -17,6 +17,11 @@ export interface DatabaseOptions {
   memoryLimit?: string;
   /** The one folder the instance may write besides its own files: where snapshots are built (core/store/snapshot.ts). */
   snapshotBuildDir?: string;
+  /**
+   * The owner waits while another process (a DuckDB CLI, a notebook) holds the file, instead of
+   * failing: called at each try with the holder's pid (when DuckDB names it), until it is free.
+   */
+  onLocked?: (holderPid: number | undefined) => void;
 }
 
 interface Pending {
@@ -77,8 +82,15 @@ export class Database {
   }
 
   private unregister?: () => void;
+  private closing = false;
+
+  /** Opens the file now (the owner does at start, to say at once if another process holds it). */
+  async ready(): Promise<void> {
+    await this.open();
+  }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.unregister?.();
     this.unregister = undefined;
     if (!this.opened) return;
@@ -100,6 +112,22 @@ export class Database {
 
   private async openOnce() {
     if (!this.opts.readOnly) mkdirSync(path.dirname(this.file), { recursive: true });
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        return await this.openNow();
+      } catch (e) {
+        const cause = (e as Error).cause;
+        if (!this.opts.onLocked || !isLockError(cause) || this.closing) {
+          this.opened = undefined; // the next use tries again
+          throw e;
+        }
+        this.opts.onLocked(Number((cause as Error).message.match(/PID (\d+)/)?.[1]) || undefined);
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async openNow() {
     let instance: DuckDBInstance;
     try {
       // Loaded when a file is first opened: DuckDB's native module costs ~0.2 s of a command's start.
@@ -108,7 +136,6 @@ export class Database {
         ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...creationSettings(), ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
       });
     } catch (e) {
-      this.opened = undefined;
       const msg = (e as Error).message ?? '';
       if (isLockError(e)) {
         throw new Error(
