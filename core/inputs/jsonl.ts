@@ -59,6 +59,12 @@ export function scanJsonl<S extends z.ZodType>(
       problems.push(`${file}:${line}: not valid JSON (${(e as Error).message}); each line must be one JSON object`);
       continue;
     }
+    // "\ud800" is valid JSON but no character: DuckDB (and any UTF-8 consumer) refuses it later.
+    const lone = raw.includes('\\u') ? loneSurrogateField(json) : undefined;
+    if (lone !== undefined) {
+      problems.push(`${file}:${line}: field ${lone || '(the line)'}: holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair), which is no character; fix or remove it`);
+      continue;
+    }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -78,6 +84,21 @@ export function scanJsonl<S extends z.ZodType>(
       `${problems.length} problem(s) in ${file}; nothing was started or stored:\n  ${shown.join('\n  ')}${more}${hint ? `\n${hint}` : ''}`,
     );
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The path of the first string (value or key) holding a lone surrogate, '' for the top level; undefined if none. */
+function loneSurrogateField(v: unknown, at = ''): string | undefined {
+  if (typeof v === 'string') return LONE_SURROGATE.test(v) ? at : undefined;
+  if (v === null || typeof v !== 'object') return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const here = at ? `${at}.${k}` : k;
+    if (LONE_SURROGATE.test(k)) return here;
+    const found = loneSurrogateField(x, here);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** The rows of a file scanJsonl has already checked, read again one at a time (in file order). */
