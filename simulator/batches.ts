@@ -23,6 +23,7 @@ import type http from 'node:http';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { sha, unit } from './random.js';
+import { sendJson } from './http.js';
 
 export interface OfflineBatchOptions {
   /** ms from a batch's creation to `completed` (default 1000) */
@@ -122,11 +123,7 @@ interface Usage {
 
 const SIMULATED = { 'x-flask-simulated': 'true' };
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...SIMULATED });
-  res.end(data);
-}
+const send = (res: http.ServerResponse, status: number, body: unknown): void => sendJson(res, status, body, SIMULATED);
 
 const apiError = (message: string, param: string | null = null, code: string | null = null, type = 'invalid_request_error') => ({ error: { message, type, param, code } });
 const seconds = (ms: number): number => Math.floor(ms / 1000);
@@ -436,7 +433,7 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
     if (seg[0] !== 'files' && seg[0] !== 'batches') return false;
     for (const b of toResume.splice(0)) start(b);
     if (body === 'too-large') {
-      sendJson(res, 413, apiError('Request body too large.'));
+      send(res, 413, apiError('Request body too large.'));
       return true;
     }
     const id = seg[1] !== undefined ? decodeURIComponent(seg[1]) : undefined;
@@ -444,21 +441,21 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
     if (seg[0] === 'files') {
       if (method === 'POST' && seg.length === 1) {
         const parts = parseMultipart(body, String(req.headers['content-type'] ?? ''));
-        if (!parts) return void sendJson(res, 400, apiError('Expected a multipart/form-data body with the fields purpose and file.')), true;
+        if (!parts) return void send(res, 400, apiError('Expected a multipart/form-data body with the fields purpose and file.')), true;
         const purpose = parts.get('purpose')?.data.toString('utf8').trim();
         const file = parts.get('file');
-        if (!file) return void sendJson(res, 400, apiError("Missing required parameter: 'file'.", 'file')), true;
-        if (purpose !== 'batch') return void sendJson(res, 400, apiError(`Invalid value for 'purpose': the offline server stores only purpose "batch" files (got ${JSON.stringify(purpose ?? null)}).`, 'purpose')), true;
-        sendJson(res, 200, fileObject(storeFile(Buffer.from(file.data), file.filename ?? 'upload.jsonl', purpose)));
+        if (!file) return void send(res, 400, apiError("Missing required parameter: 'file'.", 'file')), true;
+        if (purpose !== 'batch') return void send(res, 400, apiError(`Invalid value for 'purpose': the offline server stores only purpose "batch" files (got ${JSON.stringify(purpose ?? null)}).`, 'purpose')), true;
+        send(res, 200, fileObject(storeFile(Buffer.from(file.data), file.filename ?? 'upload.jsonl', purpose)));
         return true;
       }
       if (method === 'GET' && seg.length === 1) {
-        sendJson(res, 200, { object: 'list', data: [...files.values()].map(fileObject), has_more: false });
+        send(res, 200, { object: 'list', data: [...files.values()].map(fileObject), has_more: false });
         return true;
       }
       const f = id !== undefined ? files.get(id) : undefined;
-      if (!f) return void sendJson(res, 404, apiError(`No such File object: ${id}`, 'id')), true;
-      if (method === 'GET' && seg.length === 2) return void sendJson(res, 200, fileObject(f)), true;
+      if (!f) return void send(res, 404, apiError(`No such File object: ${id}`, 'id')), true;
+      if (method === 'GET' && seg.length === 2) return void send(res, 200, fileObject(f)), true;
       if (method === 'GET' && seg.length === 3 && seg[2] === 'content') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.bytes.length, ...SIMULATED });
         res.end(f.bytes);
@@ -467,9 +464,9 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       if (method === 'DELETE' && seg.length === 2) {
         files.delete(f.id);
         persist();
-        return void sendJson(res, 200, { id: f.id, object: 'file', deleted: true }), true;
+        return void send(res, 200, { id: f.id, object: 'file', deleted: true }), true;
       }
-      sendJson(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
+      send(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
       return true;
     }
 
@@ -479,14 +476,14 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       try {
         p = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
       } catch {
-        return void sendJson(res, 400, apiError('We could not parse the JSON body of your request.')), true;
+        return void send(res, 400, apiError('We could not parse the JSON body of your request.')), true;
       }
-      if (typeof p !== 'object' || p === null) return void sendJson(res, 400, apiError('The request body must be a JSON object.')), true;
-      if (p.endpoint !== '/v1/chat/completions') return void sendJson(res, 400, apiError(`Invalid value for 'endpoint': the offline server batches only /v1/chat/completions (got ${JSON.stringify(p.endpoint ?? null)}).`, 'endpoint', 'invalid_value')), true;
-      if (p.completion_window !== '24h') return void sendJson(res, 400, apiError(`Invalid value for 'completion_window': only "24h" is supported.`, 'completion_window', 'invalid_value')), true;
+      if (typeof p !== 'object' || p === null) return void send(res, 400, apiError('The request body must be a JSON object.')), true;
+      if (p.endpoint !== '/v1/chat/completions') return void send(res, 400, apiError(`Invalid value for 'endpoint': the offline server batches only /v1/chat/completions (got ${JSON.stringify(p.endpoint ?? null)}).`, 'endpoint', 'invalid_value')), true;
+      if (p.completion_window !== '24h') return void send(res, 400, apiError(`Invalid value for 'completion_window': only "24h" is supported.`, 'completion_window', 'invalid_value')), true;
       const input = typeof p.input_file_id === 'string' ? files.get(p.input_file_id) : undefined;
-      if (!input) return void sendJson(res, 404, apiError(`No such File object: ${String(p.input_file_id)}`, 'input_file_id')), true;
-      if (input.purpose !== 'batch') return void sendJson(res, 400, apiError(`File ${input.id} has purpose "${input.purpose}"; a batch input needs purpose "batch".`, 'input_file_id')), true;
+      if (!input) return void send(res, 404, apiError(`No such File object: ${String(p.input_file_id)}`, 'input_file_id')), true;
+      if (input.purpose !== 'batch') return void send(res, 400, apiError(`File ${input.id} has purpose "${input.purpose}"; a batch input needs purpose "batch".`, 'input_file_id')), true;
       const { lines, errors, model } = readLines(input.bytes, p.endpoint);
       const b: StoredBatch = {
         id: nextId('batch_'), inputFileId: input.id, endpoint: p.endpoint, completionWindow: '24h',
@@ -496,24 +493,24 @@ export function createOfflineBatches(options: OfflineBatchOptions, ctx: OfflineB
       batches.set(b.id, b);
       persist();
       if (errors.length === 0) start(b);
-      sendJson(res, 200, view(b));
+      send(res, 200, view(b));
       return true;
     }
     if (method === 'GET' && seg.length === 1) {
-      sendJson(res, 200, { object: 'list', data: [...batches.values()].reverse().map(view), has_more: false });
+      send(res, 200, { object: 'list', data: [...batches.values()].reverse().map(view), has_more: false });
       return true;
     }
     const b = id !== undefined ? batches.get(id) : undefined;
-    if (!b) return void sendJson(res, 404, apiError(`No batch found with id '${id}'.`, 'batch_id')), true;
-    if (method === 'GET' && seg.length === 2) return void sendJson(res, 200, view(b)), true;
+    if (!b) return void send(res, 404, apiError(`No batch found with id '${id}'.`, 'batch_id')), true;
+    if (method === 'GET' && seg.length === 2) return void send(res, 200, view(b)), true;
     if (method === 'POST' && seg.length === 3 && seg[2] === 'cancel') {
       const v = view(b);
-      if (v.status !== 'validating' && v.status !== 'in_progress') return void sendJson(res, 409, apiError(`Cannot cancel a batch with status '${v.status}'.`)), true;
+      if (v.status !== 'validating' && v.status !== 'in_progress') return void send(res, 409, apiError(`Cannot cancel a batch with status '${v.status}'.`)), true;
       b.cancelledMs = Date.now();
       persist();
-      return void sendJson(res, 200, { ...view(b), status: 'cancelling' as BatchStatus }), true;
+      return void send(res, 200, { ...view(b), status: 'cancelling' as BatchStatus }), true;
     }
-    sendJson(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
+    send(res, 404, apiError(`Invalid URL (${method} /v1${route})`));
     return true;
   }
 

@@ -21,7 +21,6 @@
 import http from 'node:http';
 import { sha, unit, tokens } from './random.js';
 import { classify, type RequestKind } from './classify.js';
-import type { Msg } from './message.js';
 import type { Generated } from './generated.js';
 import { generateReview, type SimulatedJudgeBias } from './judge.js';
 import { generateDomain, generateSkillset, generateDifficulty } from './annotator.js';
@@ -30,6 +29,10 @@ import { createOfflineBatches, type OfflineBatchOptions } from './batches.js';
 import { generatePrometheusGrade } from './prometheusJudge.js';
 import { RateWindow, type WindowEntry } from './rateWindow.js';
 import { formatResetDuration } from '../core/rate/headers.js';
+import { errorBody, readBody, sendJson, type ErrorBody } from './http.js';
+import { parseChatRequest, requestContentHash } from './chatRequest.js';
+
+export { requestContentHash };
 
 
 import { OFFLINE_MODEL_ID, OFFLINE_ANSWER_MODEL_ID } from '../core/provider/simulatedModels.js';
@@ -139,54 +142,6 @@ export interface OfflineServer {
   stats(): OfflineServerStats;
 }
 
-// ---------------------------------------------------------------------------------------------
-// HTTP plumbing.
-
-interface ErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-function errorBody(message: string, type: string, code: string | null = null, param: string | null = null): ErrorBody {
-  return { error: { message, type, param, code } };
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
-  res.end(data);
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-/** Text of a message's content: a string, null, or an array of content parts. undefined = invalid. */
-function contentText(content: unknown): string | undefined {
-  if (content === null || content === undefined) return '';
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    let s = '';
-    for (const p of content) {
-      if (typeof p !== 'object' || p === null) return undefined;
-      const part = p as { type?: unknown; text?: unknown };
-      if (part.type === 'text' && typeof part.text === 'string') s += part.text;
-    }
-    return s;
-  }
-  return undefined;
-}
-
 function rate(name: string, v: number | undefined): number {
   if (v === undefined) return 0;
   if (!Number.isFinite(v) || v < 0 || v > 1) throw new RangeError(`${name} must be a fraction between 0 and 1 (got ${v})`);
@@ -196,32 +151,6 @@ function rate(name: string, v: number | undefined): number {
 const MODEL_CREATED = 1_700_000_000;
 const MAX_BODY = 32 * 1024 * 1024;
 const MAX_REMEMBERED = 200_000;
-
-/** Messages reduced to what identifies a request's content: role and text. */
-function normalizeMessages(messages: readonly { role: string; content?: unknown }[]): Msg[] | undefined {
-  const out: Msg[] = [];
-  for (const m of messages) {
-    const text = contentText(m.content);
-    if (text === undefined) return undefined;
-    out.push({ role: m.role, text });
-  }
-  return out;
-}
-
-function contentHashOf(messages: readonly Msg[]): string {
-  return sha(['request-content', JSON.stringify(messages.map((m) => [m.role, m.text]))]);
-}
-
-/**
- * The content hash the server keys a request by (its messages' roles and texts; not the model
- * name or sampling settings): the same value as OfflineRequestEvent.contentHash, so a test can
- * find the events of a prompt it rendered.
- */
-export function requestContentHash(messages: readonly { role: string; content?: unknown }[]): string {
-  const m = normalizeMessages(messages);
-  if (!m) throw new TypeError('requestContentHash: a message content is neither a string nor text parts');
-  return contentHashOf(m);
-}
 
 export async function startOfflineServer(opts: OfflineServerOptions = {}): Promise<OfflineServer> {
   const seed = opts.seed ?? 0;
@@ -368,51 +297,14 @@ export async function startOfflineServer(opts: OfflineServerOptions = {}): Promi
     }
 
     // Validation (400): cheap, and it tells which content the request carries.
-    if (body === 'too-large') {
-      fail(413, errorBody('Request body too large.', 'invalid_request_error'));
+    const checked = parseChatRequest(body);
+    if (!checked.ok) {
+      contentHash = checked.contentHash ?? '';
+      fail(checked.status, checked.error);
       return;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      fail(400, errorBody('We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)', 'invalid_request_error'));
-      return;
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      fail(400, errorBody('The request body must be a JSON object.', 'invalid_request_error'));
-      return;
-    }
-    const b = parsed as Record<string, unknown>;
-    if (b.stream === true) {
-      fail(400, errorBody('Streaming is not supported by the offline server; send stream: false.', 'invalid_request_error', 'unsupported_value', 'stream'));
-      return;
-    }
-    if (typeof b.model !== 'string' || b.model === '') {
-      fail(400, errorBody('You must provide a model parameter.', 'invalid_request_error', null, 'model'));
-      return;
-    }
-    if (!Array.isArray(b.messages) || b.messages.length === 0) {
-      fail(400, errorBody("Invalid 'messages': expected a non-empty array of messages.", 'invalid_request_error', 'invalid_value', 'messages'));
-      return;
-    }
-    const rawMessages = b.messages as unknown[];
-    const bad = rawMessages.findIndex((m) => {
-      const mm = m as { role?: unknown; content?: unknown } | null;
-      return typeof mm !== 'object' || mm === null || typeof mm.role !== 'string' || contentText(mm.content) === undefined;
-    });
-    if (bad >= 0) {
-      fail(400, errorBody(`Invalid 'messages[${bad}]': each message needs a string role and a string (or text parts) content.`, 'invalid_request_error', 'invalid_value', `messages[${bad}]`));
-      return;
-    }
-    const messages = normalizeMessages(rawMessages as { role: string; content?: unknown }[])!;
-    contentHash = contentHashOf(messages);
-    const maxTokensRaw = b.max_completion_tokens ?? b.max_tokens;
-    if (maxTokensRaw !== undefined && maxTokensRaw !== null && (typeof maxTokensRaw !== 'number' || !Number.isInteger(maxTokensRaw) || maxTokensRaw < 1)) {
-      fail(400, errorBody('Invalid max_tokens: expected an integer >= 1.', 'invalid_request_error', 'invalid_value', 'max_tokens'));
-      return;
-    }
-    const maxTokens = typeof maxTokensRaw === 'number' ? maxTokensRaw : undefined;
+    const { body: b, messages, maxTokens } = checked;
+    contentHash = checked.contentHash;
 
     const promptTokens = tokens(messages.reduce((n, m) => n + m.text.length, 0));
 

@@ -14,7 +14,12 @@ import { waitFor, freeDevServerPort } from '../helpers/harness.js';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
 
-test('SIGKILL of the state server twice mid-run: one untouched command finishes the run, 0 lost, 0 duplicated', async () => {
+// The drill of issue #16 is the same test at scale: FLASK_DEATH_INSTANCES=1700 FLASK_DEATH_KILLS=5
+// node scripts/run-tests.mjs tests/integration/stateServerDeath.test.ts (kills at random request counts).
+const N = Number(process.env.FLASK_DEATH_INSTANCES ?? 300);
+const KILLS = Number(process.env.FLASK_DEATH_KILLS ?? 2);
+
+test(`SIGKILL of the state server ${KILLS} times mid-run: one untouched command finishes the run, 0 lost, 0 duplicated`, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'flask-death-'));
   const stateDir = path.join(dir, 'state');
   const port = await freeDevServerPort();
@@ -28,7 +33,7 @@ test('SIGKILL of the state server twice mid-run: one untouched command finishes 
   // A port of our own for the first server (7233 may be another test's): later ones reuse it.
   const start = spawnSync(process.execPath, [CLI, 'server', 'start'], { cwd: dir, env: { ...env, FLASK_TEMPORAL_PORT: String(port) }, encoding: 'utf8', timeout: 120_000 });
   assert.equal(start.status, 0, start.stderr);
-  const n = 300;
+  const n = N;
   const child = spawn(process.execPath, [CLI, 'review', '--model', 'gpt4', '--limit', String(n), '--run', 'death', '--concurrency', '8'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   // The longest time the done count stood still (progress lines are "<done>/<n> done").
@@ -54,9 +59,11 @@ test('SIGKILL of the state server twice mid-run: one untouched command finishes 
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   try {
     const statusSays: string[] = [];
-    for (let kill = 1; kill <= 2; kill++) {
+    for (let kill = 1; kill <= KILLS; kill++) {
       const before = requests;
-      await waitFor(`requests before kill ${kill}`, async () => requests >= before + 40, 120_000);
+      // Spread over the run: 40 requests apart by default, a random share of it at scale.
+      const gap = KILLS <= 2 ? 40 : 20 + Math.floor(Math.random() * (n / KILLS - 20));
+      await waitFor(`requests before kill ${kill}`, async () => requests >= before + gap, 300_000);
       const info = readServerInfo(stateDir);
       assert.ok(info && pidAlive(info.pid), 'a state server runs');
       process.kill(info.pid, 'SIGKILL'); // the daemon only: its dev server is orphaned, as after an OOM kill
@@ -69,17 +76,20 @@ test('SIGKILL of the state server twice mid-run: one untouched command finishes 
       await waitFor(`state server back ${kill}`, async () => (out.match(/State server back \(pid \d+\)/g) ?? []).length >= kill, 60_000);
     }
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 240_000); })]);
+    const code = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 240_000 + n * 300); })]);
     clearTimeout(timer);
     assert.equal(code, 0, timeline.join('\n'));
     process.stderr.write(`# death test: longest stall ${(longestStall / 1000).toFixed(1)} s, run ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     assert.ok(longestStall < 30_000, `the run stood still for ${longestStall} ms:\n${timeline.join('\n')}`);
-    assert.equal((out.match(/went away at/g) ?? []).length, 2, 'each death is said once');
+    assert.equal((out.match(/went away at/g) ?? []).length, KILLS, 'each death is said once');
     assert.match(out, new RegExp(`${n} scored, 0 failed of ${n} instances`));
     const q = cli(['query', "SELECT count(*) AS n, count(DISTINCT idx) AS d FROM reviews WHERE run_id = 'death'", '--format', 'csv']);
     assert.equal(q.status, 0, q.stderr);
     assert.equal(q.stdout, `n,d\n${n},${n}\n`, 'every instance reviewed, none twice');
-    process.stderr.write(`# death test: ${requests} requests for ${n} reviews; status said: ${statusSays.map((x) => x.split('\n')[0]).join(' | ')}\n`);
+    const calls = cli(['query', "SELECT count(*) AS c FROM calls WHERE run_id = 'death'", '--format', 'csv']);
+    const recorded = Number(calls.stdout.split('\n')[1]);
+    assert.ok(recorded >= requests, `the judge answered ${requests} requests; the run recorded ${recorded} calls`);
+    process.stderr.write(`# death test: ${requests} requests (${recorded} calls recorded) for ${n} reviews; status said: ${statusSays.map((x) => x.split('\n')[0]).join(' | ')}\n`);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     cli(['server', 'stop']);
