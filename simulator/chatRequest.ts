@@ -3,7 +3,7 @@ import type { Msg } from './message.js';
 import { errorBody, type ErrorBody } from './http.js';
 
 /** Text of a message's content: a string, null, or an array of content parts. undefined = invalid. */
-export function contentText(content: unknown): string | undefined {
+function contentText(content: unknown): string | undefined {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
@@ -20,7 +20,7 @@ export function contentText(content: unknown): string | undefined {
 
 
 /** Messages reduced to what identifies a request's content: role and text. */
-export function normalizeMessages(messages: readonly { role: string; content?: unknown }[]): Msg[] | undefined {
+function normalizeMessages(messages: readonly { role: string; content?: unknown }[]): Msg[] | undefined {
   const out: Msg[] = [];
   for (const m of messages) {
     const text = contentText(m.content);
@@ -30,7 +30,7 @@ export function normalizeMessages(messages: readonly { role: string; content?: u
   return out;
 }
 
-export function contentHashOf(messages: readonly Msg[]): string {
+function contentHashOf(messages: readonly Msg[]): string {
   return sha(['request-content', JSON.stringify(messages.map((m) => [m.role, m.text]))]);
 }
 
