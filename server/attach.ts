@@ -202,6 +202,9 @@ export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | 
     if (found?.health.temporalUp && !found.health.stopping) return { ...found, started: child !== undefined };
     if (!found && liveDaemonPid(o.stateDir) === undefined) {
       if (childExit !== undefined) {
+        // Exit 2: the results file cannot be used (its log says why, naming it): the user's error, not a crash.
+        const unusable = childExit === 'exit code 2' ? /cannot open .*?: (.*)$/m.exec(logTail(o.stateDir, 40).split('\n').filter((l) => l.includes('cannot open ')).pop() ?? '') : null;
+        if (unusable) throw new InputError(unusable[1]!);
         const full = diskFullMessage(o.stateDir);
         if (full) throw new RunStoppedError(`${full}: the state server could not start (its log: ${serverLogPath(o.stateDir)}). Free space and rerun the command; landed results are kept and the run resumes`);
         throw new Error(`the state server for ${o.stateDir} exited (${childExit}) before it was ready. Its log, ${serverLogPath(o.stateDir)}, ends with:\n${logTail(o.stateDir)}`);

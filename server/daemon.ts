@@ -4,6 +4,7 @@ import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Database } from '../core/store/database.js';
+import { InputError } from '../core/errors.js';
 import { projectVersion, temporalConfig } from '../core/config.js';
 import type { DevServerChild } from './temporalDevServer.js';
 import { prepareEmbeddedTemporal } from './embeddedTemporal.js';
@@ -69,6 +70,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   };
   let clientConnection: Connection | undefined;
   let snapshot: SnapshotPublisher | undefined;
+  let unusable: InputError | undefined;
 
   try {
     // A killed owner's half-built snapshot is garbage: we hold the lock, nobody else builds here.
@@ -132,7 +134,14 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
         if (state.fileHeldBy) log(`${o.dbFile} is free again: opened`);
         state.fileHeldBy = undefined;
       },
-      (e: Error) => log(`cannot open ${o.dbFile}: ${e.message}`),
+      (e: Error) => {
+        log(`cannot open ${o.dbFile}: ${e.message}`);
+        // Not ours (another program's database): nothing to serve, and nothing was written.
+        if (e instanceof InputError) {
+          unusable = e; // thrown once stopped: exit 2, and the command that started it reports the log line
+          requestStop('the results file cannot be used');
+        }
+      },
     );
     snapshot.start();
     const startedAt = Date.now();
@@ -162,6 +171,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     removeServerInfo(o.stateDir);
     releaseStateLock(o.stateDir);
   }
+  if (unusable) throw unusable;
 }
 
 /** A process's command line from /proc (Linux), or null. */

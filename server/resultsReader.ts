@@ -4,6 +4,7 @@ import type { DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { dbPath, stateDir } from '../core/config.js';
 import { InputError } from '../core/errors.js';
 import { openLockedReadOnly, runUserQuery } from '../core/store/safeQuery.js';
+import { refuseForeignDatabase } from '../core/store/database.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
 import { probeStateServer, storeClient } from './attach.js';
 
@@ -73,6 +74,12 @@ async function directReader(dbFile: string, lockTimeoutMs: number): Promise<Resu
   const materialize = async (result: DuckDBResult): Promise<Row[]> => (await result.getRowObjectsJson()) as Row[];
   const all = async <T extends Row>(sql: string, params: unknown[] = []): Promise<T[]> =>
     (await materialize(await conn.run(sql, params as DuckDBValue[]))) as T[];
+  try {
+    await refuseForeignDatabase({ all }, dbFile, { allowEmpty: false });
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
   return {
     all,
     async one(sql, params) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
 import { registerOpenFile } from './openFiles.js';
+import { InputError } from '../errors.js';
 import { creationSettings, isLockError, lockDown } from './lockedDown.js';
 
 export { Sql } from './sql.js';
@@ -150,6 +151,7 @@ export class Database {
     if (this.opts.snapshotBuildDir) mkdirSync(this.opts.snapshotBuildDir, { recursive: true });
     await lockDown(write, this.opts.snapshotBuildDir ? [`${this.opts.snapshotBuildDir}${path.sep}`] : []);
     if (!this.opts.readOnly) {
+      await refuseForeignDatabase(new Sql(write), this.file);
       await ensureSchema(new Sql(write));
       // Schema changes must not stay in the WAL: a read-only open replays it and DuckDB cannot
       // replay ALTER TABLE there. Checkpointing also keeps the file readable after a crash.
@@ -208,5 +210,20 @@ export class Database {
       op.reject(e);
     }
   }
+}
+
+/**
+ * A DuckDB database of another program (tables, but no `runs`) is not ours to add a schema to:
+ * refused before anything is written. An empty database (new, or one DuckDB created) is fine.
+ */
+export async function refuseForeignDatabase(sql: Pick<Sql, 'all'>, file: string, opts: { allowEmpty?: boolean } = { allowEmpty: true }): Promise<void> {
+  const tables = (await sql.all(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`)).map((r) => String(r.table_name));
+  if (tables.includes('runs')) return;
+  if (tables.length === 0) {
+    if (opts.allowEmpty) return;
+    throw new InputError(`${file} is an empty DuckDB database: no runs yet (a review, eval or annotate run creates them)`);
+  }
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, ... (${tables.length} tables)` : '');
+  throw new InputError(`${file} is a DuckDB database of another program (tables ${shown}; no \`runs\`), not a flask-eval results file: nothing was written to it. Point --db / FLASK_DB at a results file, or at a new path (one is created)`);
 }
 

@@ -88,3 +88,25 @@ process.stdin.resume(); process.stdin.on('end', () => { i.closeSync(); process.e
     spawnSync(process.execPath, [bin, 'server', 'stop'], { env, timeout: 60_000 });
   }
 });
+
+test('a DuckDB database of another program (tables, no runs): reads and landings exit 2 naming it, and it is left unchanged', async () => {
+  const file = path.join(dir, 'penguins.duckdb');
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const inst = await DuckDBInstance.create(file);
+  const conn = await inst.connect();
+  await conn.run('CREATE TABLE penguins (name VARCHAR)');
+  conn.closeSync();
+  inst.closeSync();
+  const before = sha(file);
+  const answers = path.join(dir, 'penguin-answers.jsonl');
+  writeFileSync(answers, '{"question_id": 1, "text": "a"}\n');
+  const env = { ...process.env, FLASK_STATE_DIR: path.join(dir, 'state-penguins'), FLASK_TEMPORAL_PORT: String(await freeDevServerPort()) };
+  const bin = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
+  for (const args of [['runs', '--db', file], ['import-answers', answers, '--model-id', 'm', '--run', 'p', '--db', file]]) {
+    const r = spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /penguins\.duckdb is a DuckDB database of another program \(tables penguins; no `runs`\), not a flask-eval results file/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.equal(sha(file), before, 'not a byte written');
+});
