@@ -47,7 +47,7 @@ export interface RunOptions {
  * A run's inputs, read once as they are uploaded to the store: `review` passes generators that
  * read its files again (core/inputs/prepare.ts planReview), so a 100,000-instance set is never held.
  */
-export interface RunInputs {
+interface RunInputs {
   instances: Iterable<EvalInstance>;
   responses?: Iterable<ResponseRow>;
 }

@@ -16,7 +16,7 @@ const endpointFields = {
   'key-env': z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
 };
 
-export const ModelEntrySchema = z.union([
+const ModelEntrySchema = z.union([
   z.strictObject({ published: z.string().min(1), name: name.optional() }),
   z.strictObject({ answers: z.string().min(1), name }),
   z.strictObject({
@@ -36,12 +36,12 @@ const JudgeSpecSchema = z.strictObject({
   profile: z.enum(['flask', 'prometheus']).optional(),
 });
 
-export const JudgeEntrySchema = z.union([
+const JudgeEntrySchema = z.union([
   JudgeSpecSchema.extend({ name: name.optional() }),
   z.strictObject({ name, panel: z.array(JudgeSpecSchema).min(2, 'a panel has at least 2 judges (one judge: give it without panel)') }),
 ], { error: 'a judge is {model: M, base-url: U|offline, profile: flask|prometheus, key-env: VAR} or {name: N, panel: [judge, judge, ...]}' });
 
-export const EvalSetEntrySchema = z.union([
+const EvalSetEntrySchema = z.union([
   z.enum(['flask', 'flask-hard']),
   z.strictObject({ file: z.string().min(1), name }),
   z.strictObject({ annotated: z.string().min(1), name }),
