@@ -38,10 +38,16 @@ export async function experimentWorkflow(input: ExperimentWorkflowInput): Promis
   while (next < input.cells.length) {
     while (running.size < input.parallel && next < input.cells.length) {
       const cell = input.cells[next]!;
-      running.set(cell.runId, await startChild(runWorkflow, { workflowId: runWorkflowId(cell.runId), taskQueue: cell.controlQueue, args: [cell] }));
       next++;
+      try {
+        running.set(cell.runId, await startChild(runWorkflow, { workflowId: runWorkflowId(cell.runId), taskQueue: cell.controlQueue, args: [cell] }));
+      } catch (e) {
+        // The run's workflow already runs on its own (a `review --run` of the same name): the cell
+        // is reported, the others go on.
+        ended.push({ runId: cell.runId, error: `could not start: ${(e as Error).message}` });
+      }
     }
-    await waitForOne();
+    if (running.size > 0) await waitForOne();
     const info = workflowInfo();
     if ((info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS)) && next < input.cells.length) {
       while (running.size > 0) await waitForOne();
