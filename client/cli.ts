@@ -14,6 +14,7 @@ type Command = { run: (argv: string[]) => Promise<number | void>; help: string }
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   review: async () => { const m = await import('./commands/review.js'); return { run: (a) => m.reviewCommand(a, log), help: m.REVIEW_HELP }; },
+  run: async () => { const m = await import('./commands/run.js'); return { run: (a) => m.runCommand(a, log), help: m.RUN_HELP }; },
   infer: async () => { const m = await import('./commands/infer.js'); return { run: (a) => m.inferCommand(a, log), help: m.INFER_HELP }; },
   eval: async () => { const m = await import('./commands/infer.js'); return { run: (a) => m.evalCommand(a, log), help: m.EVAL_HELP }; },
   'import-answers': async () => { const m = await import('./commands/importAnswers.js'); return { run: (a) => m.importAnswersCommand(a, log), help: m.IMPORT_HELP }; },

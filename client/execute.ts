@@ -47,7 +47,7 @@ export interface RunOptions {
  * A run's inputs, read once as they are uploaded to the store: `review` passes generators that
  * read its files again (core/inputs/prepare.ts planReview), so a 100,000-instance set is never held.
  */
-export interface RunInputs {
+interface RunInputs {
   instances: Iterable<EvalInstance>;
   responses?: Iterable<ResponseRow>;
 }
@@ -58,13 +58,8 @@ export interface RunOutcome {
   record: RunRecord;
 }
 
-/**
- * The life of every run, whatever its steps: check its endpoints (one cheap call each), record
- * the run (or match it to the stored run of that name) and land its inputs, start or attach to
- * its workflow, serve its endpoints from this process, follow it with a progress line. Running
- * the same command again resumes instead of starting over.
- */
-export async function executeRun(a: {
+/** A run as a run command describes it: what executeRun (or an experiment's cell) takes. */
+export interface RunRequest {
   db: Database;
   record: RunRecord;
   inputs: RunInputs;
@@ -77,7 +72,96 @@ export async function executeRun(a: {
   judges?: Array<{ config: EndpointConfig; profile: string }>;
   /** A panel judge's sampling for its profile (the profile's, or the user's overrides). */
   judgeSettingsFor?: (profile: string) => StepSettings;
-}): Promise<RunOutcome | undefined> {
+}
+
+/** A run bound to its endpoints (each checked by its preflight), before anything is stored. */
+export interface BoundRun {
+  record: RunRecord;
+  served: Partial<Record<'judge' | 'model', ServedEndpoint>>;
+  panel: JudgeSpec[];
+  /** The endpoints this process serves for the run, with their limits. */
+  toServe: Array<{ endpoint: ServedEndpoint; limits: EndpointLimits }>;
+  prices: ReturnType<typeof runPrices>;
+  priceTable: ReturnType<typeof loadPriceTable>;
+}
+
+/**
+ * The life of every run, whatever its steps: check its endpoints (one cheap call each), record
+ * the run (or match it to the stored run of that name) and land its inputs, start or attach to
+ * its workflow, serve its endpoints from this process, follow it with a progress line. Running
+ * the same command again resumes instead of starting over.
+ */
+export async function executeRun(a: RunRequest): Promise<RunOutcome | undefined> {
+  const { record, options, log } = a;
+  const { served, panel, toServe, priceTable, prices: bindPrices, record: bound } = await bindRun(a);
+  const session = await openSession({ dbFile: a.db.file, log });
+  // The endpoint workers start while the run is prepared (neither needs the other): the first
+  // call leaves sooner. Like any worker of these endpoints they may take chunks of other runs bound
+  // to them; if preparing fails they are shut down and those chunks are retried elsewhere.
+  // --detach leaves the work to the endpoints' workers elsewhere: a worker here would take chunks
+  // and drop them when this command returns.
+  const serving = session.serve(options.detach ? [] : toServe);
+  serving.catch(() => undefined); // awaited below; a failure surfaces there
+  try {
+    const prepared = await session.prepareRun({
+      record: bound, instances: a.inputs.instances, responses: a.inputs.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
+    });
+    log(
+      prepared.existed
+        ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${prepared.retried ? `; ${prepared.retried} failed results will be retried` : ''}).`
+        : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.inputs.responses ? `, ${prepared.newResponses} responses` : ''}.`,
+    );
+    const run = prepared.record;
+    // Costs are read through the state server, which owns the results file.
+    const costNow = async () => openReadOnly(session.dbFile).run((sql) => runCost(sql, run.runId, priceTable));
+    if (options.maxCostUsd !== undefined) {
+      const spent = (await costNow()).pricedUsd;
+      if (spent >= options.maxCostUsd) {
+        throw new InputError(
+          `run "${run.runId}" has already cost ${formatUsd(spent)}, at or over --max-cost ${formatUsd(options.maxCostUsd)}: ` +
+            'run the same command with a higher --max-cost to continue it.',
+        );
+      }
+      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
+    }
+    const workers = await serving;
+    const input = workflowInputOf(run, a.steps, { served, panel, prices: bindPrices }, options, session.controlQueue);
+    const { handle, attached } = await startOrAttach(session.client, input);
+    log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
+    if (options.detach) {
+      // Nothing has run yet: say what the run needs and where to follow it, not where its results are.
+      log(`Detached: run "${record.runId}" goes on in Temporal once a worker serves its endpoints (\`flask-eval worker\` with the same ` +
+        `endpoint flags, or this command again without --detach); follow it with \`flask-eval status ${record.runId}\`. ` +
+        `Its results land in ${a.db.file} as its chunks finish.`);
+      return undefined;
+    }
+    // Only while following: before, Node's default ends the command; after, the run is over.
+    const interrupted = () => {
+      log(`\nInterrupted. The run stays in Temporal (${handle.workflowId}); run the same command again to resume it.`);
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    const bar = progressPrinter(record.runId, { endpoints: (p) => endpointLine(workers, p) });
+    const final = await followRun(session.client, handle, (p) => bar.update(p)).finally(() => process.off('SIGINT', interrupted));
+    bar.end();
+    const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
+    log(runSummary(final, cost, record.kind));
+    if (final.stopped === BUDGET_REACHED) {
+      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
+        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
+    }
+    return { progress: final, record: run };
+  } finally {
+    await serving.catch(() => undefined); // workers still starting are shut down with the session
+    await session.close();
+  }
+}
+
+/**
+ * Check a run's endpoints (one cheap call each) and bind the run to them: its record says which
+ * endpoints produce its rows; the endpoints a worker of this process serves come with their limits.
+ */
+export async function bindRun(a: RunRequest): Promise<BoundRun> {
   const { record, options, log } = a;
   const queueBase = temporalConfig().taskQueue;
   const roles = new Set(a.steps.map(roleOf));
@@ -126,77 +210,22 @@ export async function executeRun(a: {
     .filter(([role]) => !(role === 'judge' && panel.length))
     .map(([role, endpoint]) => ({ endpoint, limits: role === 'judge' ? options.judgeLimits : options.modelLimits }));
   for (const endpoint of panelEndpoints.values()) if (!toServe.some((t) => t.endpoint.ref.id === endpoint.ref.id)) toServe.push({ endpoint, limits: options.judgeLimits });
+  return { record: bound, served, panel, toServe, prices, priceTable };
+}
 
-  const session = await openSession({ dbFile: a.db.file, log });
-  // The endpoint workers start while the run is prepared (neither needs the other): the first
-  // call leaves sooner. Like any worker of these endpoints they may take chunks of other runs bound
-  // to them; if preparing fails they are shut down and those chunks are retried elsewhere.
-  // --detach leaves the work to the endpoints' workers elsewhere: a worker here would take chunks
-  // and drop them when this command returns.
-  const serving = session.serve(options.detach ? [] : toServe);
-  serving.catch(() => undefined); // awaited below; a failure surfaces there
-  try {
-    const prepared = await session.prepareRun({
-      record: bound, instances: a.inputs.instances, responses: a.inputs.responses, retryFailed: options.retryFailed, changeJudge: options.changeJudge, limit: options.limit,
-    });
-    log(
-      prepared.existed
-        ? `Run "${record.runId}" exists: resuming (landed results are kept and not redone${prepared.retried ? `; ${prepared.retried} failed results will be retried` : ''}).`
-        : `Run "${record.runId}" created: ${prepared.newInstances} instances${a.inputs.responses ? `, ${prepared.newResponses} responses` : ''}.`,
-    );
-    const run = prepared.record;
-    // Costs are read through the state server, which owns the results file.
-    const costNow = async () => openReadOnly(session.dbFile).run((sql) => runCost(sql, run.runId, priceTable));
-    if (options.maxCostUsd !== undefined) {
-      const spent = (await costNow()).pricedUsd;
-      if (spent >= options.maxCostUsd) {
-        throw new InputError(
-          `run "${run.runId}" has already cost ${formatUsd(spent)}, at or over --max-cost ${formatUsd(options.maxCostUsd)}: ` +
-            'run the same command with a higher --max-cost to continue it.',
-        );
-      }
-      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
-    }
-    const workers = await serving;
-    const input: RunWorkflowInput = {
-      runId: run.runId, steps: a.steps, controlQueue: session.controlQueue,
-      ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
-      ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
-      chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
-      shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
-      ...(panel.length > 0 ? { judges: panel } : {}),
-      ...(options.batch ? { batch: options.batch } : {}),
-    };
-    const { handle, attached } = await startOrAttach(session.client, input);
-    log(`${attached ? 'Attached to running' : 'Started'} workflow ${handle.workflowId}${session.uiUrl ? ` (${session.uiUrl}/namespaces/${session.namespace}/workflows/${handle.workflowId})` : ''}`);
-    if (options.detach) {
-      // Nothing has run yet: say what the run needs and where to follow it, not where its results are.
-      log(`Detached: run "${record.runId}" goes on in Temporal once a worker serves its endpoints (\`flask-eval worker\` with the same ` +
-        `endpoint flags, or this command again without --detach); follow it with \`flask-eval status ${record.runId}\`. ` +
-        `Its results land in ${a.db.file} as its chunks finish.`);
-      return undefined;
-    }
-    // Only while following: before, Node's default ends the command; after, the run is over.
-    const interrupted = () => {
-      log(`\nInterrupted. The run stays in Temporal (${handle.workflowId}); run the same command again to resume it.`);
-      process.exit(130);
-    };
-    process.once('SIGINT', interrupted);
-    const bar = progressPrinter(record.runId, { endpoints: (p) => endpointLine(workers, p) });
-    const final = await followRun(session.client, handle, (p) => bar.update(p)).finally(() => process.off('SIGINT', interrupted));
-    bar.end();
-    const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
-    log(runSummary(final, cost, record.kind));
-    if (final.stopped === BUDGET_REACHED) {
-      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
-        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
-    }
-    return { progress: final, record: run };
-  } finally {
-    await serving.catch(() => undefined); // workers still starting are shut down with the session
-    await session.close();
-  }
+/** What the run's workflow is started with: ids, endpoint identities and settings (never a key). */
+export function workflowInputOf(run: RunRecord, steps: Step[], b: Pick<BoundRun, 'served' | 'panel' | 'prices'>, options: RunOptions, controlQueue: string): RunWorkflowInput {
+  const { served, panel, prices } = b;
+  return {
+    runId: run.runId, steps, controlQueue,
+    ...(served.judge ? { judge: served.judge.ref, judgeSettings: run.judgeSettings ?? undefined, judgeProfile: run.judgeProfile ?? 'flask' } : {}),
+    ...(served.model ? { model: served.model.ref, modelSettings: run.modelSettings ?? undefined } : {}),
+    chunkSize: options.chunkSize, concurrency: options.concurrency, batchSize: options.batchSize, maxAttempts: options.maxAttempts,
+    shuffleSeed: Number(run.summary.skillShuffleSeed ?? 0), heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+    ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
+    ...(panel.length > 0 ? { judges: panel } : {}),
+    ...(options.batch ? { batch: options.batch } : {}),
+  };
 }
 
 /**

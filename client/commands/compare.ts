@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { evaluateGate, fmtP, gateJunit, gateMarkdown, type GateOptions } from '../../core/report/gate.js';
 import { EXIT } from '../output/exitCodes.js';
 import { bootstrapFromFlags, withReader } from './report.js';
+import { comparePlan } from './comparePlan.js';
 
 export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--pooled] [--format table|json|markdown] [--bootstrap 1000] [--seed 20230720] [--db FILE]
        [--fail-if-worse D [--alpha 0.05] [--skills a,b] [--junit FILE]]
@@ -24,7 +25,11 @@ export const COMPARE_HELP = `flask-eval compare RUN_A RUN_B [--pooled] [--format
   test case per figure.
   Panels are compared judge by judge: the judges both runs have (same endpoint, model and profile),
   else every judge of A with every judge of B; --pooled compares the pooled figures too (see
-  flask-eval report --help). RUN@J2 or RUN@pooled picks one column of a panel.`;
+  flask-eval report --help). RUN@J2 or RUN@pooled picks one column of a panel.
+  --plan D [--power 0.8] [--alpha 0.05]: power analysis instead of the comparison: per skill and
+  overall, the instances needed to detect a difference of D score points, from the SD of the
+  per-instance differences B - A these two runs show (a pilot, earlier checkpoints); the method
+  is printed with the figures.`;
 
 const f3 = (x: number | null) => (x === null ? 'N/A' : x.toFixed(3));
 const signed = (x: number | null) => (x === null ? 'N/A' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
@@ -51,8 +56,10 @@ export async function compareCommand(argv: string[], log: (s: string) => void): 
     options: {
       db: { type: 'string' }, format: { type: 'string', default: 'table' }, bootstrap: { type: 'string' }, seed: { type: 'string' }, pooled: { type: 'boolean' },
       'fail-if-worse': { type: 'string' }, alpha: { type: 'string' }, skills: { type: 'string' }, junit: { type: 'string' },
+      plan: { type: 'string' }, power: { type: 'string' },
     },
   });
+  if (v.plan !== undefined) return comparePlan(positionals, v, log);
   if (positionals.length !== 2) throw new InputError(`compare takes two run names\n\n${COMPARE_HELP}`);
   if (!['table', 'json', 'markdown'].includes(v.format as string)) throw new InputError(`--format must be table, json or markdown (got "${v.format}")`);
   const gateOptions = gateFromFlags(v);

@@ -5,12 +5,12 @@ import { loadEvalSet, datasetQuirks } from '../../core/flask/dataset.js';
 import { describeSummary, sha256File } from '../../core/inputs/prepare.js';
 import { endpointHost, endpointIsOffline, projectVersion } from '../../core/config.js';
 import type { SamplingSettings } from '../../core/store/runs.js';
-import { executeRun } from '../execute.js';
+import { executeRun, type RunRequest } from '../execute.js';
 import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
 import { keyHelp, limitsHelp, MODEL_RUN_FLAGS, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, modelFromFlags, openDb, temperatureFlag, runNameFlag, runOptions, strFlag } from '../flags.js';
 import { evalSetFile, judgeProfileRecord, judgeSettings, judgesFromFlags } from './review.js';
 
-const MODEL_FLAGS = {
+export const MODEL_FLAGS = {
   'model-name': { type: 'string' },
   'model-base-url': { type: 'string' },
   'model-api-key': { type: 'string' },
@@ -52,7 +52,17 @@ function modelSettings(v: Record<string, string | boolean | string[] | undefined
 
 async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: string) => void): Promise<number> {
   const { values: v } = parseArgs({ args: argv, options: { ...RUN_FLAGS, ...MODEL_FLAGS } });
-  // Every flag is checked before any file is read or anything is stored.
+  const request = generationRequest(kind, v, log);
+  const { db, record: { runId } } = request;
+  const final = await executeRun(request);
+  if (final && kind === 'eval') await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
+  if (final && kind === 'infer') log(`Responses landed. Export: flask-eval export ${runId} --format flask; judge them: flask-eval review --run ${runId}`);
+  if (final) log(`Results: ${db.file}`);
+  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
+}
+
+/** An infer or eval run as its flags describe it (every flag checked before any file is read or anything stored). */
+export function generationRequest(kind: 'infer' | 'eval', v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): RunRequest {
   const warn = (s: string) => log(`warning: ${s}`);
   const options = runOptions(v, warn);
   const model = modelFromFlags(v, warn);
@@ -69,9 +79,8 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
   const summary = { dataset: datasetQuirks(instances), ...(limit !== undefined ? { limit } : {}) };
   for (const line of describeSummary(summary)) log(`  ${line}`);
   const profileName = judges?.[0]!.profile ?? strFlag(v, 'judge-profile') ?? 'flask';
-  const db = openDb(v);
-  const final = await executeRun({
-    db, inputs: { instances }, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,
+  return {
+    db: openDb(v), inputs: { instances }, steps: kind === 'eval' ? ['generate', 'review'] : ['generate'], judge, model, options, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind, simulated: endpointIsOffline(model) || (kind === 'eval' && endpointIsOffline(judge)),
@@ -81,11 +90,7 @@ async function generationRun(kind: 'infer' | 'eval', argv: string[], log: (s: st
       judgeSettings: kind === 'eval' ? judgeSettings(v, profileName) : null,
       ...(kind === 'eval' ? judgeProfileRecord(profileName) : { promptTemplateSha256: null }), projectVersion: projectVersion(), summary,
     },
-  });
-  if (final && kind === 'eval') await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
-  if (final && kind === 'infer') log(`Responses landed. Export: flask-eval export ${runId} --format flask; judge them: flask-eval review --run ${runId}`);
-  if (final) log(`Results: ${db.file}`);
-  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
+  };
 }
 
 export const inferCommand = (argv: string[], log: (s: string) => void) => generationRun('infer', argv, log);

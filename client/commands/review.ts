@@ -6,7 +6,7 @@ import { describeSummary, planReview, sha256File } from '../../core/inputs/prepa
 import { judgeProfile } from '../../core/judges/index.js';
 import { endpointHost, endpointIsOffline, projectVersion, type EndpointConfig } from '../../core/config.js';
 import { OFFLINE_MODEL_ID } from '../../simulator/server.js';
-import { executeRun } from '../execute.js';
+import { executeRun, type RunRequest } from '../execute.js';
 import { openReadOnly } from '../readDb.js';
 import { EXIT, exitCodeForProgress } from '../output/exitCodes.js';
 import { keyHelp, limitsHelp, RUN_FLAGS, defaultRunName, intFlag, judgeFromFlags, numFlag, openDb, temperatureFlag, runNameFlag, runOptions, strFlag, validateRunName } from '../flags.js';
@@ -137,13 +137,28 @@ export function judgeProfileRecord(name: string): { judgeProfile: string; prompt
   return { judgeProfile: profile.name, promptTemplateSha256: profile.hash };
 }
 
+/** review's flags, in node:util parseArgs form. */
+export const REVIEW_OPTIONS = {
+  ...RUN_FLAGS, model: { type: 'string' }, answers: { type: 'string' }, 'model-id': { type: 'string' },
+  'eval-set': { type: 'string' }, hard: { type: 'boolean' }, 'parse-attempts': { type: 'string' }, 'keep-first-duplicate': { type: 'boolean' },
+} as const;
+
 export async function reviewCommand(argv: string[], log: (s: string) => void): Promise<number> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: { ...RUN_FLAGS, model: { type: 'string' }, answers: { type: 'string' }, 'model-id': { type: 'string' },
-      'eval-set': { type: 'string' }, hard: { type: 'boolean' }, 'parse-attempts': { type: 'string' }, 'keep-first-duplicate': { type: 'boolean' } },
-  });
-  // Every flag is checked before any file is read or anything is stored.
+  const { values: v } = parseArgs({ args: argv, options: REVIEW_OPTIONS });
+  if (!strFlag(v, 'model') && !strFlag(v, 'answers') && strFlag(v, 'run') !== undefined) {
+    runOptions(v, (s) => log(`warning: ${s}`));
+    return reviewStoredRun(validateRunName(strFlag(v, 'run')!), v, log);
+  }
+  const request = reviewRequest(v, log);
+  const { db, record: { runId } } = request;
+  const final = await executeRun(request);
+  if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
+  if (final) log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
+  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
+}
+
+/** A review run as its flags describe it (every flag checked before any file is read or anything stored). */
+export function reviewRequest(v: Record<string, string | boolean | string[] | undefined>, log: (s: string) => void): RunRequest {
   const warn = (s: string) => log(`warning: ${s}`);
   const options = runOptions(v, warn);
   const judges = judgesFromFlags(v);
@@ -151,7 +166,6 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
   judgeSettings(v);
   const model = strFlag(v, 'model');
   const answersFile = strFlag(v, 'answers') ?? (model ? publishedAnswersFile(model) : undefined);
-  if (!answersFile && strFlag(v, 'run') !== undefined) return reviewStoredRun(validateRunName(strFlag(v, 'run')!), v, log);
   if (!answersFile) throw new InputError(`review needs --model NAME, --answers FILE, or --run NAME of a stored run\n\n${REVIEW_HELP}`);
   const modelId = strFlag(v, 'model-id') ?? model ?? path.basename(answersFile).replace(/\.jsonl?$/, '');
   const runId = runNameFlag(v, () => defaultRunName('review', modelId, v));
@@ -165,9 +179,8 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
 
   const profileName = judges?.[0]!.profile ?? strFlag(v, 'judge-profile') ?? 'flask';
   const simulated = endpointIsOffline(judge);
-  const db = openDb(v);
-  const final = await executeRun({
-    db, inputs: { instances: prepared.instances(), responses: prepared.responses() }, steps: ['review'], judge, model: judge, options, log,
+  return {
+    db: openDb(v), inputs: { instances: prepared.instances(), responses: prepared.responses() }, steps: ['review'], judge, model: judge, options, log,
     judges, judgeSettingsFor: (p) => judgeSettings(v, p),
     record: {
       runId, kind: 'review', simulated,
@@ -177,10 +190,7 @@ export async function reviewCommand(argv: string[], log: (s: string) => void): P
       judgeModel: judge.model, judgeEndpoint: endpointHost(judge), judgeSettings: judgeSettings(v, profileName),
       ...judgeProfileRecord(profileName), projectVersion: projectVersion(), summary: prepared.summary,
     },
-  });
-  if (final) await (await import('./report.js')).printRunReport(db, [runId], 'skill', 'table', log);
-  if (final) log(`Results: ${db.file}  (flask-eval report ${runId} --by skill|difficulty|domain; flask-eval query "SELECT ...")`);
-  return final ? exitCodeForProgress(final.progress) : EXIT.ok;
+  };
 }
 
 /**

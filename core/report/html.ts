@@ -11,6 +11,7 @@ import { loadRunFigures } from './load.js';
 import type { RunProvenance } from './provenance.js';
 import { judgeLegend, POOLED_DEFINITION, type ScoreSource } from './scoreSources.js';
 import { judgeReliability } from './judgeReliability.js';
+import { leaderboardSection } from './leaderboardSection.js';
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
 const ciOf = (x: number | null | undefined, c: [number, number] | null | undefined) => (x === null || x === undefined ? '–' : `${x.toFixed(2)} [${c ? c[0].toFixed(2) : '–'}, ${c ? c[1].toFixed(2) : '–'}]`);
@@ -177,6 +178,7 @@ export async function buildHtmlReport(r: Reader, names: readonly string[], opts:
   }
 
   const data = {
+    leaderboard: await leaderboardSection(r, sources, opts.bootstrap),
     reliability,
     reliabilityHead: ['skill', 'n', 'mean', 'N/A', 'within-SD', 'ICC(1)', 'alpha with other judges', 'spearman', 'alpha with humans', 'slope /100 words', 'flag'],
     title: `FLASK report: ${names.join(', ')}`,

@@ -58,6 +58,15 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
   assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb came from the offline endpoint/);
   assert.match(await page.textContent('#skill-table') ?? '', /Readability3\.500 \[\d\.\d\d, \d\.\d\d\]4/);
   assert.match(await page.textContent('#prov-table') ?? '', /judge\.example:8000/);
+
+  // The leaderboard section: `flask-eval leaderboard fa fb fc`'s ranks, means and tiers, row for row.
+  const lb = spawnSync(process.execPath, ['bin/flask-eval.js', 'leaderboard', 'fa', 'fb', 'fc', '--db', db, '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(lb.status, 0, lb.stderr);
+  const expected = (JSON.parse(lb.stdout) as { rows: Array<{ rank: number; run: string; overall: { mean: number }; tier: number; rankLow: number; rankHigh: number }> }).rows
+    .map((x) => [String(x.rank), x.run, x.overall.mean.toFixed(3), `${x.rankLow}-${x.rankHigh}`, String(x.tier)]);
+  const shown = await page.$$eval('#leaderboard-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+  assert.deepEqual(shown.map((c) => [c[0], c[1], c[2], c[4], c[5]]), expected);
+  assert.match(await page.textContent('#leaderboard-note') ?? '', /Holm-corrected over 3 pairs/);
   // No panel, samples or labels in the fixture: the reliability section says where the figures are.
   assert.match(await page.textContent('#reliability') ?? '', /flask-eval judge-report RUN/);
   assert.match(await page.textContent('#fail-list') ?? '', /fa: 1 failed/);

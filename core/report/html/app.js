@@ -183,6 +183,14 @@
     return [f[0]].concat(D.runs.map(function (r) { var v = f[1](r.prov); return v == null ? '–' : String(v); }));
   })));
 
+  // ---- leaderboard (flask-eval leaderboard's figures for the report's columns)
+  var lbBox = document.getElementById('leaderboard-table');
+  if (!D.leaderboard) lbBox.appendChild(el('p', { text: 'One column, or no instance every column scored: nothing to rank.' }));
+  else {
+    document.getElementById('leaderboard-note').textContent = D.leaderboard.note;
+    lbBox.appendChild(table(D.leaderboard.head, D.leaderboard.rows, 2));
+  }
+
   // ---- judge reliability (flask-eval judge-report; shown for panels, --judge-samples and human labels)
   var rel = document.getElementById('reliability-tables');
   if (!D.reliability.length) rel.appendChild(el('p', { text: 'No panel, repeated samples (--judge-samples) or human labels in these runs: flask-eval judge-report RUN has the per-skill figures.' }));
