@@ -32,8 +32,12 @@
   }
 
   // ---- header, banner
-  var sim = D.runs.filter(function (r) { return r.prov.simulated; }).map(function (r) { return r.id; });
-  if (sim.length) document.getElementById('banner').textContent = 'SIMULATED: ' + sim.join(', ') + ' came from the offline endpoint (scores and/or answers are simulated, not a real model or judge).';
+  // Each run with the roles the offline endpoint played ("fa (judge)"): a run with a real model and a simulated judge says so.
+  var sim = D.runs.filter(function (r) { return r.prov.simulated; }).map(function (r) {
+    var roles = r.prov.simulatedRoles || [];
+    return r.id + (roles.length ? ' (' + roles.join(' and ') + ')' : '');
+  });
+  if (sim.length) document.getElementById('banner').textContent = 'SIMULATED: ' + sim.join(', ') + ': produced by the offline endpoint, not a real model.';
   var bs = D.bootstrap;
   document.getElementById('meta').textContent = D.runs.length + ' run(s), generated ' + D.generatedAt + '. 95% CIs: percentile bootstrap over instances, B = ' + bs.resamples + ', seed = ' + bs.seed + '.';
   document.getElementById('ci-note').textContent = 'mean [95% CI], n = scores behind the mean, N/A = scores the judge marked not applicable (excluded). Bootstrap: instances resampled with replacement, B = ' + bs.resamples + ', seed = ' + bs.seed + '.' +
