@@ -36,7 +36,7 @@ export interface RunProvenance {
   judges: Array<RunJudge & { scored: number; failed: number }>;
 }
 
-export type SimulatedRole = 'judge' | 'model under test' | 'annotator';
+type SimulatedRole = 'judge' | 'model under test' | 'annotator';
 
 /** endpointHost() of the offline server, as runs.judge_endpoint / model_endpoint record it. */
 const OFFLINE_HOST = 'offline (simulated)';

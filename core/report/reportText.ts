@@ -58,7 +58,7 @@ export function nothingScoredLines(prov: readonly RunProvenance[]): string[] {
 }
 
 /** Which role was simulated: "[SIMULATED judge: ...]" says the responses are real when only the judge was not. */
-export function simulatedBanner(p: Pick<RunProvenance, 'simulatedRoles'>): string {
+function simulatedBanner(p: Pick<RunProvenance, 'simulatedRoles'>): string {
   const roles = p.simulatedRoles;
   if (roles.length === 0) return '[SIMULATED: offline endpoint, not a real model]';
   const who = roles.join(' and ');
