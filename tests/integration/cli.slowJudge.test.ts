@@ -179,6 +179,18 @@ test('--detach says what the run needs and how to follow it, not "Results:" befo
     assert.equal(end.code, 0, r.out());
     assert.match(r.out(), /Detached: run "detached" goes on in Temporal once a worker serves its endpoints .*flask-eval status detached/);
     assert.doesNotMatch(r.out(), /Results: /);
+    // The command's worker is gone: within the embedded server's live window (20 s) `status` says no
+    // worker serves the run (it counted the exited worker for up to 70 s before).
+    const exitedAt = Date.now();
+    let warned = '';
+    while (!warned && Date.now() - exitedAt < 40_000) {
+      const st = start(['status', 'detached'], env);
+      await within(st.exited, 60_000, 'status of the detached run');
+      if (/No worker polls judge queue flask-eval-ep-/.test(st.out())) warned = st.out();
+      else await new Promise((res) => setTimeout(res, 2000));
+    }
+    assert.ok(warned, 'status warned that no worker serves the detached run');
+    assert.ok(Date.now() - exitedAt < 40_000);
   } finally {
     await server.close();
   }
