@@ -23,6 +23,9 @@ export interface ItemState {
   startedAt: string;
   /** The next call repeats one lost in a crash. */
   resend: boolean;
+  /** Who answered last (the model the endpoint named, its simulated header): provenance for a failed instance too. */
+  servedModel?: string;
+  simulated?: boolean;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderError, type ChatProvider, type ChatResult } from '../core/provider/provider.js';
 import type { EndpointLimiter } from '../core/rate/index.js';
+import { isOfflineBaseUrl } from '../core/provider/endpoint.js';
 import type { ChatRequest } from '../core/prompts/chat.js';
 import { unansweredByCrash, type CallChunkInput, type CallOutcome, type CallRecord, type ChunkItem, type StepOutcome } from '../core/pipeline.js';
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
@@ -67,6 +68,8 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
     st.promptTokens += answer.promptTokens;
     st.completionTokens += answer.completionTokens;
     st.lastText = answer.text;
+    st.servedModel = answer.model;
+    st.simulated = answer.simulated;
     const parsed = call.parse(answer.text);
     if (!parsed.ok) {
       st.lastReason = parsed.reason;
@@ -143,9 +146,12 @@ async function callOnce(run: ItemRun, st: ItemState, request: ChatRequest): Prom
 function finishItem(run: ItemRun, idx: number, st: ItemState, o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>): StepOutcome {
   delete run.cp.items[idx];
   run.stats.instancesThrough++;
+  // A failed instance keeps who answered it (an unparseable answer is still the served model's); with no
+  // answer at all, the in-process offline server is simulated by its address alone.
   return {
     idx, attempts: st.attempts, promptTokens: st.promptTokens, completionTokens: st.completionTokens,
-    simulated: false, startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
+    ...(st.servedModel !== undefined ? { servedModel: st.servedModel } : {}),
+    simulated: st.simulated ?? isOfflineBaseUrl(run.input.endpoint.baseUrl), startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
   };
 }
 

@@ -15,7 +15,7 @@ export function createStoreActivities(deps: { db: Database }): StoreActivities {
     countWorkItems: (runId) => db.read((sql) => countInstances(sql, runId)),
     listWorkItems: ({ runId, steps, fromOrd, toOrd, judgeIds }) => db.read((sql) => workItemsInRange(sql, runId, steps, fromOrd, toOrd, judgeIds)),
     loadChunk: ({ runId, idxs }) => db.read((sql) => loadChunkItems(sql, runId, idxs)),
-    landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices }) =>
-      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices })),
+    landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices, batchFallback }) =>
+      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices, batchFallback })),
   };
 }

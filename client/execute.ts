@@ -14,6 +14,7 @@ import { openSession } from './session.js';
 import { openReadOnly } from './readDb.js';
 import { followRun, startOrAttach } from './runs.js';
 import { endpointLiveLine, progressPrinter, type EndpointLive } from './output/progressBar.js';
+import { batchFallbackTeller } from './output/batchFallback.js';
 import { preflight, serveEndpoint, type ServedEndpoint } from './endpoints.js';
 
 export interface RunOptions {
@@ -142,7 +143,8 @@ export async function executeRun(a: RunRequest): Promise<RunOutcome | undefined>
     };
     process.once('SIGINT', interrupted);
     const bar = progressPrinter(record.runId, { endpoints: (p) => endpointLine(workers, p) });
-    const final = await followRun(session.client, handle, (p) => bar.update(p)).finally(() => process.off('SIGINT', interrupted));
+    const tellBatchFallback = batchFallbackTeller(log);
+    const final = await followRun(session.client, handle, (p) => bar.update(tellBatchFallback(p))).finally(() => process.off('SIGINT', interrupted));
     bar.end();
     const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
     log(runSummary(final, cost, record.kind));

@@ -43,6 +43,7 @@ export async function runProgress(client: Client, handle: RunHandle): Promise<Pr
       p.rateLimited += b.rateLimited ?? 0;
       p.resent += b.resent ?? 0;
       p.resumed += b.resumed;
+      p.batchFallback ??= b.batchFallback;
     } catch {
       // The batch finished between the two queries; its counts reach the parent shortly.
     }

@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import type { PrepareRunRequest, PrepareRunResult } from '../core/store/prepareRun.js';
 import { temporalConfig } from '../core/config.js';
 import type { EndpointLimits } from '../core/rate/index.js';
+import { livePollerWindowFor } from '../core/rate/fleet.js';
 import { startEndpointWorker, type EndpointWorker } from '../worker/endpointWorker.js';
 import { closeOfflineServer, type ServedEndpoint } from './endpoints.js';
 import { attachStateServer } from '../server/attach.js';
@@ -58,7 +59,7 @@ export async function openSession(o: { dbFile?: string; log: (s: string) => void
     async serve(endpoints) {
       const started = await Promise.all(
         endpoints.map(({ endpoint, limits }) =>
-          startEndpointWorker({ connection: native, namespace: attached.namespace, endpoint: endpoint.ref, provider: endpoint.provider, limits, client }),
+          startEndpointWorker({ connection: native, namespace: attached.namespace, endpoint: endpoint.ref, provider: endpoint.provider, limits, client, livePollerMs: livePollerWindowFor(temporalConfig().address) }),
         ),
       );
       workers.push(...started);

@@ -18,6 +18,8 @@ export interface StoreActivities {
    */
   landResults(input: {
     runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; judgeId?: string; prices?: Record<string, { input: number; output: number }>;
+    /** --batch went direct (no Batch API at the endpoint): why, recorded on the run (runs.batch_fallback) */
+    batchFallback?: string;
   }): Promise<{ landed: number; duplicates: number; runCostUsd?: number }>;
 }
 

@@ -73,6 +73,8 @@ export interface CallRecord {
   startedAt: string;
   /** A Batch API line (billed at the batch discount). */
   batch?: boolean;
+  /** Asked for --batch but sent directly: why (the endpoint has no Batch API). */
+  batchFallback?: string;
 }
 
 /** The result of one step on one instance, as the endpoint worker hands it to the store. */
@@ -126,6 +128,8 @@ export interface ChunkStats {
 export interface CallChunkResult {
   results: StepOutcome[];
   stats: ChunkStats;
+  /** --batch, and the endpoint has no Batch API: why these were asked directly (recorded on the run). */
+  batchFallback?: string;
 }
 
 export interface Progress {
@@ -147,6 +151,8 @@ export interface Progress {
   costUsd?: number;
   /** Why the run ended before its last instance (e.g. "budget reached"). */
   stopped?: string;
+  /** --batch against an endpoint without the Batch API: why its judge requests went direct. */
+  batchFallback?: string;
 }
 
 export function emptyProgress(total = 0): Progress {
@@ -167,6 +173,7 @@ export function addProgress(a: Progress, b: Progress): Progress {
     // The run's cost is cumulative: the later figure is the larger one.
     ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
     ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
+    ...(a.batchFallback ?? b.batchFallback ? { batchFallback: a.batchFallback ?? b.batchFallback } : {}),
   };
 }
 

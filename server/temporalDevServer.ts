@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { InputError } from '../core/errors.js';
+import { EMBEDDED_LONG_POLL_SECONDS } from '../core/rate/fleet.js';
 
 /** Where scripts/install-temporal.sh puts the official CLI. */
 const INSTALLED_TEMPORAL_CLI = path.join(PROJECT_ROOT, '.flask-eval', 'bin', 'temporal');
@@ -195,7 +196,9 @@ export class DevServerChild {
   private spawnChild(): void {
     const fd = openSync(this.logFile, 'a');
     const args = ['server', 'start-dev', '--db-filename', path.join(this.o.stateDir, 'temporal.db'), '--ip', '127.0.0.1',
-      '--port', String(this.o.port), '--ui-port', String(this.o.uiPort), '--log-level', 'warn'];
+      '--port', String(this.o.port), '--ui-port', String(this.o.uiPort), '--log-level', 'warn',
+      // Short long polls: an idle worker re-polls every 10 s, so one that exited is told from a live one in 20 s (core/rate/fleet.ts).
+      '--dynamic-config-value', `matching.longPollExpirationInterval="${EMBEDDED_LONG_POLL_SECONDS}s"`];
     if (this.o.namespace !== 'default') args.push('--namespace', this.o.namespace);
     const child = spawn(this.o.cli, args, { stdio: ['ignore', fd, fd], env: keyFreeEnv() });
     closeSync(fd);

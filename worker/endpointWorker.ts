@@ -32,6 +32,8 @@ export async function startEndpointWorker(o: {
   limits: EndpointLimits;
   /** For counting the endpoint's workers (fleet-wide limits); none: this worker takes all of it. */
   client?: Client;
+  /** How recently a worker must have polled to count (core/rate/fleet.ts livePollerWindowFor); default 70 s. */
+  livePollerMs?: number;
   backoffMs?: (failures: number) => number;
 }): Promise<EndpointWorker> {
   // A concurrency the user gave is where the limiter starts (it still halves on 429s); without
@@ -59,7 +61,7 @@ export async function startEndpointWorker(o: {
     const client = o.client;
     const refresh = async () => {
       try {
-        limiter.setFleetSize(await countEndpointWorkers(client, o.namespace, o.endpoint.queue));
+        limiter.setFleetSize(await countEndpointWorkers(client, o.namespace, o.endpoint.queue, o.livePollerMs));
       } catch {
         // Temporal briefly unreachable: keep the last share.
       }
@@ -79,8 +81,8 @@ export async function startEndpointWorker(o: {
 }
 
 /** Workers that polled the queue lately (core/rate/fleet.ts says what counts as live). */
-async function countEndpointWorkers(client: Client, namespace: string, queue: string): Promise<number> {
-  return fleetSizeFromPollers(await describeEndpointQueue(client.workflowService, namespace, queue));
+async function countEndpointWorkers(client: Client, namespace: string, queue: string, livePollerMs?: number): Promise<number> {
+  return fleetSizeFromPollers(await describeEndpointQueue(client.workflowService, namespace, queue), Date.now(), livePollerMs);
 }
 
 /** Temporal's view of an endpoint queue, with its pollers (endpoint queues carry activities only). */

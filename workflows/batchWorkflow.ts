@@ -1,10 +1,26 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import {
-  BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
+  BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type CallRecord, type ChunkItem, type ChunkStats, type Progress, type Step, type StepOutcome, type StepSettings,
 } from '../core/pipeline.js';
+import type { EndpointRef } from '../core/provider/endpoint.js';
 
 export const batchProgressQuery = defineQuery<Progress>(BATCH_PROGRESS_QUERY);
+
+type Endpoint = ReturnType<typeof proxyActivities<EndpointActivities>>;
+
+/** What every step of a batch workflow shares: its input, its activities, its judges, its live counts. */
+interface BatchContext {
+  input: BatchWorkflowInput;
+  store: ReturnType<typeof proxyActivities<StoreActivities>>;
+  /** Endpoint activities (chunks: heartbeated, long) and Batch API activities (short), one proxy per task queue. */
+  chunkActs: Map<string, Endpoint>;
+  batchActs: Map<string, Endpoint>;
+  judges: JudgeSpec[];
+  progress: Progress;
+  /** Queues whose endpoint refused the Batch API: later chunks go direct without asking again. */
+  noBatchApi: Map<string, string>;
+}
 
 /**
  * One batch of a run: the unfinished instances of ords [fromOrd, toOrd), cut into chunks. Each
@@ -22,18 +38,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     // The store may be down for a while (restarting): landing waits for it, it does not fail.
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
-  const endpoints = {
-    judge: input.judge ? proxyActivities<EndpointActivities>(endpointOptions(input.judge.queue, input.heartbeatTimeoutMs)) : undefined,
-    model: input.model ? proxyActivities<EndpointActivities>(endpointOptions(input.model.queue, input.heartbeatTimeoutMs)) : undefined,
-  };
-
   const judges = planJudges(input);
-  const byQueue = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
-  const judgeActs = (j: JudgeSpec) => {
-    let act = byQueue.get(j.endpoint.queue);
-    if (!act) byQueue.set(j.endpoint.queue, (act = proxyActivities<EndpointActivities>(endpointOptions(j.endpoint.queue, input.heartbeatTimeoutMs))));
-    return act;
-  };
   const work = await store.listWorkItems({
     runId: input.runId, steps: input.steps, fromOrd: input.fromOrd, toOrd: input.toOrd, judgeIds: judges.map((j) => j.id),
   });
@@ -42,162 +47,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
   };
   setHandler(batchProgressQuery, () => progress);
-
-  const batchActs = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
-  /**
-   * --batch: the chunk's judge requests as one Batch API batch — submit (its id is in this
-   * workflow's history from then on), poll between durable timers, collect. Lines that failed,
-   * expired or did not parse are asked directly (at most `maxFallback` instances a chunk; the
-   * rest fail with the line's reason), their batch lines recorded as calls before the direct ones.
-   */
-  async function batchStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
-    const role = roleOf(step);
-    const endpoint = judge ? judge.endpoint : input[role]!;
-    const settings = judge ? { ...judge.settings, judgeProfile: judge.profile } : { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
-    let b = batchActs.get(endpoint.queue);
-    if (!b) {
-      b = proxyActivities<EndpointActivities>({
-        taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
-      });
-      batchActs.set(endpoint.queue, b);
-    }
-    const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? role}/${hashIdxs(items.map((it) => it.idx))}`;
-    const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key };
-    let submitted: { batchId: string };
-    try {
-      submitted = await b.submitBatch(base);
-    } catch (err) {
-      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      if (cause?.type !== 'BatchUnsupported') throw err;
-      // The endpoint has no Batch API (a local server): this chunk is asked directly.
-      return callStep(step, items, judge, true);
-    }
-    // Poll less often as the batch runs on (×1.5 up to 10 minutes): a 24-hour batch stays a short history.
-    let wait = input.batch!.pollMs;
-    for (;;) {
-      await sleep(wait);
-      wait = Math.min(Math.round(wait * 1.5), Math.max(input.batch!.pollMs, 600_000));
-      const state = await b.pollBatch({ endpoint, batchId: submitted.batchId });
-      if (TERMINAL_BATCH_STATES.includes(state.status)) break;
-    }
-    const got = await b.collectBatch({ ...base, batchId: submitted.batchId });
-    const stats = { calls: got.linesOk + got.linesFailed, rateLimited: 0, errors: got.linesFailed, tokens: 0, lost: 0 };
-    for (const r of got.results) stats.tokens += r.promptTokens + r.completionTokens;
-    const fallback = new Map(got.fallback.map((f) => [f.idx, f]));
-    const again = items.filter((it) => fallback.has(it.idx));
-    const bound = input.batch!.maxFallback ?? again.length;
-    const direct = again.length > 0 && bound > 0 ? await callStep(step, again.slice(0, bound), judge, true) : undefined;
-    const results: StepOutcome[] = [...got.results];
-    for (const r of direct?.results ?? []) {
-      const prior = fallback.get(r.idx)!.calls;
-      const priorTokens = prior.reduce((s, c) => s + c.promptTokens + c.completionTokens, 0);
-      stats.tokens += priorTokens;
-      results.push({ ...r, calls: [...prior, ...r.calls.map((c) => ({ ...c, callNo: c.callNo + prior.length }))] });
-    }
-    if (direct) for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += direct.stats[k];
-    const now = new Date().toISOString();
-    for (const it of again.slice(bound)) {
-      const f = fallback.get(it.idx)!;
-      results.push({ idx: it.idx, status: 'failed', error: `${f.reason} (no direct call left: --batch fallback bound ${bound})`, attempts: 0,
-        promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: f.calls });
-    }
-    return { results, stats };
-  }
-
-  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
-    const role = roleOf(step);
-    if (input.batch && role === 'judge' && !direct) return batchStep(step, items, judge);
-    const endpoint = judge ? judge.endpoint : input[role];
-    const act = judge ? judgeActs(judge) : endpoints[role];
-    if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
-    const settings = judge
-      ? { ...judge.settings, judgeProfile: judge.profile }
-      : role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
-    try {
-      return await act.callChunk({
-        runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
-      });
-    } catch (err) {
-      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      if (cause?.type && RUN_STOPPING_ERRORS.includes(cause.type)) throw err;
-      // The chunk's activity itself gave up (not one instance's error, which comes back as an
-      // outcome): record every instance of it as failed with the reason, and move on.
-      const reason = cause?.message ?? (err instanceof Error ? err.message : String(err));
-      const now = new Date().toISOString();
-      return {
-        results: items.map((it) => ({
-          idx: it.idx, status: 'failed', error: reason, attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false,
-          startedAt: now, finishedAt: now, calls: [],
-        })),
-        stats: { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 },
-      };
-    }
-  }
-
-  /** Land one step's outcomes; a run with a budget learns its landed cost. */
-  async function landStep(step: Step, items: ChunkItem[], out: CallChunkResult, judge?: JudgeSpec): Promise<CallChunkResult> {
-    const landed = await store.landResults({
-      runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
-      ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
-      ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
-    });
-    if (landed.runCostUsd !== undefined) {
-      progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
-      if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
-    }
-    return out;
-  }
-
-  /**
-   * The review step: each judge of the panel reviews the chunk's instances it has not reviewed
-   * yet (concurrently, each on its endpoint's queue), and lands them under its judge id. An
-   * instance fails the step when one of its judges failed it.
-   */
-  async function reviewByEachJudge(items: ChunkItem[]): Promise<CallChunkResult> {
-    const outs = await Promise.all(judges.map(async (j) => {
-      const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
-      if (todo.length === 0) return undefined;
-      return landStep('review', todo, await callStep('review', todo, j), j);
-    }));
-    const stats = { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 };
-    const failed = new Map<number, StepOutcome>();
-    for (const o of outs) {
-      if (!o) continue;
-      for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += o.stats[k];
-      for (const r of o.results) if (r.status === 'failed' && !failed.has(r.idx)) failed.set(r.idx, r);
-    }
-    const now = new Date().toISOString();
-    // Instances no judge failed now go on as done (the review step is every run's last step).
-    return {
-      results: items.map((it) => failed.get(it.idx) ?? {
-        idx: it.idx, status: 'done', attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: [],
-      }),
-      stats,
-    };
-  }
-
-  async function runChunk(chunk: Array<[number, number]>): Promise<void> {
-    const firstStep = new Map(chunk);
-    let alive = await store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
-    const start = Math.min(...chunk.map(([, k]) => k));
-    for (let k = start; k < input.steps.length && alive.length > 0; k++) {
-      const step = input.steps[k];
-      const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
-      if (todo.length === 0) continue;
-      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step!, todo, await callStep(step!, todo));
-      progress.calls += out.stats.calls;
-      progress.tokens += out.stats.tokens;
-      progress.rateLimited += out.stats.rateLimited;
-      progress.resent += out.stats.lost;
-      const byIdx = new Map(out.results.map((r) => [r.idx, r]));
-      const failed = new Set(out.results.filter((r) => r.status === 'failed').map((r) => r.idx));
-      progress.failed += failed.size;
-      progress.pending -= failed.size;
-      alive = alive.filter((it) => !failed.has(it.idx)).map((it) => feedForward(step!, it, byIdx.get(it.idx)));
-    }
-    progress.done += alive.length;
-    progress.pending -= alive.length;
-  }
+  const ctx: BatchContext = { input, store, chunkActs: new Map(), batchActs: new Map(), judges, progress, noBatchApi: new Map() };
 
   const chunks: Array<Array<[number, number]>> = [];
   for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
@@ -206,8 +56,190 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   const inFlight = Math.ceil(input.concurrency / input.chunkSize) + 2;
   // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
   // flight finish and land: their calls are paid for).
-  await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);
+  await pool(chunks, inFlight, (chunk) => runChunk(ctx, chunk), () => progress.stopped !== undefined);
   return progress;
+}
+
+/** A chunk through the run's steps from each instance's first unfinished one; failed instances drop out. */
+async function runChunk(ctx: BatchContext, chunk: Array<[number, number]>): Promise<void> {
+  const { input, progress } = ctx;
+  const firstStep = new Map(chunk);
+  let alive = await ctx.store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
+  const start = Math.min(...chunk.map(([, k]) => k));
+  for (let k = start; k < input.steps.length && alive.length > 0; k++) {
+    const step = input.steps[k]!;
+    const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
+    if (todo.length === 0) continue;
+    const out = step === 'review' ? await reviewByEachJudge(ctx, todo) : await landStep(ctx, step, await callStep(ctx, step, todo));
+    progress.calls += out.stats.calls;
+    progress.tokens += out.stats.tokens;
+    progress.rateLimited += out.stats.rateLimited;
+    progress.resent += out.stats.lost;
+    const byIdx = new Map(out.results.map((r) => [r.idx, r]));
+    const failed = new Set(out.results.filter((r) => r.status === 'failed').map((r) => r.idx));
+    progress.failed += failed.size;
+    progress.pending -= failed.size;
+    alive = alive.filter((it) => !failed.has(it.idx)).map((it) => feedForward(step, it, byIdx.get(it.idx)));
+  }
+  progress.done += alive.length;
+  progress.pending -= alive.length;
+}
+
+/**
+ * The review step: each judge of the panel reviews the chunk's instances it has not reviewed
+ * yet (concurrently, each on its endpoint's queue), and lands them under its judge id. An
+ * instance fails the step when one of its judges failed it.
+ */
+async function reviewByEachJudge(ctx: BatchContext, items: ChunkItem[]): Promise<CallChunkResult> {
+  const outs = await Promise.all(ctx.judges.map(async (j) => {
+    const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
+    if (todo.length === 0) return undefined;
+    return landStep(ctx, 'review', await callStep(ctx, 'review', todo, j), j);
+  }));
+  const stats = noStats();
+  const failed = new Map<number, StepOutcome>();
+  for (const o of outs) {
+    if (!o) continue;
+    addStats(stats, o.stats);
+    for (const r of o.results) if (r.status === 'failed' && !failed.has(r.idx)) failed.set(r.idx, r);
+  }
+  // Instances no judge failed now go on as done (the review step is every run's last step).
+  return { results: items.map((it) => failed.get(it.idx) ?? bareOutcome(it.idx, 'done')), stats };
+}
+
+/** One step of a chunk on its endpoint: a chunk activity, or (--batch, judge steps) the Batch API. */
+async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
+  const { input } = ctx;
+  const role = roleOf(step);
+  if (input.batch && role === 'judge' && !direct) return batchStep(ctx, step, items, judge);
+  const endpoint = judge ? judge.endpoint : input[role];
+  if (!endpoint) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
+  try {
+    return await proxyFor(ctx.chunkActs, endpoint.queue, () => endpointOptions(endpoint.queue, input.heartbeatTimeoutMs)).callChunk({
+      runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
+    });
+  } catch (err) {
+    const cause = applicationCause(err);
+    if (cause?.type && RUN_STOPPING_ERRORS.includes(cause.type)) throw err;
+    // The chunk's activity itself gave up (not one instance's error, which comes back as an
+    // outcome): record every instance of it as failed with the reason, and move on.
+    const reason = cause?.message ?? (err instanceof Error ? err.message : String(err));
+    return { results: items.map((it) => bareOutcome(it.idx, 'failed', { error: reason })), stats: noStats() };
+  }
+}
+
+/**
+ * --batch: the chunk's judge requests as one Batch API batch — submit (its id is in this
+ * workflow's history from then on), poll between durable timers, collect. Lines that failed,
+ * expired or did not parse are asked directly (at most `maxFallback` instances a chunk; the
+ * rest fail with the line's reason), their batch lines recorded as calls before the direct ones.
+ * An endpoint without the Batch API (a local server) is asked directly, and that is said:
+ * in the progress the command prints, on the run and on each call (batch_fallback).
+ */
+async function batchStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
+  const { input } = ctx;
+  const endpoint = judge ? judge.endpoint : input[roleOf(step)]!;
+  const refused = ctx.noBatchApi.get(endpoint.queue);
+  if (refused !== undefined) return directForBatch(ctx, step, items, judge, refused);
+  const b = proxyFor(ctx.batchActs, endpoint.queue, () => ({
+    taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
+  }));
+  const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? roleOf(step)}/${hashIdxs(items.map((it) => it.idx))}`;
+  const base = { runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key };
+  let submitted: { batchId: string };
+  try {
+    submitted = await b.submitBatch(base);
+  } catch (err) {
+    const cause = applicationCause(err);
+    if (cause?.type !== 'BatchUnsupported') throw err;
+    const reason = `${endpoint.baseUrl} has no Batch API (${cause.message}): judge requests sent directly, at the full price`;
+    ctx.noBatchApi.set(endpoint.queue, reason);
+    ctx.progress.batchFallback ??= reason;
+    return directForBatch(ctx, step, items, judge, reason);
+  }
+  await waitForBatch(b, endpoint, submitted.batchId, input.batch!.pollMs);
+  const got = await b.collectBatch({ ...base, batchId: submitted.batchId });
+  const stats: ChunkStats = { calls: got.linesOk + got.linesFailed, rateLimited: 0, errors: got.linesFailed, tokens: 0, lost: 0 };
+  for (const r of got.results) stats.tokens += r.promptTokens + r.completionTokens;
+  const fallback = new Map(got.fallback.map((f) => [f.idx, f]));
+  const again = items.filter((it) => fallback.has(it.idx));
+  const bound = input.batch!.maxFallback ?? again.length;
+  const direct = again.length > 0 && bound > 0 ? await callStep(ctx, step, again.slice(0, bound), judge, true) : undefined;
+  const results: StepOutcome[] = [...got.results];
+  for (const r of direct?.results ?? []) {
+    const prior = fallback.get(r.idx)!.calls;
+    stats.tokens += prior.reduce((s, c) => s + c.promptTokens + c.completionTokens, 0);
+    results.push({ ...r, calls: [...prior, ...r.calls.map((c) => ({ ...c, callNo: c.callNo + prior.length }))] });
+  }
+  if (direct) addStats(stats, direct.stats);
+  for (const it of again.slice(bound)) {
+    const f = fallback.get(it.idx)!;
+    results.push(bareOutcome(it.idx, 'failed', { error: `${f.reason} (no direct call left: --batch fallback bound ${bound})`, calls: f.calls }));
+  }
+  return { results, stats };
+}
+
+/** Poll less often as the batch runs on (x1.5 up to 10 minutes): a 24-hour batch stays a short history. */
+async function waitForBatch(b: Endpoint, endpoint: EndpointRef, batchId: string, pollMs: number): Promise<void> {
+  let wait = pollMs;
+  for (;;) {
+    await sleep(wait);
+    wait = Math.min(Math.round(wait * 1.5), Math.max(pollMs, 600_000));
+    const state = await b.pollBatch({ endpoint, batchId });
+    if (TERMINAL_BATCH_STATES.includes(state.status)) return;
+  }
+}
+
+/** A --batch chunk asked directly because its endpoint has no Batch API: every call says why. */
+async function directForBatch(ctx: BatchContext, step: Step, items: ChunkItem[], judge: JudgeSpec | undefined, reason: string): Promise<CallChunkResult> {
+  const out = await callStep(ctx, step, items, judge, true);
+  const mark = (calls: CallRecord[]) => calls.map((c) => ({ ...c, batchFallback: reason }));
+  return { ...out, results: out.results.map((r) => ({ ...r, calls: mark(r.calls) })), batchFallback: reason };
+}
+
+/** Land one step's outcomes; a run with a budget learns its landed cost. */
+async function landStep(ctx: BatchContext, step: Step, out: CallChunkResult, judge?: JudgeSpec): Promise<CallChunkResult> {
+  const { input, progress } = ctx;
+  const landed = await ctx.store.landResults({
+    runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
+    ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
+    ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
+    ...(out.batchFallback !== undefined ? { batchFallback: out.batchFallback } : {}),
+  });
+  if (landed.runCostUsd !== undefined) {
+    progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
+    if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
+  }
+  return out;
+}
+
+/** How a step is asked: a panel judge's own settings, else the run's judge or model settings. */
+function stepSettings(input: BatchWorkflowInput, step: Step, judge?: JudgeSpec): StepSettings | undefined {
+  if (judge) return { ...judge.settings, judgeProfile: judge.profile };
+  if (roleOf(step) === 'model') return input.modelSettings;
+  return { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
+}
+
+/** An outcome with no call behind it in this step (a chunk that gave up, a line with no direct call left, a panel's merged "done"). */
+function bareOutcome(idx: number, status: StepOutcome['status'], more: Partial<StepOutcome> = {}): StepOutcome {
+  const now = new Date().toISOString();
+  return { idx, status, attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: [], ...more };
+}
+
+const noStats = (): ChunkStats => ({ calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 });
+
+function addStats(into: ChunkStats, add: ChunkStats): void {
+  for (const k of Object.keys(into) as Array<keyof ChunkStats>) into[k] += add[k];
+}
+
+function applicationCause(err: unknown): ApplicationFailure | undefined {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+}
+
+function proxyFor(cache: Map<string, Endpoint>, queue: string, options: () => Parameters<typeof proxyActivities>[0]): Endpoint {
+  let act = cache.get(queue);
+  if (!act) cache.set(queue, (act = proxyActivities<EndpointActivities>(options())));
+  return act;
 }
 
 /** A short deterministic name for a chunk's instances (FNV-1a 32; no Node crypto in workflows). */

@@ -9,6 +9,8 @@ import { judgeProfile } from '../../core/judges/index.js';
 import type { JudgeProfile } from '../../core/judges/profile.js';
 import { ANNOTATION_STAGES } from '../../core/prompts/annotation.js';
 import { formatUsd, loadPriceTable, priceOf, type PriceTable } from '../../core/cost/pricing.js';
+import { userPrices } from '../../core/cost/endpointPrices.js';
+import { judgeFromFlags, modelFromFlags } from '../flags.js';
 import {
   PUBLISHED_ANSWER_TOKENS, estimateStage, planAnnotation, planEvalReview, planGenerate, planReview, totalEstimate,
   type RunEstimate, type StageEstimate,
@@ -20,6 +22,9 @@ export const ESTIMATE_HELP = `flask-eval estimate review|eval|annotate ... [--pr
                   [--judge-model M] [--judge-profile flask|prometheus] [--judge-max-tokens N] [--typical-review-tokens N]
   estimate eval   --model-name M [--max-tokens N (1024)] [--system-prompt S] [--hard | --input FILE] [--limit N] + the judge flags
   estimate annotate FILE [--judge-model M] [--seed N] [--limit N]
+  Endpoints: --judge-base-url U (OPENAI_BASE_URL), --model-base-url U (FLASK_MODEL_BASE_URL) and their key
+  flags, as for review / eval / annotate. data/prices.json holds OpenAI's API rates: a model served anywhere
+  else (a local server) is priced only from --prices FILE, else its cost is n/a.
   Prompt tokens: every prompt rendered as it will be sent, counted with the model's BPE (cl100k_base /
   o200k_base; other models approximately with cl100k_base). Completion tokens: max_tokens per call
   (the bound) and a typical figure where one was measured. Cost: data/prices.json (dated, sourced;
@@ -33,6 +38,9 @@ const OPTIONS = {
   limit: { type: 'string' }, 'judge-model': { type: 'string' }, 'judge-profile': { type: 'string' }, 'judge-max-tokens': { type: 'string' },
   'typical-review-tokens': { type: 'string' }, 'model-name': { type: 'string' }, 'max-tokens': { type: 'string' }, 'system-prompt': { type: 'string' },
   seed: { type: 'string' }, prices: { type: 'string' }, format: { type: 'string', default: 'table' },
+  // The endpoint flags of review / eval / annotate, so the same command line can be estimated (keys are read, not used).
+  'judge-base-url': { type: 'string' }, 'judge-api-key': { type: 'string' }, 'judge-api-key-file': { type: 'string' },
+  'model-base-url': { type: 'string' }, 'model-api-key': { type: 'string' }, 'model-api-key-file': { type: 'string' },
 } as const;
 
 function intOpt(v: Values, name: string, min = 1): number | undefined {
@@ -44,7 +52,10 @@ function intOpt(v: Values, name: string, min = 1): number | undefined {
 }
 const strOpt = (v: Values, name: string): string | undefined => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
 const evalSetOf = (v: Values): string => (v.hard ? DATA_FILES.hardSet : strOpt(v, 'eval-set') ?? DATA_FILES.evalSet);
-const judgeModelOf = (v: Values): string => strOpt(v, 'judge-model') ?? process.env.FLASK_JUDGE_MODEL ?? DEFAULT_JUDGE_MODEL;
+const judgeModelOf = (v: Values): string => strOpt(v, 'judge-model') ?? (process.env.FLASK_JUDGE_MODEL || DEFAULT_JUDGE_MODEL);
+// Where the calls would go (--judge-base-url / OPENAI_BASE_URL, --model-base-url / FLASK_MODEL_BASE_URL): undefined is OpenAI's API.
+const judgeUrlOf = (v: Values): string | undefined => judgeFromFlags(v).baseURL;
+const modelUrlOf = (v: Values): string | undefined => modelFromFlags(v).baseURL;
 
 /** The judge profile with the --judge-max-tokens override applied. */
 function profileOf(v: Values): JudgeProfile {
@@ -65,7 +76,7 @@ export async function estimateReview(v: Values, prices: PriceTable): Promise<Run
   const profile = profileOf(v);
   const responses = new Map(prepared.responses.map((r) => [r.idx, r.text]));
   const calls = planReview(prepared.instances, responses, profile);
-  const stage = await estimateStage('review', judgeModelOf(v), prepared.instances.length, calls, prices, { profile: profile.name, typical: reviewTypical(v) });
+  const stage = await estimateStage('review', judgeModelOf(v), prepared.instances.length, calls, prices, { profile: profile.name, typical: reviewTypical(v), baseURL: judgeUrlOf(v) });
   return totalEstimate([stage]);
 }
 
@@ -80,11 +91,11 @@ export async function estimateEval(v: Values, prices: PriceTable): Promise<RunEs
   const typicalAnswer = Math.min(PUBLISHED_ANSWER_TOKENS.mean, maxTokens);
   const source = `mean length of FLASK's ${PUBLISHED_ANSWER_TOKENS.answers.toLocaleString('en-US')} published answers (15 models), ${PUBLISHED_ANSWER_TOKENS.mean} tokens`;
   const generate = await estimateStage('generate', model, instances.length, planGenerate(instances, { maxTokens, ...(systemPrompt ? { systemPrompt } : {}) }), prices, {
-    typical: { completionTokensPerCall: typicalAnswer, source },
+    typical: { completionTokensPerCall: typicalAnswer, source }, baseURL: modelUrlOf(v),
   });
   const profile = profileOf(v);
   const review = await estimateStage('review', judgeModelOf(v), instances.length, planEvalReview(instances, profile, { upper: maxTokens, typical: typicalAnswer }), prices, {
-    profile: profile.name, typical: reviewTypical(v),
+    profile: profile.name, typical: reviewTypical(v), baseURL: judgeUrlOf(v),
     notes: [`review prompts quote answers that do not exist yet: counted at max_tokens (${maxTokens}) each for the bound, ${typicalAnswer} typical (${source})`],
   });
   return totalEstimate([generate, review]);
@@ -106,7 +117,7 @@ export async function estimateAnnotate(file: string, v: Values, prices: PriceTab
   const stages: StageEstimate[] = [];
   for (const stage of ANNOTATION_STAGES) {
     const notes = stage === 'difficulty' && unlabelled > 0 ? [`${unlabelled} instruction(s) without a domain label yet: difficulty counted with its longest template (math / coding / general), an upper bound`] : [];
-    stages.push(await estimateStage(stage, model, items.length, planAnnotation(stage, items, seed), prices, { notes }));
+    stages.push(await estimateStage(stage, model, items.length, planAnnotation(stage, items, seed), prices, { notes, baseURL: judgeUrlOf(v) }));
   }
   return totalEstimate(stages);
 }
@@ -131,9 +142,11 @@ export function formatEstimate(e: RunEstimate, prices: PriceTable): string {
   const width = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => (c >= 2 ? cell.padStart(width[c]!) : cell.padEnd(width[c]!))).join('  ').trimEnd());
   const out = [...lines, ''];
-  for (const model of [...new Set(e.stages.map((s) => s.model))]) {
-    const p = priceOf(model, prices);
-    out.push(p ? `price ${model}: $${p.input} in / $${p.output} out per 1M tokens (as of ${p.asOf}; ${p.source})` : `price ${model}: none in ${prices.files.join(' + ')}: cost n/a (add it with --prices FILE)`);
+  for (const at of [...new Set(e.stages.map((s) => (s.endpointHost ? `${s.model} at ${s.endpointHost}` : s.model)))]) {
+    const stage = e.stages.find((s) => (s.endpointHost ? `${s.model} at ${s.endpointHost}` : s.model) === at)!;
+    const p = priceOf(stage.model, stage.endpointHost ? userPrices(prices) : prices);
+    const none = stage.endpointHost ? `not OpenAI's API, no price in --prices FILE` : `none in ${prices.files.join(' + ')}`;
+    out.push(p ? `price ${at}: $${p.input} in / $${p.output} out per 1M tokens (as of ${p.asOf}; ${p.source})` : `price ${at}: ${none}: cost n/a (add it with --prices FILE)`);
   }
   out.push(`batch: ${Math.round(prices.batchDiscount * 100)}% off (${prices.batchDiscountSource})`);
   for (const s of e.stages) {

@@ -12,7 +12,7 @@ import { liveFromHeartbeats } from '../output/liveProgress.js';
 import { endpointLiveLine, progressLine, type EndpointLive } from '../output/progressBar.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
-import { livePollerCount } from '../../core/rate/fleet.js';
+import { livePollerCount, livePollerWindowFor } from '../../core/rate/fleet.js';
 
 export const STATUS_HELP = `flask-eval status RUN [--json]   a run's progress: the progress line the running command prints
   (landed counts, and per endpoint the calls of chunks not landed yet: started, answered, failed,
@@ -143,5 +143,5 @@ async function livePollers(client: Client, namespace: string, queue: string, kin
     taskQueue: { name: queue, kind: 1 },
     taskQueueType: kind === 'workflow' ? 1 : 2,
   });
-  return livePollerCount(r);
+  return livePollerCount(r, Date.now(), livePollerWindowFor(temporalConfig().address));
 }

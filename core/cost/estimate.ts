@@ -14,6 +14,7 @@ import type { EvalInstance } from '../flask/dataset.js';
 import type { JudgeProfile, JudgeProfileName } from '../judges/profile.js';
 import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skillNumbering, type AnnotationStage } from '../prompts/annotation.js';
 import { costOf, type PriceTable } from './pricing.js';
+import { pricesAtEndpoint } from './endpointPrices.js';
 import { countChat, tokenCounter, tokenizerFor, type TokenCounter, type TokenizerChoice } from './tokens.js';
 
 export type EstimateStage = 'generate' | 'review' | AnnotationStage;
@@ -54,6 +55,8 @@ export interface StageEstimate {
   completionTokens: Range;
   cost: Money;
   notes: string[];
+  /** the endpoint's host when it is not OpenAI's API (priced only from --prices FILE) */
+  endpointHost?: string;
 }
 
 export interface RunEstimate {
@@ -79,8 +82,10 @@ export async function estimateStage(
   instances: number,
   calls: readonly PlannedCall[],
   prices: PriceTable,
-  opts: { profile?: JudgeProfileName; typical?: Typical; counter?: TokenCounter; notes?: string[] } = {},
+  opts: { profile?: JudgeProfileName; typical?: Typical; counter?: TokenCounter; notes?: string[]; baseURL?: string } = {},
 ): Promise<StageEstimate> {
+  const at = pricesAtEndpoint(model, opts.baseURL, prices);
+  prices = at.table;
   const tokenizer = tokenizerFor(model);
   const counter = opts.counter ?? (await tokenCounter(tokenizer.encoding));
   let prompt = 0, pendingUpper = 0, maxCompletion = 0;
@@ -99,7 +104,8 @@ export async function estimateStage(
   const notes = [...(opts.notes ?? [])];
   if (!tokenizer.exact) notes.push(`${model} is not an OpenAI model: tokens counted with ${tokenizer.encoding} (its own tokenizer may count 10-20% more or fewer)`);
   if (per !== undefined && opts.typical?.source) notes.push(`typical completion: ${opts.typical.source}`);
-  return { stage, model, ...(opts.profile ? { profile: opts.profile } : {}), instances, calls: calls.length, tokenizer, promptTokens, completionTokens, cost: price(model, promptTokens, completionTokens, prices), notes };
+  if (at.note) notes.push(at.note);
+  return { stage, model, ...(opts.profile ? { profile: opts.profile } : {}), ...(at.host ? { endpointHost: at.host } : {}), instances, calls: calls.length, tokenizer, promptTokens, completionTokens, cost: price(model, promptTokens, completionTokens, prices), notes };
 }
 
 function price(model: string, p: Range, c: Range, prices: PriceTable): Money {

@@ -44,12 +44,14 @@ export interface PriceTable {
   models: Record<string, ModelPrice>;
   /** the files the table was read from, default first */
   files: string[];
+  /** models priced by the --prices override file (the user's own price, e.g. for a local server) */
+  overrideModels: string[];
 }
 
 /** The default table, with `overrideFile`'s entries on top (its entries without asOf/source are attributed to the file). */
 export function loadPriceTable(overrideFile?: string, defaultFile: string = DEFAULT_PRICES_FILE): PriceTable {
   const base = readJsonFile(defaultFile, DefaultTableSchema);
-  const table: PriceTable = { batchDiscount: base.batchDiscount, batchDiscountSource: base.batchDiscountSource, models: { ...base.models }, files: [defaultFile] };
+  const table: PriceTable = { batchDiscount: base.batchDiscount, batchDiscountSource: base.batchDiscountSource, models: { ...base.models }, files: [defaultFile], overrideModels: [] };
   if (overrideFile) {
     const o = readJsonFile(overrideFile, OverrideSchema);
     if (o.batchDiscount !== undefined) {
@@ -58,6 +60,7 @@ export function loadPriceTable(overrideFile?: string, defaultFile: string = DEFA
     }
     for (const [model, p] of Object.entries(o.models)) {
       table.models[model] = { ...p, asOf: p.asOf ?? 'unstated', source: p.source ?? overrideFile };
+      table.overrideModels.push(model);
     }
     table.files.push(overrideFile);
   }

@@ -204,7 +204,10 @@ export function describeSummary(summary: Record<string, unknown>): string[] {
   }
   if (a) {
     out.push(`answers: ${a.answers} lines, ${a.matched} matched an instance`);
-    if (a.withoutAnswer.length) out.push(`instances without an answer (not reviewed): ${a.withoutAnswer.length} [${ids(a.withoutAnswer)}]`);
+    // Counted over the whole evaluation set, not the run: say so, or "40 without an answer" reads as 40 of a 300-instance run.
+    const evalSetSize = a.matched + a.withoutAnswer.length;
+    const limited = typeof summary.limit === 'number' ? `; --limit ${summary.limit} takes the first answered ones` : '';
+    if (a.withoutAnswer.length) out.push(`evaluation-set instances without an answer (not in this run${limited}): ${a.withoutAnswer.length} of ${evalSetSize} [${ids(a.withoutAnswer)}]`);
     if (a.emptyResponses.length) out.push(`empty responses (judged as they are): ${a.emptyResponses.length} [${ids(a.emptyResponses)}]`);
     if (a.unknownIds.length) out.push(`answers for unknown ids (ignored): ${a.unknownIds.length} [${ids(a.unknownIds)}]`);
     if (a.duplicateIds.length) out.push(`duplicate answer ids (first kept): ${a.duplicateIds.length} [${ids(a.duplicateIds)}]`);

@@ -22,7 +22,7 @@ export function offlineBaseUrl(seed: number): string {
   return `offline:seed=${seed}`;
 }
 
-function isOfflineBaseUrl(baseUrl: string): boolean {
+export function isOfflineBaseUrl(baseUrl: string): boolean {
   return baseUrl.startsWith('offline:');
 }
 

@@ -7,8 +7,11 @@
  *   });
  *   limiter.setFleetSize(fleetSizeFromPollers(r));
  *
- * A poller stays listed for a while after its worker stopped; only those seen within 70 s count
- * (the server refreshes lastAccessTime on every poll, and a long poll lasts at most ~60 s).
+ * A poller stays listed for a while after its worker stopped; only those seen within the long
+ * poll plus 10 s count (the server refreshes lastAccessTime on every poll, and an idle worker polls
+ * again when its long poll expires: 60 s by default, so 70 s). The embedded dev server is started
+ * with a 10 s long poll (server/temporalDevServer.ts), so a worker that exited stops counting
+ * after 20 s, not after up to 70 s during which back-to-back commands shared the limit with it.
  */
 
 /** google.protobuf.Timestamp as the SDK decodes it (seconds may be a Long). */
@@ -27,7 +30,20 @@ export interface DescribeTaskQueueLike {
   pollers?: readonly PollerLike[] | null;
 }
 
-const LIVE_POLLER_MS = 70_000;
+/** matching.longPollExpirationInterval of the embedded dev server (Temporal's default: 60 s). */
+export const EMBEDDED_LONG_POLL_SECONDS = 10;
+
+/** How recently a poller must have polled to count as live, for a server whose long poll lasts `longPollSeconds`. */
+function livePollerWindowMs(longPollSeconds = 60): number {
+  return (longPollSeconds + 10) * 1000;
+}
+
+const LIVE_POLLER_MS = livePollerWindowMs();
+
+/** The live window for the Temporal a process talks to: TEMPORAL_ADDRESS given, a cluster with Temporal's default; none, the embedded dev server. */
+export function livePollerWindowFor(temporalAddress: string | undefined): number {
+  return temporalAddress ? LIVE_POLLER_MS : livePollerWindowMs(EMBEDDED_LONG_POLL_SECONDS);
+}
 
 function millis(t: TimestampLike | null | undefined): number | undefined {
   if (!t || t.seconds === undefined || t.seconds === null) return undefined;

@@ -9,6 +9,8 @@ export interface RunProvenance {
   createdAt: string | null;
   /** true when the run, or any of its stored rows, came from the offline (simulated) endpoint */
   simulated: boolean;
+  /** which of its roles the offline endpoint played (empty when a store too old to say) */
+  simulatedRoles: SimulatedRole[];
   modelId: string | null;
   modelEndpoint: string | null;
   modelSettings: unknown;
@@ -34,6 +36,23 @@ export interface RunProvenance {
   judges: Array<RunJudge & { scored: number; failed: number }>;
 }
 
+type SimulatedRole = 'judge' | 'model under test' | 'annotator';
+
+/** endpointHost() of the offline server, as runs.judge_endpoint / model_endpoint record it. */
+const OFFLINE_HOST = 'offline (simulated)';
+
+/**
+ * The roles the offline endpoint played in a run: by its recorded endpoints, or by its rows
+ * (responses: the model under test; reviews: the judge; annotations: the annotator).
+ */
+function simulatedRolesOf(x: Record<string, unknown>): SimulatedRole[] {
+  const roles: SimulatedRole[] = [];
+  if (x.model_endpoint === OFFLINE_HOST || x.responses_simulated) roles.push('model under test');
+  const judgeRole: SimulatedRole = x.kind === 'annotate' ? 'annotator' : 'judge';
+  if (x.judge_endpoint === OFFLINE_HOST || x.reviews_simulated || x.annotations_simulated) roles.push(judgeRole);
+  return roles;
+}
+
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 /** Provenance of each run, in the order asked; missing runs are left out (the caller names them). */
@@ -41,16 +60,15 @@ export async function readProvenance(r: Reader, runIds: readonly string[]): Prom
   if (runIds.length === 0) return [];
   const respCols = await tableColumns(r, 'responses');
   const revCols = await tableColumns(r, 'reviews');
-  const rowSimulated = [
-    respCols.has('simulated') ? `EXISTS (SELECT 1 FROM responses x WHERE x.run_id = r.run_id AND x.simulated)` : 'false',
-    revCols.has('simulated') ? `EXISTS (SELECT 1 FROM reviews x WHERE x.run_id = r.run_id AND x.simulated)` : 'false',
-  ].join(' OR ');
+  const annCols = await tableColumns(r, 'annotations');
+  const simulatedRows = (t: string, cols: Set<string>) => (cols.has('simulated') ? `EXISTS (SELECT 1 FROM ${t} x WHERE x.run_id = r.run_id AND x.simulated)` : 'false');
   const served = [
     respCols.has('served_model') ? `SELECT DISTINCT served_model AS m FROM responses x WHERE x.run_id = r.run_id AND served_model IS NOT NULL` : null,
     revCols.has('served_model') ? `SELECT DISTINCT served_model AS m FROM reviews x WHERE x.run_id = r.run_id AND served_model IS NOT NULL` : null,
   ].filter(Boolean);
   const rows = await r.all(
-    `SELECT r.*, (${rowSimulated}) AS row_simulated,
+    `SELECT r.*, ${simulatedRows('responses', respCols)} AS responses_simulated, ${simulatedRows('reviews', revCols)} AS reviews_simulated,
+            ${simulatedRows('annotations', annCols)} AS annotations_simulated,
             ${served.length ? `(SELECT list(DISTINCT m) FROM (${served.join(' UNION ')}))` : 'NULL::VARCHAR[]'} AS served_models,
             (SELECT count(*) FROM instances i WHERE i.run_id = r.run_id) AS n_instances,
             (SELECT count(*) FROM responses x WHERE x.run_id = r.run_id) AS n_responses,
@@ -76,7 +94,8 @@ export async function readProvenance(r: Reader, runIds: readonly string[]): Prom
       runId: id,
       kind: String(x.kind),
       createdAt: str(x.created_at),
-      simulated: !!x.simulated || !!x.row_simulated,
+      simulated: !!x.simulated || !!x.responses_simulated || !!x.reviews_simulated || !!x.annotations_simulated,
+      simulatedRoles: simulatedRolesOf(x),
       modelId: str(x.model_id),
       modelEndpoint: str(x.model_endpoint),
       modelSettings: parseJson(x.model_settings) ?? null,

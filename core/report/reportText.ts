@@ -57,9 +57,17 @@ export function nothingScoredLines(prov: readonly RunProvenance[]): string[] {
     `${p.runId}: nothing to score: no instance was scored (${p.failed} failed of ${p.instances}); flask-eval failures ${p.runId} lists why`);
 }
 
+/** Which role was simulated: "[SIMULATED judge: ...]" says the responses are real when only the judge was not. */
+function simulatedBanner(p: Pick<RunProvenance, 'simulatedRoles'>): string {
+  const roles = p.simulatedRoles;
+  if (roles.length === 0) return '[SIMULATED: offline endpoint, not a real model]';
+  const who = roles.join(' and ');
+  return `[SIMULATED ${who}: the offline endpoint, not ${roles.length > 1 ? 'real models' : 'a real model'}]`;
+}
+
 /** A run's header: its counts; a panel's counts per judge, one line each, numbered as its report columns (RUN@J1, ...). */
 export function runHeaderLine(p: RunProvenance): string {
-  const sim = p.simulated ? '  [SIMULATED: offline endpoint, not a real model]' : '';
+  const sim = p.simulated ? `  ${simulatedBanner(p)}` : '';
   if (p.judges.length < 2) {
     return `${p.runId}: ${p.kind}, model ${p.modelId ?? '-'}, judge ${p.judgeModel ?? '-'}; ${p.scored} scored, ${p.failed} failed of ${p.instances} instances${sim}`;
   }

@@ -17,8 +17,9 @@ export interface RunOverview {
   /** the judges' models in the order given ("a, b" for a panel) */
   judgeModels: string | null;
   createdAt: string | null;
-  /** complete: every instance reached a final state for every step of its kind; else incomplete */
-  status: 'complete' | 'incomplete' | 'empty';
+  /** complete: every instance reached a final state for every step of its kind and at least one succeeded;
+   *  failed: every instance reached a final state and every one failed; else incomplete */
+  status: 'complete' | 'failed' | 'incomplete' | 'empty';
   instances: number;
   /** instances that reached a final state (scored, failed, labelled) */
   finished: number;
@@ -83,7 +84,7 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
       runId: String(x.run_id), kind, modelId: x.model_id == null ? null : String(x.model_id), judgeModel: x.judge_model == null ? null : String(x.judge_model),
       judges: num(x.judges) ?? 0, judgeModels: givenModels(x.judges_given) ?? (x.judge_models == null ? null : String(x.judge_models)),
       createdAt: x.created_at == null ? null : String(x.created_at).slice(0, 19),
-      status: instances === 0 ? 'empty' : finished >= instances ? 'complete' : 'incomplete',
+      status: instances === 0 ? 'empty' : finished < instances ? 'incomplete' : failed >= instances ? 'failed' : 'complete',
       instances, finished: Math.min(finished, instances), failed,
       promptTokens: num(x.prompt_tokens) ?? 0, completionTokens: num(x.completion_tokens) ?? 0,
       resentCalls: num(x.resent), simulated: !!x.simulated,

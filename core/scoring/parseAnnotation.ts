@@ -5,8 +5,10 @@
  * wrong in others: the domain answer is split on ", " and any piece that is not exactly a domain
  * name becomes "-1"; the skill-set answer is `re.search(r'\[.*\]')` + literal_eval with no check
  * of the count; the difficulty check is reversed (`answer.lower() in 'major level knowledge'`), so
- * "Major level knowledge." is labelled -1. We accept what a judge plausibly writes and report
- * everything else as ok:false with a reason, never a half-parsed label.
+ * "Major level knowledge." is labelled -1. We accept what a judge plausibly writes as a label
+ * (casing, markdown, numbering, a "Domain:" prefix) and report everything else as ok:false with a
+ * reason, never a half-parsed label: a domain or level named inside a sentence is prose, not an
+ * answer, and is not picked out of it (README: "a label is never guessed").
  */
 import { DOMAINS, resolveDomain } from '../flask/domains.js';
 import { DIFFICULTY_LEVELS, type Difficulty } from '../flask/difficulty.js';
@@ -35,6 +37,28 @@ const DOMAIN_PATTERN = new RegExp(
   'gi',
 );
 
+// Words an answer may carry around its labels ("Domain: Math", "Math and Coding", "Answer - 6. Math").
+// Anything else left once the labels are cut out makes the answer prose.
+const DOMAIN_FILLER = new Set(['domain', 'domains', 'answer', 'and', 'or']);
+const DIFFICULTY_FILLER = new Set(['difficulty', 'level', 'class', 'answer']);
+
+/** The words of `text` outside the spans `pattern` matches that are not in `filler`. */
+function strayWords(text: string, pattern: RegExp, filler: ReadonlySet<string>): string[] {
+  return text
+    .replace(pattern, ' ')
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter((w) => w !== '' && !filler.has(w));
+}
+
+function proseReason(what: string, text: string, stray: readonly string[], example: string): string {
+  return (
+    `the ${what} answer is prose, not a label: ${snippet(text)} has words besides the label ` +
+    `(${stray.slice(0, 5).map((w) => JSON.stringify(w)).join(', ')}); no label is guessed from a sentence ` +
+    `(the annotator must answer with the label alone, e.g. ${example})`
+  );
+}
+
 /**
  * The domain answer: one domain, or two in ambiguous cases ("Math, Coding", "6. Math",
  * "**Natural Science** and Health", "natural_science / technology"). Order of appearance is kept:
@@ -50,6 +74,8 @@ export function parseDomainAnswer(text: string): ParsedAnnotation<string[]> {
   if (found.length > 2) {
     return { ok: false, reason: `expected one or two domains, got ${found.length}: ${found.join(', ')}` };
   }
+  const stray = strayWords(text, DOMAIN_PATTERN, DOMAIN_FILLER);
+  if (stray.length > 0) return { ok: false, reason: proseReason('domain', text, stray, '"Math" or "Math, Coding"') };
   return { ok: true, value: found };
 }
 
@@ -93,7 +119,7 @@ export function parseSkillsetAnswer(
 // Each level's words with "knowledge" optional ("Major level." is as clear as "Major level knowledge").
 const LEVEL_PATTERNS: readonly { level: Difficulty; re: RegExp }[] = DIFFICULTY_LEVELS.map((level) => {
   const [a, b] = level.split(' ');
-  return { level, re: new RegExp(`(?:^| )${a} ${b}(?: knowledge)?(?= |$)`) };
+  return { level, re: new RegExp(`(?:^| )${a} ${b}(?: knowledge)?(?= |$)`, 'g') };
 });
 
 /**
@@ -102,8 +128,12 @@ const LEVEL_PATTERNS: readonly { level: Difficulty; re: RegExp }[] = DIFFICULTY_
  */
 export function parseDifficultyAnswer(text: string): ParsedAnnotation<Difficulty> {
   const words = text.toLowerCase().replace(/[^a-z]+/g, ' ').trim();
-  const levels = LEVEL_PATTERNS.filter((p) => p.re.test(words)).map((p) => p.level);
+  const levels = LEVEL_PATTERNS.filter((p) => words.search(p.re) >= 0).map((p) => p.level);
   if (levels.length === 0) return { ok: false, reason: `no difficulty level in the answer ${snippet(text)}` };
   if (levels.length > 1) return { ok: false, reason: `several difficulty levels in the answer: ${levels.join(', ')}` };
+  const stray = strayWords(words, LEVEL_PATTERNS.find((p) => p.level === levels[0])!.re, DIFFICULTY_FILLER);
+  if (stray.length > 0) {
+    return { ok: false, reason: proseReason('difficulty', text, stray, '"Major level knowledge"') };
+  }
   return { ok: true, value: levels[0]! };
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../../simulator/server.js';
+import { startNoBatchApiFront } from '../helpers/noBatchApiFront.js';
 import { startOrAttach } from '../../client/runs.js';
 import { prepareReview } from '../../core/inputs/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
@@ -87,6 +88,9 @@ test('batch mode: failed lines fall back to direct calls (bounded), recorded aft
     assert.match(String(r.error), /batch line .*fallback bound 2/);
   }
   assert.equal((await listBatches(server.url)).length, 1);
+  // The endpoint has the Batch API: failed lines asked directly are no endpoint-wide fallback.
+  assert.equal(final.batchFallback, undefined);
+  assert.equal((await db.read((sql) => sql.one(`SELECT batch_fallback FROM runs WHERE run_id = 'bf'`)))!.batch_fallback, null);
 });
 
 test('submitBatch is idempotent by its key: a retried submit (the first created the batch, then died) finds that batch', async () => {
@@ -111,22 +115,10 @@ test('submitBatch is idempotent by its key: a retried submit (the first created 
 });
 
 test('batch mode on an endpoint without the Batch API (a local server answering 404): the chunk is asked directly', async () => {
-  const http = await import('node:http');
   const server = await startOfflineServer({ seed: 12 });
-  // A vLLM-like front: chat completions and models pass through, /files and /batches are 404.
-  const front = http.createServer(async (req, res) => {
-    if (/\/v1\/(files|batches)/.test(req.url ?? '')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Not Found', type: 'not_found' } }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const r = await fetch(`${server.url}${(req.url ?? '').replace(/^\/v1/, '')}`, { method: req.method, headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
-    res.writeHead(r.status, Object.fromEntries(r.headers)).end(Buffer.from(await r.arrayBuffer()));
-  });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(front.address() as { port: number }).port}/v1`;
-  cleanups.push(() => new Promise<void>((r) => { front.closeAllConnections(); front.close(() => r()); }), () => server.close());
+  const front = await startNoBatchApiFront(server);
+  const url = front.url;
+  cleanups.push(() => front.close(), () => server.close());
   const db = tempDb('batch-unsupported');
   const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', 3);
   await landRun(db, baseRun('bu'), prepared.instances, prepared.responses);
@@ -136,4 +128,11 @@ test('batch mode on an endpoint without the Batch API (a local server answering 
   assert.equal(final.done, 3);
   const c = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(*) FILTER (via_batch)::INT AS b FROM calls WHERE run_id = 'bu' AND outcome = 'ok'`));
   assert.deepEqual({ ...c }, { n: 3, b: 0 });
+  // The fallback is said in the run's progress (the command prints it), and recorded on the run and on each direct call.
+  assert.match(final.batchFallback ?? '', new RegExp(`^${url.replace(/[.]/g, '\\.')} has no Batch API \\(.*\\): judge requests sent directly, at the full price$`));
+  const run = await db.read((sql) => sql.one(`SELECT batch_fallback FROM runs WHERE run_id = 'bu'`));
+  assert.equal(run!.batch_fallback, final.batchFallback);
+  const marked = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(DISTINCT batch_fallback)::INT AS reasons, min(batch_fallback) AS reason FROM calls WHERE run_id = 'bu' AND batch_fallback IS NOT NULL`));
+  assert.deepEqual([marked!.n, marked!.reasons, marked!.reason], [3, 1, final.batchFallback]);
+
 });

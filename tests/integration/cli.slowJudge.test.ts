@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from '../../core/paths.js';
 import { chooseDevServerPort } from '../../server/temporalDevServer.js';
 import { pidAlive, readServerInfo } from '../../server/serverInfo.js';
 import { startOfflineServer, type OfflineServer } from '../../simulator/server.js';
+import { startNoBatchApiFront } from '../helpers/noBatchApiFront.js';
 
 const CLI = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'flask-slow-'));
@@ -178,7 +179,38 @@ test('--detach says what the run needs and how to follow it, not "Results:" befo
     assert.equal(end.code, 0, r.out());
     assert.match(r.out(), /Detached: run "detached" goes on in Temporal once a worker serves its endpoints .*flask-eval status detached/);
     assert.doesNotMatch(r.out(), /Results: /);
+    // The command's worker is gone: within the embedded server's live window (20 s) `status` says no
+    // worker serves the run (it counted the exited worker for up to 70 s before).
+    const exitedAt = Date.now();
+    let warned = '';
+    while (!warned && Date.now() - exitedAt < 40_000) {
+      const st = start(['status', 'detached'], env);
+      await within(st.exited, 60_000, 'status of the detached run');
+      if (/No worker polls judge queue flask-eval-ep-/.test(st.out())) warned = st.out();
+      else await new Promise((res) => setTimeout(res, 2000));
+    }
+    assert.ok(warned, 'status warned that no worker serves the detached run');
+    assert.ok(Date.now() - exitedAt < 40_000);
   } finally {
+    await server.close();
+  }
+});
+
+test('--batch against a local server without the Batch API: the command says so, and the run records it', async () => {
+  const server = await startOfflineServer({ seed: 5 });
+  const front = await startNoBatchApiFront(server);
+  try {
+    const env = await stateEnv('nobatch', front.url);
+    const r = start(['review', '--model', 'gpt4', '--limit', '2', '--run', 'nobatch', '--batch', '--batch-poll-seconds', '1'], env);
+    const end = await within(r.exited, 180_000, 'review --batch against a server without the Batch API');
+    assert.equal(end.code, 0, r.out());
+    assert.match(r.out(), new RegExp(`--batch: ${front.url.replace(/[.]/g, '\\.')} has no Batch API \\(.*\\): judge requests sent directly, at the full price\\. Recorded on the run`));
+    assert.equal(r.out().match(/--batch: /g)?.length, 1, 'said once');
+    const q = start(['query', "SELECT batch_fallback IS NOT NULL AS recorded FROM runs WHERE run_id = 'nobatch'", '--format', 'json'], env);
+    assert.equal((await within(q.exited, 60_000, 'query')).code, 0, q.out());
+    assert.match(q.out(), /"recorded":\s*true/);
+  } finally {
+    await front.close();
     await server.close();
   }
 });

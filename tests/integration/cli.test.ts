@@ -57,7 +57,7 @@ test('import-answers: a malformed file is rejected with file:line and nothing is
   const ok = cli(['import-answers', good, '--model-id', 'mine', '--run', 'imp', '--db', db, '--keep-first-duplicate']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /answers: 4 lines, 2 matched an instance/);
-  assert.match(ok.stderr, /instances without an answer \(not reviewed\): 1738/);
+  assert.match(ok.stderr, /evaluation-set instances without an answer \(not in this run\): 1738 of 1740/);
   assert.match(ok.stderr, /answers for unknown ids \(ignored\): 1 \[99999\]/);
   assert.match(ok.stderr, /duplicate answer ids \(first kept\): 1 \[1\]/);
   assert.match(ok.stderr, /empty responses \(judged as they are\): 1 \[2\]/);

@@ -8,6 +8,8 @@ import { prepareReview } from '../../core/inputs/prepare.js';
 import { renderReviewPrompt } from '../../core/prompts/review.js';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import type { Progress } from '../../core/pipeline.js';
+import { readProvenance } from '../../core/report/provenance.js';
+import { runHeaderLine } from '../../core/report/reportText.js';
 import { baseRun, counts, landRun, startTemporal, startTestPipeline, tempDb } from '../helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
@@ -132,3 +134,25 @@ function causeChain(e: unknown): string {
   for (let x = e as { message?: string; cause?: unknown } | undefined; x; x = x.cause as typeof x) parts.push(String(x.message));
   return parts.join(' <- ');
 }
+
+test('failed reviews keep their provenance (served model, simulated), and the banner names the simulated role', async () => {
+  // Every answer malformed: every review fails after its parse attempts, each answered by the offline judge.
+  const server = await startOfflineServer({ seed: 3, malformedRate: 1 });
+  const r = await reviewRun('allfail-prov', 3, server);
+  const { handle } = await r.start();
+  const final = await handle.result();
+  assert.deepEqual([final.done, final.failed], [0, 3]);
+  const rows = await r.db.run((sql) => sql.all(`SELECT status, served_model, simulated, endpoint FROM reviews WHERE run_id = 'allfail-prov' ORDER BY idx`));
+  assert.equal(rows.length, 3);
+  for (const row of rows) {
+    assert.equal(row.status, 'failed');
+    assert.equal(row.served_model, 'flask-offline-judge', 'the model that answered, though its answer did not parse');
+    assert.equal(row.simulated, true, 'a failed review by the simulated judge is simulated');
+  }
+  const [prov] = await r.db.read((sql) => readProvenance(sql, ['allfail-prov']));
+  assert.deepEqual(prov!.simulatedRoles, ['judge'], 'the responses were imported: only the judge was simulated');
+  assert.match(runHeaderLine(prov!), /\[SIMULATED judge: the offline endpoint, not a real model\]$/);
+  assert.doesNotMatch(runHeaderLine(prov!), /\[SIMULATED: /);
+  await r.workers.shutdown();
+  await server.close();
+});

@@ -2,6 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import OpenAI from 'openai';
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
@@ -135,4 +137,32 @@ test('flask-eval estimate review --format json (the CLI command)', () => {
   const bad = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'estimate', 'review'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /needs --model NAME/);
+});
+
+test('estimate takes the endpoint flags and never prices a judge served elsewhere at OpenAI\'s rates', async () => {
+  const cliEstimate = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'estimate', ...args],
+    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OPENAI_BASE_URL: '', FLASK_JUDGE_MODEL: '', ...env } });
+  // OpenAI's API (no base URL): gpt-4-0613 at its listed price.
+  const openai = JSON.parse(cliEstimate(['review', '--model', 'gpt4', '--limit', '3', '--format', 'json']).stdout);
+  assert.ok(openai.stages[0].cost.upper > 0);
+  // The same model name on a local server, by env (as a user with OPENAI_BASE_URL exported) and by flag: n/a, said why.
+  for (const [args, env] of [[[], { OPENAI_BASE_URL: 'http://127.0.0.1:8080/v1' }], [['--judge-base-url', 'http://127.0.0.1:8080/v1', '--judge-api-key', 'sk-local'], {}]] as [string[], NodeJS.ProcessEnv][]) {
+    const r = cliEstimate(['review', '--model', 'gpt4', '--limit', '3', ...args], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /review \(flask\)\s+gpt-4-0613\s+3\s+[\d,]+\s+3,072\s+n\/a\s+n\/a/);
+    assert.match(r.stdout, /price gpt-4-0613 at 127\.0\.0\.1:8080: not OpenAI's API, no price in --prices FILE: cost n\/a/);
+    assert.match(r.stdout, /note review: gpt-4-0613 is served at 127\.0\.0\.1:8080, not api\.openai\.com: not priced at OpenAI's rates/);
+    assert.doesNotMatch(r.stdout, /sk-local/);
+  }
+  // A price the user gives for the local model is used; the default table's price for that name is not.
+  const own = path.join(mkdtempSync(path.join(tmpdir(), 'flask-prices-')), 'local.json');
+  writeFileSync(own, JSON.stringify({ models: { smollm: { input: 1, output: 2 } } }));
+  const e = await estimateReview({ model: 'gpt4', limit: '3', 'judge-model': 'smollm', 'judge-base-url': 'http://127.0.0.1:8080/v1' }, loadPriceTable(own));
+  const s = e.stages[0]!;
+  assert.equal(s.endpointHost, '127.0.0.1:8080');
+  assert.equal(s.cost.upper, (s.promptTokens.upper * 1 + s.completionTokens.upper * 2) / 1e6);
+  assert.match(formatEstimate(e, loadPriceTable(own)), /price smollm at 127\.0\.0\.1:8080: \$1 in \/ \$2 out per 1M tokens/);
+  // eval: the model under test's endpoint is priced by its own flag.
+  const ev = await estimateEval({ 'model-name': 'gpt-4o-mini', 'judge-model': 'gpt-4-0613', limit: '2', 'model-base-url': 'http://127.0.0.1:9000/v1' }, prices);
+  assert.deepEqual(ev.stages.map((x) => [x.stage, x.endpointHost, x.cost.upper === undefined]), [['generate', '127.0.0.1:9000', true], ['review', undefined, false]]);
 });

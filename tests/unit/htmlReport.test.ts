@@ -55,7 +55,7 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
   for (const run of ['fa', 'fb', 'fc']) assert.ok(radar.texts.includes(run), `legend ${run} drawn`);
 
   // SIMULATED banner names the simulated runs; the skill table shows a CI.
-  assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb came from the offline endpoint/);
+  assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb: produced by the offline endpoint, not a real model/);
   assert.match(await page.textContent('#skill-table') ?? '', /Readability3\.500 \[\d\.\d\d, \d\.\d\d\]4/);
   assert.match(await page.textContent('#prov-table') ?? '', /judge\.example:8000/);
 
@@ -103,4 +103,46 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
   assert.deepEqual(errors, []);
   assert.deepEqual(requests, [], 'no network request');
   await page.close();
+});
+
+test('the HTML report on a phone (390 px) and a desktop: every radar axis name and domain label drawn inside its chart, the radar scale 1-5 labelled', async () => {
+  const file = path.join(OUT, 'report-fixture-narrow.html');
+  const r = spawnSync(process.execPath, ['bin/flask-eval.js', 'report', 'fa', 'fb', 'fc', '--db', db, '--format', 'html', '--out', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  for (const width of [390, 1400]) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.goto(`file://${file}`, { waitUntil: 'load' });
+    await page.waitForFunction(() => (window as unknown as { __report?: { ready?: boolean } }).__report?.ready === true);
+    // Each chart's SVG texts with their boxes, relative to the chart's own box.
+    const texts = (id: string) => page.evaluate((chartId) => {
+      const box = document.getElementById(chartId)!.getBoundingClientRect();
+      return [...document.querySelectorAll(`#${chartId} svg text`)].map((t) => {
+        const b = t.getBoundingClientRect();
+        return { text: t.textContent ?? '', left: b.left - box.left, right: b.right - box.left, top: b.top - box.top, bottom: b.bottom - box.top, w: box.width, h: box.height };
+      }).filter((t) => t.text.trim() !== '');
+    }, id);
+    const inside = (t: { text: string; left: number; right: number; top: number; bottom: number; w: number; h: number }) =>
+      assert.ok(t.left >= -0.5 && t.right <= t.w + 0.5 && t.top >= -0.5 && t.bottom <= t.h + 0.5, `at ${width} px "${t.text}" is cut: ${JSON.stringify(t)}`);
+
+    const radar = await texts('radar');
+    const words = radar.map((t) => t.text).join(' ');
+    const axes = await page.evaluate(() => {
+      const w = window as unknown as { echarts: { getInstanceByDom(e: Element): { getOption(): { radar: { indicator: { name: string; min: number; max: number }[] }[] } } } };
+      return w.echarts.getInstanceByDom(document.getElementById('radar')!).getOption().radar[0]!.indicator;
+    });
+    assert.equal(axes.length, 12);
+    for (const a of axes) {
+      assert.deepEqual([a.min, a.max], [1, 5], `${a.name}: FLASK's fixed 1-5 scale`);
+      for (const word of a.name.split(' ')) assert.ok(words.includes(word), `at ${width} px the radar shows "${word}" of ${a.name}`);
+    }
+    for (const tick of ['1', '2', '3', '4', '5']) assert.ok(radar.some((t) => t.text === tick), `at ${width} px the radar scale shows ${tick}: ${words}`);
+    radar.forEach(inside);
+
+    const domain = await texts('domain');
+    const domainNames = ['Math', 'Coding', 'History', 'Social Science', 'Natural Science', 'Culture'];
+    for (const d of domainNames) assert.ok(domain.some((t) => t.text === d), `at ${width} px the domain chart labels ${d}: ${domain.map((t) => t.text).join(', ')}`);
+    domain.filter((t) => domainNames.includes(t.text)).forEach(inside);
+    await page.screenshot({ path: path.join(OUT, `html-report-${width}px.png`), fullPage: false });
+    await page.close();
+  }
 });

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../../core/scoring/parseAnnotation.js';
 import type { Difficulty } from '../../core/flask/difficulty.js';
 import type { SkillName } from '../../core/flask/skills.js';
@@ -127,3 +129,42 @@ for (const c of difficultyCases) {
     }
   });
 }
+
+// ---- a corpus of bad annotator outputs: each is a failure quoting the text, never a label ----
+const BAD = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../fixtures/badAnnotatorOutputs.json', import.meta.url)), 'utf8'),
+) as { domain: string[]; difficulty: string[]; skillset: string[] };
+
+// The first words of the answer as the failure quotes them (whitespace flattened, JSON-quoted).
+const quoted = (text: string): string => JSON.stringify(text.replace(/\s+/g, ' ').trim().slice(0, 30)).slice(0, -1);
+
+for (const text of BAD.domain) {
+  test(`bad domain answer is a failure with its text: ${JSON.stringify(text)}`, () => {
+    const r = parseDomainAnswer(text);
+    assert.equal(r.ok, false, `guessed ${JSON.stringify(r.ok && r.value)}`);
+    if (!r.ok && !/expected one or two domains/.test(r.reason)) assert.ok(r.reason.includes(quoted(text)), r.reason);
+  });
+}
+for (const text of BAD.difficulty) {
+  test(`bad difficulty answer is a failure with its text: ${JSON.stringify(text)}`, () => {
+    const r = parseDifficultyAnswer(text);
+    assert.equal(r.ok, false, `guessed ${JSON.stringify(r.ok && r.value)}`);
+    if (!r.ok && !/several difficulty levels/.test(r.reason)) assert.ok(r.reason.includes(quoted(text)), r.reason);
+  });
+}
+for (const text of BAD.skillset) {
+  test(`bad skill-set answer is a failure: ${JSON.stringify(text)}`, () => {
+    const r = parseSkillsetAnswer(text, SHOWN);
+    assert.equal(r.ok, false, `guessed ${JSON.stringify(r.ok && r.value)}`);
+  });
+}
+
+test('a domain named inside a sentence is prose: the failure names the stray words and the fix', () => {
+  const r = parseDomainAnswer('The instruction asks for a poem in the English language about the sea.');
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.match(r.reason, /domain answer is prose, not a label/);
+    assert.match(r.reason, /"instruction"/);
+    assert.match(r.reason, /e\.g\. "Math" or "Math, Coding"/);
+  }
+});

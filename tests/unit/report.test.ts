@@ -154,8 +154,8 @@ test('runs: every run with kind, counts, tokens, status; header printed even whe
   const r = cli('runs', '--db', db);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.trim().split('\n');
-  assert.match(lines[0]!, /^run\s+kind\s+model\s+judge\s+created\s+status\s+done\/instances\s+failed\s+tokens in\+out\s+re-sent\s+simulated$/);
-  assert.match(r.out, /fa\s+review\s+model-fa\s+judge-x\s+\S+ \S+\s+complete\s+6\/6\s+1\s+621\+120\s+(-|0)\s+SIMULATED/);
+  assert.match(lines[0]!, /^run\s+kind\s+model\s+judge\s+created\s+status\s+ok\/instances\s+failed\s+tokens in\+out\s+re-sent\s+simulated$/);
+  assert.match(r.out, /fa\s+review\s+model-fa\s+judge-x\s+\S+ \S+\s+complete\s+5\/6\s+1\s+621\+120\s+(-|0)\s+SIMULATED/);
   assert.match(r.out, /fc\s+review\s+model-fc\s+judge-x\s+\S+ \S+\s+complete\s+2\/2\s+0\s+206\+40\s+(-|0)\s+no/);
   const j = JSON.parse(cli('runs', '--db', db, '--format', 'json').out);
   assert.equal(j.length, 3);
@@ -242,4 +242,18 @@ test('newer store columns are used when present: per-row simulated and served mo
   assert.match(show.out, /calls: review lost x1, review ok x1/);
   const json = JSON.parse(cli('report', 'fc', '--db', file, '--format', 'json').out);
   assert.equal(json[0].simulated, true);
+});
+
+test('runs: a run whose every instance failed reads "failed 0/N", not "complete N/N" beside "failed N"', async () => {
+  const { Database } = await import('../../core/store/database.js');
+  const file = await buildReportFixture();
+  const d = new Database(file);
+  await d.run((sql) => sql.exec(`UPDATE reviews SET status = 'failed' WHERE run_id = 'fc'`));
+  await d.close();
+  const r = cli('runs', '--db', file);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /fc\s+review\s+model-fc\s+judge-x\s+\S+ \S+\s+failed\s+0\/2\s+2\s/);
+  assert.match(r.out, /fa\s+review\s+model-fa\s+judge-x\s+\S+ \S+\s+complete\s+5\/6\s+1\s/);
+  const fc = (JSON.parse(cli('runs', '--db', file, '--format', 'json').out) as { runId: string; status: string; finished: number; failed: number }[]).find((x) => x.runId === 'fc')!;
+  assert.deepEqual([fc.status, fc.finished, fc.failed], ['failed', 2, 2]);
 });

@@ -32,8 +32,12 @@
   }
 
   // ---- header, banner
-  var sim = D.runs.filter(function (r) { return r.prov.simulated; }).map(function (r) { return r.id; });
-  if (sim.length) document.getElementById('banner').textContent = 'SIMULATED: ' + sim.join(', ') + ' came from the offline endpoint (scores and/or answers are simulated, not a real model or judge).';
+  // Each run with the roles the offline endpoint played ("fa (judge)"): a run with a real model and a simulated judge says so.
+  var sim = D.runs.filter(function (r) { return r.prov.simulated; }).map(function (r) {
+    var roles = r.prov.simulatedRoles || [];
+    return r.id + (roles.length ? ' (' + roles.join(' and ') + ')' : '');
+  });
+  if (sim.length) document.getElementById('banner').textContent = 'SIMULATED: ' + sim.join(', ') + ': produced by the offline endpoint, not a real model.';
   var bs = D.bootstrap;
   document.getElementById('meta').textContent = D.runs.length + ' run(s), generated ' + D.generatedAt + '. 95% CIs: percentile bootstrap over instances, B = ' + bs.resamples + ', seed = ' + bs.seed + '.';
   document.getElementById('ci-note').textContent = 'mean [95% CI], n = scores behind the mean, N/A = scores the judge marked not applicable (excluded). Bootstrap: instances resampled with replacement, B = ' + bs.resamples + ', seed = ' + bs.seed + '.' +
@@ -53,7 +57,11 @@
     animation: false,
     legend: { type: 'scroll', bottom: 0, data: runNames },
     tooltip: { trigger: 'item', confine: true },
-    radar: { indicator: SK.map(function (k) { return { name: SKNAME[k], min: 1, max: 5 }; }), radius: '65%', splitNumber: 4 },
+    // FLASK's scale, fixed at 1-5 (not fitted to the data), labelled on the first axis only (ECharts keeps an indicator's own axisLabel).
+    radar: {
+      indicator: SK.map(function (k, i) { return { name: SKNAME[k], min: 1, max: 5, axisLabel: i === 0 ? { show: true, fontSize: 10, color: '#666', showMinLabel: true, showMaxLabel: true } : { show: false } }; }),
+      radius: '65%', splitNumber: 4, axisLabel: { show: false },
+    },
     series: D.runs.map(function (r) {
       return {
         type: 'radar', name: r.id,
@@ -127,7 +135,23 @@
       };
     })),
   });
-  window.addEventListener('resize', function () { [charts.radar, charts.domain].concat(charts.difficulty).forEach(function (c) { c.resize(); }); });
+  // A phone (390 px): a smaller radar with two-line axis names, and every domain label drawn (rotated) instead of every fifth.
+  function fitToWidth() {
+    var narrow = document.getElementById('radar').clientWidth < 600;
+    charts.radar.setOption({ radar: {
+      radius: narrow ? '55%' : '65%',
+      axisName: { fontSize: narrow ? 10 : 12, lineHeight: narrow ? 13 : 16, formatter: function (n) { return narrow ? n.replace(' ', '\n') : n; } },
+    } });
+    charts.domain.setOption({
+      grid: { left: 40, right: 10, top: 10, bottom: narrow ? 120 : 60 },
+      xAxis: { axisLabel: { interval: 0, rotate: narrow ? 60 : 0, hideOverlap: false, fontSize: narrow ? 10 : 12 } },
+    });
+  }
+  fitToWidth();
+  window.addEventListener('resize', function () {
+    [charts.radar, charts.domain].concat(charts.difficulty).forEach(function (c) { c.resize(); });
+    fitToWidth();
+  });
 
   // ---- tables
   function figRow(label, get) {
