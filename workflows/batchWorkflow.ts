@@ -1,5 +1,7 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
+import type { PromptSet } from '../core/flask/promptSet.js';
+import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from '../core/pipeline.js';
@@ -43,6 +45,17 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   };
   setHandler(batchProgressQuery, () => progress);
 
+  // The texts each step's prompts are rendered from: read by the store once per batch, sent with
+  // every chunk (endpoint workers have no data/).
+  const promptSets = new Map<PromptKind, Promise<PromptSet>>();
+  const promptsFor = async (step: Step): Promise<{ prompts?: PromptSet }> => {
+    const kind = promptKindOf(step);
+    if (!kind) return {};
+    let set = promptSets.get(kind);
+    if (!set) promptSets.set(kind, (set = store.promptSet({ kind })));
+    return { prompts: await set };
+  };
+
   const batchActs = new Map<string, ReturnType<typeof proxyActivities<EndpointActivities>>>();
   /**
    * --batch: the chunk's judge requests as one Batch API batch — submit (its id is in this
@@ -62,7 +75,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       batchActs.set(endpoint.queue, b);
     }
     const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? role}/${hashIdxs(items.map((it) => it.idx))}`;
-    const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key };
+    const base = { runId: input.runId, step, endpoint, settings, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(step)) };
     let submitted: { batchId: string };
     try {
       submitted = await b.submitBatch(base);
@@ -115,7 +128,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       : role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
     try {
       return await act.callChunk({
-        runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
+        runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(await promptsFor(step)),
       });
     } catch (err) {
       const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;

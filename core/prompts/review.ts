@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { EvalInstance } from '../flask/dataset.js';
-import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
-import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate } from '../flask/templates.js';
-import { DATA_FILES } from '../paths.js';
+import { rubricFor, type Rubric } from '../flask/rubrics.js';
+import { formatTemplate, templateById, type PromptTemplate } from '../flask/templates.js';
+import { perPromptSet, promptFilesOf, readPromptSet, type PromptSet } from '../flask/promptSet.js';
+import { InputError } from '../errors.js';
 import type { ChatMessage } from './chat.js';
 import type { SkillName } from '../flask/skills.js';
 
@@ -33,21 +34,26 @@ export interface ReviewPromptKit {
   hash: string;
 }
 
-let cached: ReviewPromptKit | undefined;
-
-/** Load FLASK's review template, judge settings and rubrics from data/ (once per process). */
-export function loadReviewPromptKit(): ReviewPromptKit {
-  if (cached) return cached;
-  const reviewers = loadReviewers(DATA_FILES.reviewers);
-  const reviewer = reviewers[FLASK_REVIEWER_INDEX];
-  const templates = loadPromptTemplates(DATA_FILES.reviewPrompts);
-  const template = templateById(templates, reviewer!.prompt_id, DATA_FILES.reviewPrompts);
-  const noReferenceTemplate = templateById(templates, reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX]!.prompt_id, DATA_FILES.reviewPrompts);
-  const rubrics = loadRubrics(DATA_FILES.rubrics);
-  const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
-  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer!.metadata.temperature, maxTokens: reviewer!.metadata.max_tokens, hash };
-  return cached;
+/**
+ * FLASK's review template, judge settings and rubrics: from data/ (once per process), or from the
+ * set an activity's input carries (a worker without data/; one kit per set).
+ */
+export function loadReviewPromptKit(set: PromptSet = readPromptSet('review')): ReviewPromptKit {
+  return kitOf(set);
 }
+
+const kitOf = perPromptSet((set): ReviewPromptKit => {
+  const { file, reviewers, templates: list } = promptFilesOf(set, 'review_prompts');
+  const reviewer = reviewers[FLASK_REVIEWER_INDEX];
+  const noReferenceReviewer = reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX];
+  if (!reviewer || !noReferenceReviewer) throw new InputError(`${file}: FLASK's reviewer.jsonl has 2 lines (prompt 1 and prompt 2), found ${reviewers.length}`);
+  const templates = new Map(list.map((t) => [t.prompt_id, t]));
+  const template = templateById(templates, reviewer.prompt_id, file);
+  const noReferenceTemplate = templateById(templates, noReferenceReviewer.prompt_id, file);
+  const rubrics = set.rubrics;
+  const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
+  return { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
+});
 
 /** The "{skills}" block: each skill's criteria and 1-5 rubric, byte for byte as gen_prompt builds it. */
 export function renderSkillsBlock(skills: readonly SkillName[], rubrics: readonly Rubric[]): string {
