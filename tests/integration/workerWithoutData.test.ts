@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../../simulator/server.js';
-import { endpointRef } from '../../core/provider/endpoint.js';
 import { loadEvalSet } from '../../core/flask/dataset.js';
 import { DATA_FILES } from '../../core/paths.js';
 import { startOrAttach } from '../../client/runs.js';
