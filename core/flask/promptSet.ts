@@ -6,9 +6,10 @@ import { loadRubrics, type Rubric } from './rubrics.js';
 import type { PromptKind } from './promptKind.js';
 import { loadPromptTemplates, loadReviewers, type PromptTemplate, type Reviewer } from './templates.js';
 
-/** A prompt.jsonl + reviewer.jsonl pair, parsed; `file` names where it came from (for errors). */
+/** A prompt.jsonl + reviewer.jsonl pair, parsed; `file` and `reviewersFile` name where they came from (for errors). */
 export interface PromptFiles {
   file: string;
+  reviewersFile: string;
   templates: PromptTemplate[];
   reviewers: Reviewer[];
 }
@@ -44,7 +45,8 @@ export function readPromptSet(kind: PromptKind): PromptSet {
   const prompts: Record<string, PromptFiles> = {};
   for (const folder of FOLDERS[kind]) {
     const file = path.join(flaskData, folder, 'prompt.jsonl');
-    prompts[folder] = { file, templates: [...loadPromptTemplates(file).values()], reviewers: loadReviewers(path.join(flaskData, folder, 'reviewer.jsonl')) };
+    const reviewersFile = path.join(flaskData, folder, 'reviewer.jsonl');
+    prompts[folder] = { file, reviewersFile, templates: [...loadPromptTemplates(file).values()], reviewers: loadReviewers(reviewersFile) };
   }
   const rubrics = loadRubrics(DATA_FILES.rubrics);
   const hash = createHash('sha256').update(JSON.stringify({ prompts, rubrics })).digest('hex');

@@ -1,9 +1,9 @@
+import { InputError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { EvalInstance } from '../flask/dataset.js';
 import { rubricFor, type Rubric } from '../flask/rubrics.js';
 import { formatTemplate, templateById, type PromptTemplate } from '../flask/templates.js';
 import { perPromptSet, promptFilesOf, readPromptSet, type PromptSet } from '../flask/promptSet.js';
-import { InputError } from '../errors.js';
 import type { ChatMessage } from './chat.js';
 import type { SkillName } from '../flask/skills.js';
 
@@ -43,10 +43,9 @@ export function loadReviewPromptKit(set: PromptSet = readPromptSet('review')): R
 }
 
 const kitOf = perPromptSet((set): ReviewPromptKit => {
-  const { file, reviewers, templates: list } = promptFilesOf(set, 'review_prompts');
-  const reviewer = reviewers[FLASK_REVIEWER_INDEX];
-  const noReferenceReviewer = reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX];
-  if (!reviewer || !noReferenceReviewer) throw new InputError(`${file}: FLASK's reviewer.jsonl has 2 lines (prompt 1 and prompt 2), found ${reviewers.length}`);
+  const { file, reviewersFile, reviewers, templates: list } = promptFilesOf(set, 'review_prompts');
+  const reviewer = reviewerAt(reviewers, FLASK_REVIEWER_INDEX, reviewersFile);
+  const noReferenceReviewer = reviewerAt(reviewers, FLASK_NO_REFERENCE_REVIEWER_INDEX, reviewersFile);
   const templates = new Map(list.map((t) => [t.prompt_id, t]));
   const template = templateById(templates, reviewer.prompt_id, file);
   const noReferenceTemplate = templateById(templates, noReferenceReviewer.prompt_id, file);
@@ -54,6 +53,15 @@ const kitOf = perPromptSet((set): ReviewPromptKit => {
   const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
   return { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
 });
+
+/** FLASK's reviewer.jsonl entry on line index + 1 (its scripts pick reviewers by position). */
+function reviewerAt<T>(reviewers: readonly T[], index: number, file: string): T {
+  const r = reviewers[index];
+  if (r === undefined) {
+    throw new InputError(`${file} has ${reviewers.length} reviewer line(s); FLASK's review needs line ${index + 1}. Restore the file from FLASK's repository (data/ keeps its attribution)`);
+  }
+  return r;
+}
 
 /** The "{skills}" block: each skill's criteria and 1-5 rubric, byte for byte as gen_prompt builds it. */
 export function renderSkillsBlock(skills: readonly SkillName[], rubrics: readonly Rubric[]): string {
