@@ -18,6 +18,8 @@ export interface StoreActivities {
    * Idempotent: an outcome already landed for (run, idx, step) is ignored. Given `prices` (USD
    * per 1M tokens of the run's models), it also answers the run's landed cost.
    */
+  /** The most live workers polling any of these endpoint queues (at least 1): a batch cuts its chunks for them (core/fleetChunking.ts). */
+  liveWorkers(input: { queues: string[] }): Promise<number>;
   /** The texts a step's prompts are rendered from, read from data/ by the store: they travel to the endpoint workers in each chunk's input. */
   promptSet(input: { kind: PromptKind }): Promise<PromptSet>;
   landResults(input: {

@@ -2,11 +2,15 @@ import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setH
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import type { PromptSet } from '../core/flask/promptSet.js';
 import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
+import { fleetChunking } from '../core/fleetChunking.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
 } from '../core/pipeline.js';
 
 export const batchProgressQuery = defineQuery<Progress>(BATCH_PROGRESS_QUERY);
+
+/** Chunks started between two counts of the endpoint fleet (one store activity each). */
+const FLEET_REFRESH_CHUNKS = 16;
 
 /**
  * One batch of a run: the unfinished instances of ords [fromOrd, toOrd), cut into chunks. Each
@@ -212,14 +216,51 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     progress.pending -= alive.length;
   }
 
-  const chunks: Array<Array<[number, number]>> = [];
-  for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
-  // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus two: one
-  // landing and one loading, so the endpoint's calls do not wait on the store between chunks.
-  const inFlight = Math.ceil(input.concurrency / input.chunkSize) + 2;
+  // Chunk size and chunks in flight follow the endpoint fleet (core/fleetChunking.ts): the live
+  // workers of the run's endpoint queues, asked at the start and every FLEET_REFRESH_CHUNKS chunks.
+  const queues = [...new Set([...judges.map((j) => j.endpoint.queue), ...(input.judge ? [input.judge.queue] : []), ...(input.model ? [input.model.queue] : [])])];
+  const planFleet = async () => fleetChunking({ chunkSize: input.chunkSize, concurrency: input.concurrency, workers: await store.liveWorkers({ queues }) });
+  let fleet = await planFleet();
+  let cursor = 0;
+  let active = 0;
+  let sinceRefresh = 0;
+  let refreshing = false;
+  const lanes: Promise<void>[] = [];
   // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
   // flight finish and land: their calls are paid for).
-  await pool(chunks, inFlight, runChunk, () => progress.stopped !== undefined);
+  const more = () => cursor < work.pending.length && progress.stopped === undefined;
+  const fill = () => {
+    while (active < fleet.inFlight && more()) {
+      active++;
+      const lane = runLane();
+      lane.catch(() => undefined); // awaited below; this only keeps a lane that fails early from counting as unhandled
+      lanes.push(lane);
+    }
+  };
+  async function runLane(): Promise<void> {
+    try {
+      // A lane over the (possibly lowered) limit ends; fill() starts lanes when it rises.
+      while (more() && active <= fleet.inFlight) {
+        const chunk = work.pending.slice(cursor, cursor + fleet.chunkSize);
+        cursor += chunk.length;
+        await runChunk(chunk);
+        if (++sinceRefresh >= FLEET_REFRESH_CHUNKS && !refreshing) {
+          sinceRefresh = 0;
+          refreshing = true;
+          fleet = await planFleet().finally(() => (refreshing = false));
+        }
+        fill();
+      }
+    } finally {
+      active--;
+    }
+  }
+  fill();
+  for (let n = 0; n < lanes.length;) {
+    const waiting = lanes.slice(n);
+    n = lanes.length;
+    await Promise.all(waiting);
+  }
   return progress;
 }
 
@@ -251,13 +292,4 @@ function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
     heartbeatTimeout: heartbeatTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
   } as const;
-}
-
-/** Run `fn` over `items` with at most `limit` in flight (deterministic: plain promises). */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length && !stop()) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
 }
