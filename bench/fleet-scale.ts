@@ -4,11 +4,15 @@
  * the store role (workflows + DuckDB) in this process. Ideal = workers x C / latency; the table
  * says how close each fleet came.
  *
- *   npx tsx bench/fleet-scale.ts [--reviews 600] [--latency-ms 1000] [--concurrency 8] [--workers 1,2,4,8] [--chunk-size N]
+ *   npx tsx bench/fleet-scale.ts [--reviews 600] [--latency-ms 1000] [--concurrency 8] [--workers 1,2,4,8] [--chunk-size N] [--adaptive]
+ *
+ * --adaptive: the workers get no --max-concurrency, so their limiter starts at 1 call and grows on
+ * success; the run's --max-concurrency (C) still sizes the chunks.
  *
  * Run `npm run build` first: the workers start from dist/ (tsx would cost each one seconds of CPU).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadEvalSet, type EvalInstance } from '../core/flask/dataset.js';
@@ -29,6 +33,8 @@ const { values: v } = parseArgs({
   options: {
     reviews: { type: 'string', default: '600' }, 'latency-ms': { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '8' },
     workers: { type: 'string', default: '1,2,4,8' }, 'chunk-size': { type: 'string' },
+    // Workers without --max-concurrency: their limiter starts at 1 call and grows on success (core/rate).
+    adaptive: { type: 'boolean', default: false },
   },
 });
 const N = Number(v.reviews);
@@ -40,7 +46,8 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 /** `flask-eval worker --role judge` processes of the fleet, each ready when it polls. */
 async function startFleet(n: number, env: NodeJS.ProcessEnv): Promise<ChildProcess[]> {
   return Promise.all(Array.from({ length: n }, () => new Promise<ChildProcess>((resolve, reject) => {
-    const p = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'worker', '--role', 'judge', '--max-concurrency', String(C)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cap = v.adaptive ? [] : ['--max-concurrency', String(C)];
+    const p = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'flask-eval.js'), 'worker', '--role', 'judge', ...cap], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const seen = (d: Buffer) => {
       out += d.toString();
@@ -74,9 +81,9 @@ runBench(async (cleanups) => {
   const base = loadEvalSet(DATA_FILES.evalSet);
   const instances = Array.from({ length: N }, (_, k) => ({ ...base[k % base.length]!, idx: k + 1 }));
   const answers = new Map<number, string>();
-  log(`fleet-scale: ${N} reviews, judge latency ${LATENCY} ms, --max-concurrency ${C} per worker, fleets ${FLEETS.join('/')}`);
-  log('| workers | seconds | reviews/s | ideal/s | of ideal | reviews landed (distinct) |');
-  log('|---:|---:|---:|---:|---:|---:|');
+  log(`fleet-scale: ${N} reviews, judge latency ${LATENCY} ms, ${v.adaptive ? `adaptive workers (run --max-concurrency ${C})` : `--max-concurrency ${C} per worker`}, fleets ${FLEETS.join('/')}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  log('| workers | seconds | reviews/s | ideal/s | of ideal | reviews landed (distinct) | load (1 min) after |');
+  log('|---:|---:|---:|---:|---:|---:|---:|');
   for (const W of FLEETS) {
     const queue = `bench-fleet-${process.pid}-${W}`;
     const judge = endpointRef(server.url, 'flask-offline-judge', queue);
@@ -106,7 +113,7 @@ runBench(async (cleanups) => {
     const [row] = await tmp.db.read((sql) => sql.all(`SELECT count(*)::INT AS n, count(DISTINCT idx)::INT AS d FROM reviews WHERE run_id = '${runId}'`));
     const rate = result.done / s;
     const ideal = (W * C * 1000) / LATENCY;
-    log(`| ${W} | ${s.toFixed(1)} | ${rate.toFixed(1)} | ${ideal.toFixed(0)} | ${(rate / ideal).toFixed(2)} | ${row!.n} (${row!.d}) |`);
+    log(`| ${W} | ${s.toFixed(1)} | ${rate.toFixed(1)} | ${ideal.toFixed(0)} | ${(rate / ideal).toFixed(2)} | ${row!.n} (${row!.d}) | ${loadavg()[0]!.toFixed(1)} |`);
     await stopFleet();
     cleanups.pop();
   }
