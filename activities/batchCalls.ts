@@ -51,7 +51,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
     }
     const lines: string[] = [];
     for (const item of input.items) {
-      const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
+      const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed, input.prompts);
       if ('cannot' in asked) continue; // fails without a call in the direct fallback
       asked.calls.forEach((c, k) => lines.push(JSON.stringify({
         custom_id: customId(item.idx, k), method: 'POST', url: '/v1/chat/completions',
@@ -106,7 +106,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
       const at = new Date((b.created_at ?? Date.now() / 1000) * 1000).toISOString();
       const out: BatchCollected = { results: [], fallback: [], linesOk: 0, linesFailed: 0 };
       for (const item of input.items) {
-        const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
+        const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed, input.prompts);
         if ('cannot' in asked) {
           out.fallback.push({ idx: item.idx, calls: [], reason: asked.cannot });
           continue;

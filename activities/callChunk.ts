@@ -9,6 +9,7 @@ import { createBatchActivities } from './batchCalls.js';
 import { chunkStats, resumeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { HeartbeatCoalescer } from './heartbeats.js';
 import { runItem, type ItemRun } from './runItem.js';
+import { workerCannotWork } from './workerCannotWork.js';
 
 export interface EndpointDeps {
   /** The endpoint this worker serves: activities for any other are refused. */
@@ -65,6 +66,8 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
             heartbeats.changed();
           }),
         );
+      } catch (err) {
+        throw workerCannotWork(err, input.endpoint, input.runId, input.step);
       } finally {
         heartbeats.stop();
       }

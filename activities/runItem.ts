@@ -36,7 +36,7 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
   const { input } = run;
   const st = itemState(run.cp, item.idx);
   const finish = (o: Pick<StepOutcome, 'status'> & Partial<StepOutcome>) => finishItem(run, item.idx, st, o);
-  const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed);
+  const asked = stepRequest(input.step, item, input.settings, input.shuffleSeed, input.prompts);
   if ('cannot' in asked) return finish({ status: 'failed', error: asked.cannot });
   const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
   const many = asked.calls.length > 1;

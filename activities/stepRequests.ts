@@ -4,6 +4,7 @@ import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '.
 import { judgeProfile } from '../core/judges/index.js';
 import type { SkillName } from '../core/flask/skills.js';
 import type { ChunkItem, Step, StepSettings } from '../core/pipeline.js';
+import type { PromptSet } from '../core/flask/promptSet.js';
 
 type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -53,7 +54,7 @@ const single = (request: ChatRequest, parse: (text: string) => Parsed, numbering
  * The request of `step` for `item`, or the reason it cannot be asked (nothing to review, no
  * domain label to pick the difficulty template): such an instance fails without a call.
  */
-export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings, shuffleSeed: number): StepRequest | { cannot: string } {
+export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings, shuffleSeed: number, prompts?: PromptSet): StepRequest | { cannot: string } {
   const sampling = { temperature: settings.temperature, maxTokens: settings.maxTokens, topP: settings.topP, seed: settings.seed };
   const annotation = (p: AnnotationPrompt): ChatRequest => ({
     messages: p.messages,
@@ -76,7 +77,7 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
       if (item.skills.length === 0) return { cannot: 'instance has no skills to score' };
       // The skill-order probe lists the instance's skills in reverse (flask: in its one prompt).
       const skills = (settings.skillOrder === 'reversed' ? [...item.skills].reverse() : item.skills) as SkillName[];
-      const profile = judgeProfile(settings.judgeProfile ?? 'flask');
+      const profile = judgeProfile(settings.judgeProfile ?? 'flask', prompts);
       const response = item.response;
       const groups = profile.callSkills(skills);
       // --judge-samples K: the instance's calls asked K times over (the same request each time, at
@@ -101,11 +102,11 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
       };
     }
     case 'domain':
-      return single(annotation(renderDomainPrompt(item.instruction)), (t) => parseDomainAnswer(t));
+      return single(annotation(renderDomainPrompt(item.instruction, prompts)), (t) => parseDomainAnswer(t));
     case 'skillset': {
-      const numbering = skillNumbering(shuffleSeed, item.idx);
+      const numbering = skillNumbering(shuffleSeed, item.idx, prompts);
       return single(
-        annotation(renderSkillsetPrompt(item.instruction, item.answer || undefined, numbering)),
+        annotation(renderSkillsetPrompt(item.instruction, item.answer || undefined, numbering, prompts)),
         (t) => {
           const p = parseSkillsetAnswer(t, numbering);
           return p.ok ? { ok: true, value: p.value.skills } : p;
@@ -115,7 +116,7 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
     }
     case 'difficulty':
       if (!item.domains || item.domains.length === 0) return { cannot: 'the domain stage has no label for this instance' };
-      return single(annotation(renderDifficultyPrompt(item.instruction, item.domains)), (t) => parseDifficultyAnswer(t));
+      return single(annotation(renderDifficultyPrompt(item.instruction, item.domains, prompts)), (t) => parseDifficultyAnswer(t));
   }
 }
 

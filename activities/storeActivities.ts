@@ -3,18 +3,25 @@ import { countInstances } from '../core/store/instances.js';
 import { landResults } from '../core/store/landResults.js';
 import { loadChunkItems, workItemsInRange } from '../core/store/workItems.js';
 import type { StoreActivities } from '../core/activityContracts.js';
+import { readPromptSet } from '../core/flask/promptSet.js';
 
 /**
  * The store's activities, run only by the process that owns the results file. They are
  * small and idempotent: listing, loading a chunk's texts, landing a chunk's outcomes (a group
  * commit shared with every other landing queued meanwhile).
  */
-export function createStoreActivities(deps: { db: Database }): StoreActivities {
-  const { db } = deps;
+export function createStoreActivities(deps: {
+  db: Database;
+  /** Live pollers of an endpoint queue (Temporal's DescribeTaskQueue); none: one worker is assumed. */
+  livePollers?: (queue: string) => Promise<number>;
+}): StoreActivities {
+  const { db, livePollers } = deps;
   return {
     countWorkItems: (runId) => db.read((sql) => countInstances(sql, runId)),
     listWorkItems: ({ runId, steps, fromOrd, toOrd, judgeIds }) => db.read((sql) => workItemsInRange(sql, runId, steps, fromOrd, toOrd, judgeIds)),
     loadChunk: ({ runId, idxs }) => db.read((sql) => loadChunkItems(sql, runId, idxs)),
+    liveWorkers: async ({ queues }) => Math.max(1, ...(livePollers ? await Promise.all(queues.map(livePollers)) : [])),
+    promptSet: async ({ kind }) => readPromptSet(kind),
     landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices, batchFallback }) =>
       db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices, batchFallback })),
   };

@@ -1,5 +1,7 @@
 import type { CallChunkInput, CallChunkResult, CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from './pipeline.js';
 import type { EndpointRef } from './provider/endpoint.js';
+import type { PromptSet } from './flask/promptSet.js';
+import type { PromptKind } from './flask/promptKind.js';
 
 /** The store's activities: the only code that touches the results file, run by its one owner. */
 export interface StoreActivities {
@@ -16,6 +18,10 @@ export interface StoreActivities {
    * Idempotent: an outcome already landed for (run, idx, step) is ignored. Given `prices` (USD
    * per 1M tokens of the run's models), it also answers the run's landed cost.
    */
+  /** The most live workers polling any of these endpoint queues (at least 1): a batch cuts its chunks for them (core/fleetChunking.ts). */
+  liveWorkers(input: { queues: string[] }): Promise<number>;
+  /** The texts a step's prompts are rendered from, read from data/ by the store: they travel to the endpoint workers in each chunk's input. */
+  promptSet(input: { kind: PromptKind }): Promise<PromptSet>;
   landResults(input: {
     runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; judgeId?: string; prices?: Record<string, { input: number; output: number }>;
     /** --batch went direct (no Batch API at the endpoint): why, recorded on the run (runs.batch_fallback) */
@@ -36,6 +42,8 @@ export interface BatchChunkInput {
   settings: StepSettings;
   shuffleSeed: number;
   items: ChunkItem[];
+  /** As CallChunkInput.prompts. */
+  prompts?: PromptSet;
   /** Deterministic per (workflow, step, judge, instances): the metadata a resubmission is recognised by. */
   key: string;
 }

@@ -3,6 +3,7 @@
  * the workflow bundle (Temporal's deterministic sandbox) includes this file.
  */
 import type { EndpointRef } from './provider/endpoint.js';
+import type { PromptSet } from './flask/promptSet.js';
 
 /** One unit of work on one instance. A run's pipeline is a list of steps done in order per instance. */
 export type Step = 'generate' | 'review' | 'domain' | 'skillset' | 'difficulty';
@@ -114,6 +115,8 @@ export interface CallChunkInput {
   /** skillset: the seed of the per-instance skill shuffle. */
   shuffleSeed: number;
   items: ChunkItem[];
+  /** The texts the step's prompts are rendered from (the worker has no data/); none for generate. */
+  prompts?: PromptSet;
 }
 
 export interface ChunkStats {
@@ -269,4 +272,4 @@ export const TERMINAL_BATCH_STATES = ['completed', 'failed', 'expired', 'cancell
 /** Progress.stopped of a run that reached its --max-cost. */
 export const BUDGET_REACHED = 'budget reached';
 
-export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch'];
+export const RUN_STOPPING_ERRORS = ['ProviderError.auth', 'ProviderError.not_found', 'EndpointMismatch', 'WorkerCannotWork'];

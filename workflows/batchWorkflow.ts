@@ -1,5 +1,8 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
+import type { PromptSet } from '../core/flask/promptSet.js';
+import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
+import { fleetChunking } from '../core/fleetChunking.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type CallRecord, type ChunkItem, type ChunkStats, type Progress, type Step, type StepOutcome, type StepSettings,
 } from '../core/pipeline.js';
@@ -8,6 +11,9 @@ import type { EndpointRef } from '../core/provider/endpoint.js';
 export const batchProgressQuery = defineQuery<Progress>(BATCH_PROGRESS_QUERY);
 
 type Endpoint = ReturnType<typeof proxyActivities<EndpointActivities>>;
+
+/** Chunks started between two counts of the endpoint fleet (one store activity each). */
+const FLEET_REFRESH_CHUNKS = 16;
 
 /** What every step of a batch workflow shares: its input, its activities, its judges, its live counts. */
 interface BatchContext {
@@ -20,6 +26,8 @@ interface BatchContext {
   progress: Progress;
   /** Queues whose endpoint refused the Batch API: later chunks go direct without asking again. */
   noBatchApi: Map<string, string>;
+  /** The texts each step's prompts are rendered from, read by the store once per batch (endpoint workers have no data/). */
+  promptSets: Map<PromptKind, Promise<PromptSet>>;
 }
 
 /**
@@ -47,17 +55,70 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
   };
   setHandler(batchProgressQuery, () => progress);
-  const ctx: BatchContext = { input, store, chunkActs: new Map(), batchActs: new Map(), judges, progress, noBatchApi: new Map() };
-
-  const chunks: Array<Array<[number, number]>> = [];
-  for (let i = 0; i < work.pending.length; i += input.chunkSize) chunks.push(work.pending.slice(i, i + input.chunkSize));
-  // Enough chunks in flight to keep `concurrency` instances at the endpoint, plus two: one
-  // landing and one loading, so the endpoint's calls do not wait on the store between chunks.
-  const inFlight = Math.ceil(input.concurrency / input.chunkSize) + 2;
-  // A run with a budget stops starting chunks once its landed cost reaches it (chunks in
-  // flight finish and land: their calls are paid for).
-  await pool(chunks, inFlight, (chunk) => runChunk(ctx, chunk), () => progress.stopped !== undefined);
+  const ctx: BatchContext = { input, store, chunkActs: new Map(), batchActs: new Map(), judges, progress, noBatchApi: new Map(), promptSets: new Map() };
+  await runChunksAcrossFleet(ctx, work.pending);
   return progress;
+}
+
+/**
+ * Cuts the pending instances into chunks as it goes and keeps enough in flight for the endpoint
+ * fleet (core/fleetChunking.ts): chunk size and chunks in flight follow the live workers of the
+ * run's endpoint queues, asked at the start and every FLEET_REFRESH_CHUNKS chunks. A run with a
+ * budget stops starting chunks once its landed cost reaches it (chunks in flight finish and
+ * land: their calls are paid for). Deterministic: plain promises.
+ */
+async function runChunksAcrossFleet(ctx: BatchContext, pending: Array<[number, number]>): Promise<void> {
+  const { input, judges, store, progress } = ctx;
+  const queues = [...new Set([...judges.map((j) => j.endpoint.queue), ...(input.judge ? [input.judge.queue] : []), ...(input.model ? [input.model.queue] : [])])];
+  const planFleet = async () => fleetChunking({ chunkSize: input.chunkSize, concurrency: input.concurrency, workers: await store.liveWorkers({ queues }) });
+  let fleet = await planFleet();
+  let cursor = 0;
+  let active = 0;
+  let sinceRefresh = 0;
+  let refreshing = false;
+  const lanes: Promise<void>[] = [];
+  const more = () => cursor < pending.length && progress.stopped === undefined;
+  const fill = () => {
+    while (active < fleet.inFlight && more()) {
+      active++;
+      const lane = runLane();
+      lane.catch(() => undefined); // awaited below; this only keeps a lane that fails early from counting as unhandled
+      lanes.push(lane);
+    }
+  };
+  async function runLane(): Promise<void> {
+    try {
+      // A lane over the (possibly lowered) limit ends; fill() starts lanes when it rises.
+      while (more() && active <= fleet.inFlight) {
+        const chunk = pending.slice(cursor, cursor + fleet.chunkSize);
+        cursor += chunk.length;
+        await runChunk(ctx, chunk);
+        if (++sinceRefresh >= FLEET_REFRESH_CHUNKS && !refreshing) {
+          sinceRefresh = 0;
+          refreshing = true;
+          fleet = await planFleet().finally(() => (refreshing = false));
+        }
+        fill();
+      }
+    } finally {
+      active--;
+    }
+  }
+  fill();
+  for (let n = 0; n < lanes.length;) {
+    const waiting = lanes.slice(n);
+    n = lanes.length;
+    await Promise.all(waiting);
+  }
+}
+
+/** The prompt texts of a step's kind (none for generate), read by the store once per batch. */
+async function promptsFor(ctx: BatchContext, step: Step): Promise<{ prompts?: PromptSet }> {
+  const kind = promptKindOf(step);
+  if (!kind) return {};
+  let set = ctx.promptSets.get(kind);
+  if (!set) ctx.promptSets.set(kind, (set = ctx.store.promptSet({ kind })));
+  return { prompts: await set };
 }
 
 /** A chunk through the run's steps from each instance's first unfinished one; failed instances drop out. */
@@ -116,7 +177,7 @@ async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge
   if (!endpoint) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
   try {
     return await proxyFor(ctx.chunkActs, endpoint.queue, () => endpointOptions(endpoint.queue, input.heartbeatTimeoutMs)).callChunk({
-      runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
+      runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(await promptsFor(ctx, step)),
     });
   } catch (err) {
     const cause = applicationCause(err);
@@ -145,7 +206,7 @@ async function batchStep(ctx: BatchContext, step: Step, items: ChunkItem[], judg
     taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
   }));
   const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? roleOf(step)}/${hashIdxs(items.map((it) => it.idx))}`;
-  const base = { runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key };
+  const base = { runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(ctx, step)) };
   let submitted: { batchId: string };
   try {
     submitted = await b.submitBatch(base);
@@ -270,13 +331,4 @@ function endpointOptions(taskQueue: string, heartbeatTimeoutMs = 15_000) {
     heartbeatTimeout: heartbeatTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
   } as const;
-}
-
-/** Run `fn` over `items` with at most `limit` in flight (deterministic: plain promises). */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length && !stop()) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
 }

@@ -13,6 +13,7 @@ import { endpointLiveLine, progressLine, type EndpointLive } from '../output/pro
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
 import { livePollerCount, livePollerWindowFor } from '../../core/rate/fleet.js';
+import { explainError } from '../output/errorReport.js';
 
 export const STATUS_HELP = `flask-eval status RUN [--json]   a run's progress: the progress line the running command prints
   (landed counts, and per endpoint the calls of chunks not landed yet: started, answered, failed,
@@ -73,6 +74,8 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
       process.stdout.write(`${JSON.stringify(await call(() => handle.result()))}\n`);
       return;
     }
+    // A run that stopped says why (a refused key, a worker that cannot render its prompts), not only FAILED.
+    if (d.status.name === 'FAILED') log(explainError(await handle.result().catch((e: unknown) => e)).message.replace(/^error: /, ''));
     if (d.status.name !== 'RUNNING') return;
 
     const queues = await call(() => runQueues(client, cfg.namespace, handle.workflowId));

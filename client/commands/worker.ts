@@ -11,9 +11,11 @@ import { installQuietRuntime } from '../session.js';
 import { closeOfflineServer, endpointRefOf, preflight, serveEndpoint } from '../endpoints.js';
 import { endpointLimitsFromFlags, judgeFromFlags, keyHelp, modelFromFlags } from '../flags.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
+import { workerTemporal } from '../workerTemporal.js';
 
 export const WORKER_HELP = `flask-eval worker [--role judge|model|both] [endpoint flags] [--judge-rpm N --judge-tpm N --model-rpm N --model-tpm N --max-concurrency N --request-timeout S] [--check]
-  An endpoint worker for TEMPORAL_ADDRESS: it polls only the task queues of the endpoints it is
+  An endpoint worker for TEMPORAL_ADDRESS (unset: the embedded Temporal of this folder's state
+  server, found by itself; FLASK_STATE_DIR names another folder's): it polls only the task queues of the endpoints it is
   configured with, so it serves exactly the runs bound to them. It needs no results file and no
   dataset: start as many as you like, on any host. Rate limits are per endpoint and fleet-wide:
   workers of one endpoint divide them.
@@ -39,8 +41,7 @@ export async function workerCommand(argv: string[], log: (s: string) => void): P
       'request-timeout': { type: 'string' }, 'judge-request-timeout': { type: 'string' }, 'model-request-timeout': { type: 'string' },
     },
   });
-  const cfg = temporalConfig();
-  if (!cfg.address) throw new InputError('flask-eval worker needs TEMPORAL_ADDRESS (host:port of your Temporal cluster); without it, run commands embed their own worker');
+  const cfg = await workerTemporal(temporalConfig(), log);
   const role = (v.role as string | undefined) ?? 'both';
   if (!['judge', 'model', 'both'].includes(role)) throw new InputError(`--role must be judge, model or both (got "${role}")`);
   installQuietRuntime();

@@ -5,8 +5,8 @@
  * ("[Is the model proficient in ...?]"), not prefixed with the skill name.
  */
 import { createHash } from 'node:crypto';
-import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
-import { DATA_FILES } from '../paths.js';
+import { rubricFor, type Rubric } from '../flask/rubrics.js';
+import { readPromptSet } from '../flask/promptSet.js';
 import { formatTemplate } from '../flask/templates.js';
 import type { ChatMessage } from '../prompts/chat.js';
 import type { SkillName } from '../flask/skills.js';
@@ -40,7 +40,7 @@ function renderPrometheusPrompt(instance: Pick<JudgedInstance, 'instruction' | '
   ];
 }
 
-export function prometheusProfile(rubrics: readonly Rubric[] = loadRubrics(DATA_FILES.rubrics)): JudgeProfile {
+export function prometheusProfile(rubrics: readonly Rubric[] = readPromptSet('review').rubrics): JudgeProfile {
   const hash = createHash('sha256').update(JSON.stringify({ ABS_SYSTEM_PROMPT, ABSOLUTE_PROMPT, SCORE_RUBRIC_TEMPLATE, rubrics })).digest('hex');
   const one = (skills: readonly SkillName[] | SkillName, what: string): SkillName => {
     if (typeof skills === 'string') return skills as SkillName;

@@ -31,8 +31,9 @@
  * "Differences from FLASK's scripts".
  */
 import { createHash } from 'node:crypto';
-import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
-import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate, type Reviewer } from '../flask/templates.js';
+import { rubricFor, type Rubric } from '../flask/rubrics.js';
+import { formatTemplate, templateById, type PromptTemplate, type Reviewer } from '../flask/templates.js';
+import { perPromptSet, promptFilesOf, readPromptSet, type PromptSet } from '../flask/promptSet.js';
 import { DATA_FILES } from '../paths.js';
 import { DOMAIN_TAXONOMY, resolveDomain } from '../flask/domains.js';
 import { SKILL_NAMES, resolveSkill, type SkillName } from '../flask/skills.js';
@@ -82,18 +83,22 @@ interface AnnotationKit {
   hash: string;
 }
 
-let cached: AnnotationKit | undefined;
-
-function loadStage(stage: AnnotationStage): StageKit {
-  const file = DATA_FILES.annotationPrompts(stage);
-  return { file, templates: loadPromptTemplates(file), reviewers: loadReviewers(DATA_FILES.annotationReviewers(stage)) };
+function stageOf(set: PromptSet, stage: AnnotationStage): StageKit {
+  const { file, templates, reviewers } = promptFilesOf(set, `annotation_prompts/${stage}`);
+  return { file, templates: new Map(templates.map((t) => [t.prompt_id, t])), reviewers };
 }
 
-/** Templates, judge settings and rubrics of the 3 stages, read from data/ once per process. */
-function kit(): AnnotationKit {
-  if (cached) return cached;
-  const stages = { domain: loadStage('domain'), skillset: loadStage('skillset'), difficulty: loadStage('difficulty') };
-  const rubrics = loadRubrics(DATA_FILES.rubrics);
+/**
+ * Templates, judge settings and rubrics of the 3 stages: from data/ (once per process), or from
+ * the set an activity's input carries (a worker without data/; one kit per set).
+ */
+function kit(set: PromptSet = readPromptSet('annotation')): AnnotationKit {
+  return kitOf(set);
+}
+
+const kitOf = perPromptSet((set): AnnotationKit => {
+  const stages = { domain: stageOf(set, 'domain'), skillset: stageOf(set, 'skillset'), difficulty: stageOf(set, 'difficulty') };
+  const rubrics = set.rubrics;
   const fileOrder = rubrics.map((r) => {
     const name = SKILL_NAMES.find((n) => n === r.Skill) ?? resolveSkill(r.Skill);
     if (!name) throw new InputError(`${DATA_FILES.rubrics}: unknown skill "${r.Skill}"`);
@@ -113,9 +118,8 @@ function kit(): AnnotationKit {
     domainTemperature: FLASK_DOMAIN_TEMPERATURE,
   };
   const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex');
-  cached = { stages, rubrics, fileOrder, hash };
-  return cached;
-}
+  return { stages, rubrics, fileOrder, hash };
+});
 
 function settingsFor(stage: StageKit, promptId: number): Reviewer['metadata'] {
   const r = stage.reviewers.find((x) => x.prompt_id === promptId);
@@ -151,8 +155,8 @@ function renderDomainList(taxonomy: Readonly<Record<string, readonly string[]>> 
 }
 
 /** Stage 1: the domain of an instruction (one of 10, two in ambiguous cases). */
-export function renderDomainPrompt(instruction: string): AnnotationPrompt {
-  const k = kit();
+export function renderDomainPrompt(instruction: string, set?: PromptSet): AnnotationPrompt {
+  const k = kit(set);
   return build(k.stages.domain, ANNOTATION_PROMPT_IDS.domain, { question: instruction, domain: renderDomainList() }, FLASK_DOMAIN_TEMPERATURE);
 }
 
@@ -184,8 +188,9 @@ export function renderSkillsetPrompt(
   instruction: string,
   referenceAnswer: string | undefined,
   numbering: readonly SkillName[],
+  set?: PromptSet,
 ): AnnotationPrompt {
-  const k = kit();
+  const k = kit(set);
   const hasAnswer = referenceAnswer !== undefined && referenceAnswer.trim() !== '';
   const promptId = hasAnswer ? ANNOTATION_PROMPT_IDS.skillsetWithAnswer : ANNOTATION_PROMPT_IDS.skillsetWithoutAnswer;
   return build(k.stages.skillset, promptId, {
@@ -204,8 +209,8 @@ function difficultyPromptId(domains: readonly string[]): number {
 }
 
 /** Stage 3: the difficulty level; `domains` are the stage-1 labels, in the judge's order. */
-export function renderDifficultyPrompt(instruction: string, domains: readonly string[]): AnnotationPrompt {
-  return build(kit().stages.difficulty, difficultyPromptId(domains), { question: instruction });
+export function renderDifficultyPrompt(instruction: string, domains: readonly string[], set?: PromptSet): AnnotationPrompt {
+  return build(kit(set).stages.difficulty, difficultyPromptId(domains), { question: instruction });
 }
 
 /**
@@ -213,8 +218,8 @@ export function renderDifficultyPrompt(instruction: string, domains: readonly st
  * order, on any machine; seed 0 -> skillset_description.json's order, unshuffled. The PRNG is
  * mulberry32 seeded with the first 4 bytes of sha256(`${seed}:${instanceId}`); Fisher-Yates.
  */
-export function skillNumbering(seed: number, instanceId: number): SkillName[] {
-  const order = [...kit().fileOrder];
+export function skillNumbering(seed: number, instanceId: number, set?: PromptSet): SkillName[] {
+  const order = [...kit(set).fileOrder];
   if (seed === 0) return order;
   const rand = mulberry32(createHash('sha256').update(`${seed}:${instanceId}`).digest().readUInt32LE(0));
   for (let i = order.length - 1; i > 0; i--) {

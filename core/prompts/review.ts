@@ -1,9 +1,9 @@
 import { InputError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { EvalInstance } from '../flask/dataset.js';
-import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
-import { formatTemplate, loadPromptTemplates, loadReviewers, templateById, type PromptTemplate } from '../flask/templates.js';
-import { DATA_FILES } from '../paths.js';
+import { rubricFor, type Rubric } from '../flask/rubrics.js';
+import { formatTemplate, templateById, type PromptTemplate } from '../flask/templates.js';
+import { perPromptSet, promptFilesOf, readPromptSet, type PromptSet } from '../flask/promptSet.js';
 import type { ChatMessage } from './chat.js';
 import type { SkillName } from '../flask/skills.js';
 
@@ -34,27 +34,31 @@ export interface ReviewPromptKit {
   hash: string;
 }
 
-let cached: ReviewPromptKit | undefined;
-
-/** Load FLASK's review template, judge settings and rubrics from data/ (once per process). */
-export function loadReviewPromptKit(): ReviewPromptKit {
-  if (cached) return cached;
-  const reviewers = loadReviewers(DATA_FILES.reviewers);
-  const reviewer = reviewerAt(reviewers, FLASK_REVIEWER_INDEX);
-  const templates = loadPromptTemplates(DATA_FILES.reviewPrompts);
-  const template = templateById(templates, reviewer.prompt_id, DATA_FILES.reviewPrompts);
-  const noReferenceTemplate = templateById(templates, reviewerAt(reviewers, FLASK_NO_REFERENCE_REVIEWER_INDEX).prompt_id, DATA_FILES.reviewPrompts);
-  const rubrics = loadRubrics(DATA_FILES.rubrics);
-  const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
-  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
-  return cached;
+/**
+ * FLASK's review template, judge settings and rubrics: from data/ (once per process), or from the
+ * set an activity's input carries (a worker without data/; one kit per set).
+ */
+export function loadReviewPromptKit(set: PromptSet = readPromptSet('review')): ReviewPromptKit {
+  return kitOf(set);
 }
 
+const kitOf = perPromptSet((set): ReviewPromptKit => {
+  const { file, reviewersFile, reviewers, templates: list } = promptFilesOf(set, 'review_prompts');
+  const reviewer = reviewerAt(reviewers, FLASK_REVIEWER_INDEX, reviewersFile);
+  const noReferenceReviewer = reviewerAt(reviewers, FLASK_NO_REFERENCE_REVIEWER_INDEX, reviewersFile);
+  const templates = new Map(list.map((t) => [t.prompt_id, t]));
+  const template = templateById(templates, reviewer.prompt_id, file);
+  const noReferenceTemplate = templateById(templates, noReferenceReviewer.prompt_id, file);
+  const rubrics = set.rubrics;
+  const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
+  return { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
+});
+
 /** FLASK's reviewer.jsonl entry on line index + 1 (its scripts pick reviewers by position). */
-function reviewerAt<T>(reviewers: readonly T[], index: number): T {
+function reviewerAt<T>(reviewers: readonly T[], index: number, file: string): T {
   const r = reviewers[index];
   if (r === undefined) {
-    throw new InputError(`${DATA_FILES.reviewers} has ${reviewers.length} reviewer line(s); FLASK's review needs line ${index + 1}. Restore the file from FLASK's repository (data/ keeps its attribution)`);
+    throw new InputError(`${file} has ${reviewers.length} reviewer line(s); FLASK's review needs line ${index + 1}. Restore the file from FLASK's repository (data/ keeps its attribution)`);
   }
   return r;
 }
