@@ -55,7 +55,7 @@ test('the HTML report opens from disk in headless Chromium: no errors, no networ
   for (const run of ['fa', 'fb', 'fc']) assert.ok(radar.texts.includes(run), `legend ${run} drawn`);
 
   // SIMULATED banner names the simulated runs; the skill table shows a CI.
-  assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa, fb: produced by the offline endpoint, not a real model/);
+  assert.match(await page.textContent('#banner') ?? '', /SIMULATED: fa \(judge\), fb \(judge\): produced by the offline endpoint, not a real model/);
   assert.match(await page.textContent('#skill-table') ?? '', /Readability3\.500 \[\d\.\d\d, \d\.\d\d\]4/);
   assert.match(await page.textContent('#prov-table') ?? '', /judge\.example:8000/);
 
