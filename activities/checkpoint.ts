@@ -1,4 +1,4 @@
-import type { CallRecord, ChunkStats, StepOutcome } from '../core/pipeline.js';
+import type { CacheEntry, CallRecord, ChunkStats, StepOutcome } from '../core/pipeline.js';
 
 /** Where one instance of a chunk stands: heartbeated, so a retried chunk carries on from it. */
 export interface ItemState {
@@ -23,6 +23,8 @@ export interface ItemState {
   startedAt: string;
   /** The next call repeats one lost in a crash. */
   resend: boolean;
+  /** Parsed answers to store in the call cache when the instance lands (--cache). */
+  cacheEntries?: CacheEntry[];
 }
 
 /**

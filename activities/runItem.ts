@@ -6,7 +6,8 @@ import type { ChatRequest } from '../core/prompts/chat.js';
 import type { CallChunkInput, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../core/pipeline.js';
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
 import type { EndpointStats } from './endpointStats.js';
-import { estimatePromptTokens, stepRequest } from './stepRequests.js';
+import { estimatePromptTokens, joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
+import { cacheUse } from '../core/cache/callKey.js';
 
 const DEFAULT_PARSE_ATTEMPTS = 3;
 
@@ -40,8 +41,7 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
   const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
   const many = asked.calls.length > 1;
   // Several calls (one per skill): the verbatim answers, each under its call's label.
-  const allText = (last?: string) =>
-    many ? [...st.texts, ...(last !== undefined ? [last] : [])].map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n') : last;
+  const allText = (last?: string) => (many ? joinCallTexts(asked, [...st.texts, ...(last !== undefined ? [last] : [])]) : last);
 
   for (;;) {
     const call = asked.calls[st.part]!;
@@ -75,6 +75,12 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
     }
     st.values.push(parsed.value);
     st.texts.push(answer.text);
+    if (cacheUse(input.cache, call.request.temperature).write) {
+      (st.cacheEntries ??= []).push({
+        key: stepCallKey(input, asked, st.part), text: answer.text, finishReason: answer.finishReason, promptTokens: answer.promptTokens,
+        completionTokens: answer.completionTokens, servedModel: answer.model, simulated: answer.simulated,
+      });
+    }
     st.lastText = undefined;
     st.lastReason = undefined;
     if (st.part + 1 < asked.calls.length) {
@@ -145,7 +151,8 @@ function finishItem(run: ItemRun, idx: number, st: ItemState, o: Pick<StepOutcom
   run.stats.instancesThrough++;
   return {
     idx, attempts: st.attempts, promptTokens: st.promptTokens, completionTokens: st.completionTokens,
-    simulated: false, startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
+    simulated: false, startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls,
+    ...(st.cacheEntries?.length ? { cacheEntries: st.cacheEntries } : {}), ...o,
   };
 }
 

@@ -3,7 +3,8 @@ import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skill
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
 import { judgeProfile } from '../core/judges/index.js';
 import type { SkillName } from '../core/flask/skills.js';
-import type { ChunkItem, Step, StepSettings } from '../core/pipeline.js';
+import type { CallChunkInput, ChunkItem, Step, StepSettings } from '../core/pipeline.js';
+import { callCacheKey } from '../core/cache/callKey.js';
 
 type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -117,6 +118,20 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
       if (!item.domains || item.domains.length === 0) return { cannot: 'the domain stage has no label for this instance' };
       return single(annotation(renderDifficultyPrompt(item.instruction, item.domains)), (t) => parseDifficultyAnswer(t));
   }
+}
+
+/** The call cache's key of call `i` of an instance's step request (core/cache/callKey.ts). */
+export function stepCallKey(input: Pick<CallChunkInput, 'endpoint' | 'step' | 'settings'>, asked: StepRequest, i: number): string {
+  return callCacheKey({
+    baseUrl: input.endpoint.baseUrl, model: input.endpoint.model, step: input.step, callIndex: i, request: asked.calls[i]!.request,
+    ...(input.step === 'review' ? { profile: input.settings.judgeProfile ?? 'flask' } : {}), ...(asked.template ? { template: asked.template } : {}),
+  });
+}
+
+/** The verbatim answers of a several-call step, each under its call's label (one call: its answer). */
+export function joinCallTexts(asked: StepRequest, texts: readonly string[]): string | undefined {
+  if (asked.calls.length <= 1) return texts[0];
+  return texts.map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n');
 }
 
 /** A rough prompt-token count for rate budgeting (~4 characters a token); usage corrects it. */

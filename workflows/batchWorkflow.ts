@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type ChunkItem, type Progress, type Step, type StepOutcome,
@@ -39,7 +39,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   });
   const progress: Progress = {
     total: input.toOrd - input.fromOrd, done: work.done, failed: work.failed, pending: work.pending.length,
-    tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
+    tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed, cached: 0,
   };
   setHandler(batchProgressQuery, () => progress);
 
@@ -52,8 +52,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
    */
   async function batchStep(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
     const role = roleOf(step);
-    const endpoint = judge ? judge.endpoint : input[role]!;
-    const settings = judge ? { ...judge.settings, judgeProfile: judge.profile } : { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
+    const target = targetOf(step, judge);
+    const endpoint = target.endpoint!;
+    const settings = target.settings!;
     let b = batchActs.get(endpoint.queue);
     if (!b) {
       b = proxyActivities<EndpointActivities>({
@@ -104,18 +105,46 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     return { results, stats };
   }
 
-  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
+  /** The endpoint a step calls and the settings it is asked with (a panel judge's own). */
+  function targetOf(step: Step, judge?: JudgeSpec) {
     const role = roleOf(step);
-    if (input.batch && role === 'judge' && !direct) return batchStep(step, items, judge);
     const endpoint = judge ? judge.endpoint : input[role];
-    const act = judge ? judgeActs(judge) : endpoints[role];
-    if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
     const settings = judge
       ? { ...judge.settings, judgeProfile: judge.profile }
       : role === 'judge' ? { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) } : input.modelSettings;
+    return { endpoint, settings };
+  }
+
+  /**
+   * A step through the call cache first: the store answers the instances it has every answer of
+   * (one activity for the chunk), the endpoint the rest. --cache off / refresh: nothing is looked up.
+   */
+  async function callStepCached(step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
+    const { endpoint, settings } = targetOf(step, judge);
+    // patched: a batch started before the cache existed replays without the lookup it never made.
+    if (input.cache === 'off' || input.cache === 'refresh' || !endpoint || !settings || !patched('call-cache')) return callStep(step, items, judge);
+    const hit = await store.answerFromCache({
+      runId: input.runId, step, endpoint, settings, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(input.cache ? { cache: input.cache } : {}),
+    });
+    if (hit.results.length === 0) return callStep(step, items, judge);
+    const served = new Set(hit.results.map((r) => r.idx));
+    const rest = items.filter((it) => !served.has(it.idx));
+    const out = rest.length > 0 ? await callStep(step, rest, judge) : undefined;
+    const stats = { ...hit.stats };
+    for (const k of Object.keys(out?.stats ?? {}) as Array<keyof typeof stats>) stats[k] = (stats[k] ?? 0) + (out!.stats[k] ?? 0);
+    return { results: [...hit.results, ...(out?.results ?? [])], stats };
+  }
+
+  async function callStep(step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
+    const role = roleOf(step);
+    if (input.batch && role === 'judge' && !direct) return batchStep(step, items, judge);
+    const act = judge ? judgeActs(judge) : endpoints[role];
+    const { endpoint, settings } = targetOf(step, judge);
+    if (!endpoint || !act) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
     try {
       return await act.callChunk({
         runId: input.runId, step, endpoint, settings: settings!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items,
+        ...(input.cache ? { cache: input.cache } : {}),
       });
     } catch (err) {
       const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
@@ -140,6 +169,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
       ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
       ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
+      ...(input.cache ? { cache: input.cache } : {}),
     });
     if (landed.runCostUsd !== undefined) {
       progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
@@ -157,13 +187,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
     const outs = await Promise.all(judges.map(async (j) => {
       const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
       if (todo.length === 0) return undefined;
-      return landStep('review', todo, await callStep('review', todo, j), j);
+      return landStep('review', todo, await callStepCached('review', todo, j), j);
     }));
-    const stats = { calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 };
+    const stats = { calls: 0, cached: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 };
     const failed = new Map<number, StepOutcome>();
     for (const o of outs) {
       if (!o) continue;
-      for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += o.stats[k];
+      for (const k of Object.keys(stats) as Array<keyof typeof stats>) stats[k] += o.stats[k] ?? 0;
       for (const r of o.results) if (r.status === 'failed' && !failed.has(r.idx)) failed.set(r.idx, r);
     }
     const now = new Date().toISOString();
@@ -184,8 +214,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
       const step = input.steps[k];
       const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
       if (todo.length === 0) continue;
-      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step!, todo, await callStep(step!, todo));
+      const out = step === 'review' ? await reviewByEachJudge(todo) : await landStep(step!, todo, await callStepCached(step!, todo));
       progress.calls += out.stats.calls;
+      progress.cached = (progress.cached ?? 0) + (out.stats.cached ?? 0);
       progress.tokens += out.stats.tokens;
       progress.rateLimited += out.stats.rateLimited;
       progress.resent += out.stats.lost;
