@@ -134,6 +134,25 @@ export function joinCallTexts(asked: StepRequest, texts: readonly string[]): str
   return texts.map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n');
 }
 
+/**
+ * The answers joinCallTexts joined, split back at the known labels in order; undefined when the
+ * text is not such a join (a failure recorded before any answer).
+ */
+export function splitCallTexts(asked: StepRequest, text: string): string[] | undefined {
+  if (asked.calls.length <= 1) return [text];
+  const heads = asked.calls.map((c, i) => `[${c.label ?? i + 1}]\n`);
+  const out: string[] = [];
+  let at = 0;
+  for (const [i, head] of heads.entries()) {
+    if (!text.startsWith(head, at)) return out.length > 0 ? out : undefined;
+    const next = i + 1 < heads.length ? text.indexOf(`\n\n${heads[i + 1]}`, at + head.length) : -1;
+    out.push(text.slice(at + head.length, next === -1 ? undefined : next));
+    if (next === -1) break;
+    at = next + 2;
+  }
+  return out;
+}
+
 /** A rough prompt-token count for rate budgeting (~4 characters a token); usage corrects it. */
 export function estimatePromptTokens(request: ChatRequest): number {
   let chars = 0;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { RescoreResult } from '../activities/rescoreReviews.js';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RunStoppedError } from '../core/errors.js';
@@ -49,6 +50,8 @@ export interface StoreClient {
   /** flask-eval import-labels: land checked rows (core/store/humanLabels.ts) */
   importLabels(body: { runId: string; source: { path: string; sha256: string }; rows: readonly HumanLabelRow[] }): Promise<{ landed: number; existing: number }>;
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
+  /** flask-eval rescore: re-parse a run's stored judge texts into `target` (activities/rescoreReviews.ts) */
+  rescore(body: { source: string; target: string }): Promise<RescoreResult>;
 }
 
 export interface AttachedStateServer {
@@ -85,6 +88,9 @@ export function storeClient(socket: string): StoreClient {
     },
     importLabels(body) {
       return requestJson(socket, 'POST', '/labels', body, 120_000);
+    },
+    rescore(body) {
+      return requestJson(socket, 'POST', '/rescore', body, 600_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {
