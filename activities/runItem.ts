@@ -6,7 +6,8 @@ import type { ChatRequest } from '../core/prompts/chat.js';
 import type { CallChunkInput, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../core/pipeline.js';
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
 import type { EndpointStats } from './endpointStats.js';
-import { estimatePromptTokens, joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
+import { joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
+import { requestTokenBound } from '../core/cost/tokens.js';
 import { cacheUse } from '../core/cache/callKey.js';
 
 const DEFAULT_PARSE_ATTEMPTS = 3;
@@ -103,7 +104,7 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
  * attempt; throws (non-retryable) when the key is refused or the model is unknown.
  */
 async function callOnce(run: ItemRun, st: ItemState, request: ChatRequest): Promise<ChatResult | 'rate_limited' | ProviderError> {
-  const permit = await run.limiter.acquire(estimatePromptTokens(request) + request.maxTokens);
+  const permit = await run.limiter.acquire(await requestTokenBound(run.input.endpoint.model, request));
   const callNo = st.nextCallNo++;
   st.inFlight.push(callNo);
   st.sentAt = Date.now();

@@ -152,10 +152,3 @@ export function splitCallTexts(asked: StepRequest, text: string): string[] | und
   }
   return out;
 }
-
-/** A rough prompt-token count for rate budgeting (~4 characters a token); usage corrects it. */
-export function estimatePromptTokens(request: ChatRequest): number {
-  let chars = 0;
-  for (const m of request.messages) chars += m.content.length + 8;
-  return Math.ceil(chars / 4);
-}
