@@ -194,8 +194,8 @@ export async function executeRun(a: {
     const saved = final.cached ? await openReadOnly(session.dbFile).run((sql) => cacheSavings(sql, run.runId, priceTable)).then(formatUsd, () => undefined) : undefined;
     log(runSummary(final, cost, record.kind, saved));
     if (final.stopped === BUDGET_REACHED) {
-      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
-        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
+      const spent = await costNow().then((c) => c.pricedUsd, () => undefined);
+      log(budgetStopMessage(options.maxCostUsd!, spent, final.pending));
     }
     return { progress: final, record: run };
   } finally {
@@ -226,6 +226,15 @@ function endpointLine(workers: EndpointWorker[], p: Progress): string {
       return `${endpointLiveLine(live, p.total - p.resumed - s.instancesThrough, snap.concurrency)}${failing}`;
     })
     .join(' | ');
+}
+
+/** How far a run that reached its --max-cost went: what it spent and by how much that passed the budget. */
+export function budgetStopMessage(maxCostUsd: number, spentUsd: number | undefined, pending: number): string {
+  const over = spentUsd !== undefined && spentUsd > maxCostUsd
+    ? `, ${formatUsd(spentUsd - maxCostUsd)} (${Math.round((100 * (spentUsd - maxCostUsd)) / maxCostUsd)}%) over it: the chunks in flight when it was reached landed too`
+    : '';
+  return `The run stopped at its budget (--max-cost ${formatUsd(maxCostUsd)}) having spent ${formatUsd(spentUsd)}${over}; ${pending} instances not started. ` +
+    'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).';
 }
 
 /** What a finished instance of a run of this kind is: infer answers, annotate labels, the rest score. */
