@@ -28,7 +28,8 @@ export interface EndpointDeps {
  * has the store land it. Rate limits are waited out here (they spend no attempt); transient
  * errors spend one of `maxAttempts`; an unparseable answer is asked again (bounded). Progress is
  * heartbeated every second, so when a worker dies the retried chunk skips finished instances
- * and records the calls that were in flight as lost (they are sent again, and counted).
+ * and records the calls that were in flight as lost, and the unfinished instances that may have been
+ * sent after the last heartbeat as possibly sent (they are sent again, and counted).
  */
 export function createEndpointActivities(deps: EndpointDeps): EndpointActivities {
   const stats = deps.stats ?? new EndpointStats();
@@ -47,7 +48,9 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         );
       }
       const ctx = currentContext();
-      const { cp, lost } = resumeCheckpoint(ctx?.info.heartbeatDetails as Checkpoint | undefined, input.endpoint.model);
+      const { cp, lost } = resumeCheckpoint(ctx?.info.heartbeatDetails as Checkpoint | undefined, input.endpoint.model, {
+        idxs: input.items.map((it) => it.idx), retry: (ctx?.info.attempt ?? 1) > 1,
+      });
       const doneIdx = new Set(cp.done.map((o) => o.idx));
       const heartbeats = new HeartbeatCoalescer(() => ctx?.heartbeat(cp));
       if (lost > 0) heartbeats.changed();

@@ -1,4 +1,4 @@
-import type { CacheEntry, CallRecord, ChunkStats, StepOutcome } from '../core/pipeline.js';
+import { unansweredByCrash, type CacheEntry, type CallRecord, type ChunkStats, type StepOutcome } from '../core/pipeline.js';
 
 /** Where one instance of a chunk stands: heartbeated, so a retried chunk carries on from it. */
 export interface ItemState {
@@ -42,20 +42,40 @@ export interface Checkpoint {
 }
 
 /**
- * The checkpoint a retried chunk starts from (empty on a first attempt). Calls that were in
- * flight when the last worker died were paid for and their answers lost: they are recorded as
- * `lost`, and the next call of that instance is marked as a re-send.
+ * The checkpoint a retried chunk starts from (empty on a first attempt). What the dead attempt
+ * paid for and lost is recorded, so its repeats are counted and never hidden:
+ *  - calls in flight at its last heartbeat were sent and their answers lost: `lost`;
+ *  - on a retry, every other unfinished instance may have been sent after that heartbeat (which
+ *    reaches the server at most once a second): one `possibly_sent` call each, an upper bound
+ *    (an instance that made two calls in that last second is counted once).
+ * The next call of each such instance is marked as a re-send.
  */
-export function resumeCheckpoint(carried: Checkpoint | undefined, model: string): { cp: Checkpoint; lost: number } {
+export function resumeCheckpoint(
+  carried: Checkpoint | undefined,
+  model: string,
+  chunk: { idxs: readonly number[]; retry: boolean } = { idxs: [], retry: false },
+): { cp: Checkpoint; lost: number } {
   const cp: Checkpoint = { model, done: carried?.done ?? [], items: carried?.items ?? {} };
   let lost = 0;
-  for (const st of Object.values(cp.items)) {
+  const inFlightAtCrash = new Set<number>();
+  for (const [idx, st] of Object.entries(cp.items)) {
     for (const callNo of st.inFlight) {
       st.calls.push({ callNo, outcome: 'lost', promptTokens: 0, completionTokens: 0, latencyMs: 0, resent: false, startedAt: st.startedAt });
       st.resend = true;
+      inFlightAtCrash.add(Number(idx));
       lost++;
     }
     st.inFlight = [];
+  }
+  if (chunk.retry) {
+    const done = new Set(cp.done.map((o) => o.idx));
+    for (const idx of chunk.idxs) {
+      if (done.has(idx) || inFlightAtCrash.has(idx)) continue;
+      const st = itemState(cp, idx);
+      st.calls.push({ callNo: st.nextCallNo++, outcome: 'possibly_sent', promptTokens: 0, completionTokens: 0, latencyMs: 0, resent: false, startedAt: st.startedAt });
+      st.resend = true;
+      lost++;
+    }
   }
   return { cp, lost };
 }
@@ -73,13 +93,13 @@ export function itemState(cp: Checkpoint, idx: number): ItemState {
   return st;
 }
 
-/** What the chunk's calls came to: calls by outcome and tokens (lost calls are counted apart). */
+/** What the chunk's calls came to: calls by outcome and tokens (calls lost or possibly sent by a dead worker are counted apart). */
 export function chunkStats(results: readonly StepOutcome[], lost: number): ChunkStats {
   let calls = 0, rateLimited = 0, errors = 0, tokens = 0;
   for (const r of results) {
     tokens += r.promptTokens + r.completionTokens;
     for (const c of r.calls) {
-      if (c.outcome === 'lost') continue;
+      if (unansweredByCrash(c.outcome)) continue;
       calls++;
       if (c.outcome === 'rate_limited') rateLimited++;
       else if (c.outcome !== 'ok') errors++;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderError, type ChatProvider, type ChatResult } from '../core/provider/provider.js';
 import type { EndpointLimiter } from '../core/rate/index.js';
 import type { ChatRequest } from '../core/prompts/chat.js';
-import type { CallChunkInput, CallOutcome, CallRecord, ChunkItem, StepOutcome } from '../core/pipeline.js';
+import { unansweredByCrash, type CallChunkInput, type CallOutcome, type CallRecord, type ChunkItem, type StepOutcome } from '../core/pipeline.js';
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
 import type { EndpointStats } from './endpointStats.js';
 import { joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
@@ -125,8 +125,8 @@ async function callOnce(run: ItemRun, st: ItemState, request: ChatRequest): Prom
     permit.release({ outcome: 'ok', latencyMs: Date.now() - t0, promptTokens: res.promptTokens, completionTokens: res.completionTokens, headers: res.rateHeaders });
     run.stats.record('ok', undefined, Date.now(), Date.now() - t0);
     record('ok', { httpStatus: 200, promptTokens: res.promptTokens, completionTokens: res.completionTokens });
-    // A lost call asked the same thing: its cost is best estimated by this one's.
-    for (const c of st.calls) if (c.outcome === 'lost' && c.promptTokens === 0) Object.assign(c, { promptTokens: res.promptTokens, completionTokens: res.completionTokens });
+    // A lost (or possibly sent) call asked the same thing: its cost is best estimated by this one's.
+    for (const c of st.calls) if (unansweredByCrash(c.outcome) && c.promptTokens === 0) Object.assign(c, { promptTokens: res.promptTokens, completionTokens: res.completionTokens });
     return res;
   } catch (e) {
     const pe = e instanceof ProviderError ? e : new ProviderError('connection', (e as Error)?.message ?? String(e));

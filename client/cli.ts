@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'import-labels': async () => { const m = await import('./commands/importLabels.js'); return { run: (a) => m.importLabelsCommand(a, log), help: m.IMPORT_LABELS_HELP }; },
   'judge-report': async () => { const m = await import('./commands/judgeReport.js'); return { run: (a) => m.judgeReportCommand(a, log), help: m.JUDGE_REPORT_HELP }; },
   export: async () => { const m = await import('./commands/export.js'); return { run: (a) => m.exportCommand(a, log), help: m.EXPORT_HELP }; },
+  snapshot: async () => { const m = await import('./commands/snapshot.js'); return { run: (a) => m.snapshotCommand(a, log), help: m.SNAPSHOT_HELP }; },
   query: async () => { const m = await import('./commands/query.js'); return { run: (a) => m.queryCommand(a), help: m.QUERY_HELP }; },
   status: async () => { const m = await import('./commands/status.js'); return { run: (a) => m.statusCommand(a, log), help: m.STATUS_HELP }; },
   worker: async () => { const m = await import('./commands/worker.js'); return { run: (a) => m.workerCommand(a, log), help: m.WORKER_HELP }; },

@@ -46,8 +46,19 @@ export interface ChunkItem {
   judged?: string[];
 }
 
-/** `cached`: answered from the call cache (core/cache), no request sent, cost 0. */
-export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost' | 'cached';
+/**
+ * `lost`: in flight when its worker died (sent, answer lost). `possibly_sent`: a retried chunk's
+ * instance that was neither finished nor in flight at the dead worker's last heartbeat: it may
+ * have been sent after it (the heartbeat reaches the server at most once a second), so it is
+ * recorded as possibly sent, an upper bound (see README, "Durability and what a crash costs").
+ * `cached`: answered from the call cache (core/cache), no request sent, cost 0.
+ */
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost' | 'possibly_sent' | 'cached';
+
+/** Records of calls a dead worker made or may have made, whose answers never arrived. */
+export function unansweredByCrash(outcome: CallOutcome): boolean {
+  return outcome === 'lost' || outcome === 'possibly_sent';
+}
 
 /** --cache: on (read and write), off, read (use stored answers, store none), refresh (store fresh answers, use none); default: temperature-0 calls only. */
 export type CacheMode = 'on' | 'off' | 'read' | 'refresh';
@@ -134,6 +145,7 @@ export interface ChunkStats {
   rateLimited: number;
   errors: number;
   tokens: number;
+  /** Calls of a dead worker recorded on resume: lost (certainly sent) plus possibly sent. */
   lost: number;
 }
 

@@ -11,7 +11,7 @@ import type { HumanLabelRow } from '../core/store/humanLabels.js';
 import { keyFreeEnv } from './temporalDevServer.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
 import { openLease, postNdjson, requestJson, streamNdjson, type Lease } from './socketClient.js';
-import { pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type ServerInfo } from './serverInfo.js';
+import { describeHolder, pidAlive, readServerInfo, serverJsonPath, serverLockPath, serverLogPath, socketPathFor, type FileHolder, type ServerInfo } from './serverInfo.js';
 
 /** What GET /health answers. */
 export interface StateServerHealth {
@@ -32,6 +32,8 @@ export interface StateServerHealth {
   leases: number;
   /** Shutting down: not to be attached to (a new one is started once it is gone). */
   stopping: boolean;
+  /** Another process holds the results file: the server waits for it before it can land anything. */
+  fileHeldBy?: FileHolder | null;
 }
 
 type Row = Record<string, unknown>;
@@ -50,6 +52,8 @@ export interface StoreClient {
   /** flask-eval import-labels: land checked rows (core/store/humanLabels.ts) */
   importLabels(body: { runId: string; source: { path: string; sha256: string }; rows: readonly HumanLabelRow[] }): Promise<{ landed: number; existing: number }>;
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
+  /** flask-eval snapshot: the published read-only copy, refreshed now if anything landed since. */
+  snapshot(): Promise<{ file: string }>;
   /** flask-eval rescore: re-parse a run's stored judge texts into `target` (activities/rescoreReviews.ts) */
   rescore(body: { source: string; target: string }): Promise<RescoreResult>;
 }
@@ -88,6 +92,10 @@ export function storeClient(socket: string): StoreClient {
     },
     importLabels(body) {
       return requestJson(socket, 'POST', '/labels', body, 120_000);
+    },
+    snapshot() {
+      // A big results file takes a while to copy.
+      return requestJson(socket, 'POST', '/snapshot', {}, 600_000);
     },
     rescore(body) {
       return requestJson(socket, 'POST', '/rescore', body, 600_000);
@@ -178,12 +186,25 @@ function logTail(stateDir: string, lines = 15): string {
 export async function ensureStateServer(o: { stateDir: string; mode: '--auto' | '--foreground'; log: (s: string) => void; timeoutMs?: number; dbFile?: string }): Promise<{ info: ServerInfo; health: StateServerHealth; started: boolean }> {
   assertResultsFile(path.resolve(o.dbFile ?? dbPath()));
   const timeoutMs = o.timeoutMs ?? Number(process.env.FLASK_SERVER_START_TIMEOUT_MS ?? 120_000);
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
   let child: ChildProcess | undefined;
   let childExit: string | undefined;
   let waitingSaid = false;
+  let heldSaidAt = 0;
   for (;;) {
     const found = await probeStateServer(o.stateDir, 1000);
+    const held = found?.health.fileHeldBy;
+    if (held && !found.health.stopping) {
+      // Not an error and not a timeout: the user closes the other program and the command goes on.
+      if (Date.now() - heldSaidAt > 60_000) {
+        o.log(`${found.health.dbFile} is held open by ${describeHolder(held)} since ${held.since.slice(11, 19)}: waiting for it to close. ` +
+          `Close that connection; while runs land, other tools read ${path.join(path.dirname(found.health.dbFile), 'snapshot.duckdb')} (flask-eval snapshot) instead. Ctrl-C stops waiting.`);
+        heldSaidAt = Date.now();
+      }
+      deadline = Date.now() + timeoutMs;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
     if (found?.health.temporalUp && !found.health.stopping) return { ...found, started: child !== undefined };
     if (!found && liveDaemonPid(o.stateDir) === undefined) {
       if (childExit !== undefined) {

@@ -355,6 +355,8 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
           if (!parsed.success) throw new BadRequest(zodMessage('POST /rescore', parsed.error));
           return sendJson(res, 200, await deps.db.run((sql) => rescoreReviews(sql, parsed.data.source, parsed.data.target)));
         }
+        case 'POST /snapshot':
+          return sendJson(res, 200, { file: await deps.snapshot.fresh(), commits: deps.db.commits });
         case 'POST /pin':
           deps.onPin();
           return sendJson(res, 200, { ...deps.health(), leases: leases.size });

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { dbPath, stateDir } from '../core/config.js';
 import { InputError } from '../core/errors.js';
-import { runUserQuery } from '../core/store/safeQuery.js';
+import { openLockedReadOnly, runUserQuery } from '../core/store/safeQuery.js';
 import { assertResultsFile } from '../core/store/resultsFile.js';
 import { probeStateServer, storeClient } from './attach.js';
 
@@ -32,20 +32,6 @@ export interface ResultsReader {
   describe: string;
   close(): Promise<void>;
 }
-
-/**
- * DuckDB settings of a direct read: the file opened READ_ONLY, and no other file at all (no
- * COPY TO, read_text, ATTACH, INSTALL/LOAD), locked so SQL cannot switch them back on.
- */
-const SAFE_READ_CONFIG: Record<string, string> = {
-  access_mode: 'READ_ONLY',
-  enable_external_access: 'false',
-  autoinstall_known_extensions: 'false',
-  autoload_known_extensions: 'false',
-  lock_configuration: 'true',
-};
-
-const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
 
 /**
  * Through this folder's state server when it is up and owns that file (it holds the file open,
@@ -81,7 +67,9 @@ function socketReader(socket: string, pid: number, dbFile: string): ResultsReade
 }
 
 async function directReader(dbFile: string, lockTimeoutMs: number): Promise<ResultsReader> {
-  const { instance, conn } = await openReadOnly(dbFile, lockTimeoutMs);
+  // A writer (a state server of another folder using this file, an old worker) may hold the lock briefly.
+  const reader = await openLockedReadOnly(dbFile, { lockTimeoutMs });
+  const conn = reader.connection;
   const materialize = async (result: DuckDBResult): Promise<Row[]> => (await result.getRowObjectsJson()) as Row[];
   const all = async <T extends Row>(sql: string, params: unknown[] = []): Promise<T[]> =>
     (await materialize(await conn.run(sql, params as DuckDBValue[]))) as T[];
@@ -128,29 +116,7 @@ async function directReader(dbFile: string, lockTimeoutMs: number): Promise<Resu
     },
     describe: `${dbFile} (read-only, external access disabled)`,
     async close() {
-      conn.closeSync();
-      instance.closeSync();
+      reader.close();
     },
   };
-}
-
-/** A writer (a state server of another folder using this file, an old worker) may hold the lock briefly. */
-async function openReadOnly(dbFile: string, lockTimeoutMs: number): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
-  const deadline = Date.now() + lockTimeoutMs;
-  let wait = 20;
-  for (;;) {
-    try {
-      const { DuckDBInstance } = await import('@duckdb/node-api'); // loaded on first use (start-up)
-      const instance = await DuckDBInstance.create(dbFile, SAFE_READ_CONFIG);
-      return { instance, conn: await instance.connect() };
-    } catch (e) {
-      const msg = (e as Error).message ?? '';
-      if (!LOCK_ERROR.test(msg)) throw e;
-      if (Date.now() > deadline) {
-        throw new InputError(`${dbFile} is held open by another process for over ${lockTimeoutMs / 1000}s (a state server of another folder, or a worker): ${msg}`);
-      }
-      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
-      wait = Math.min(wait * 2, 200);
-    }
-  }
 }

@@ -93,3 +93,15 @@ export function pidAlive(pid: number): boolean {
     return true; // no /proc (macOS): trust the signal
   }
 }
+
+/** A process holding the results file open (a DuckDB CLI, a notebook): the state server waits for it. */
+export interface FileHolder {
+  pid: number | null;
+  /** Its command line, when this machine shows it (/proc). */
+  command: string | null;
+  since: string;
+}
+
+export function describeHolder(h: FileHolder): string {
+  return h.pid ? `process ${h.pid}${h.command ? ` (${h.command})` : ''}` : 'another process';
+}

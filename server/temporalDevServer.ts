@@ -162,6 +162,14 @@ export class DevServerChild {
     return `127.0.0.1:${this.o.port}`;
   }
 
+  get port(): number {
+    return this.o.port;
+  }
+
+  get uiPort(): number {
+    return this.o.uiPort;
+  }
+
   get uiUrl(): string {
     return `http://127.0.0.1:${this.o.uiPort}`;
   }

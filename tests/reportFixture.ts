@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Database } from '../core/store/database.js';
 import { createOrMatchRun, type RunRecord } from '../core/store/runs.js';
 import { landInstances, landResponses } from '../core/store/instances.js';
-import { landReview, type ReviewRow } from '../core/store/reviews.js';
+import { landReview, type ReviewFixture as ReviewRow } from './helpers/landReview.js';
 import type { EvalInstance } from '../core/flask/dataset.js';
 
 export const record = (runId: string, simulated = true): RunRecord => ({
@@ -37,7 +37,6 @@ const review = (idx: number, scores: Scores | 'failed'): ReviewRow => ({
   rawText: scores === 'failed' ? 'I cannot score this.' : `Feedback for ${idx}.\n${JSON.stringify(scores)}`,
   error: scores === 'failed' ? 'no score dictionary found' : null, scores: scores === 'failed' ? {} : scores,
   promptTokens: 100 + idx, completionTokens: 20, attempts: scores === 'failed' ? 3 : 1,
-  startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
 });
 
 const REVIEWS: Record<string, Record<number, Scores | 'failed'>> = {
@@ -74,7 +73,8 @@ export async function buildReportFixture(): Promise<string> {
       await landInstances(sql, runId, INSTANCES.filter((i) => idxs.includes(i.idx)));
       await landResponses(sql, runId, idxs.map((idx) => ({ idx, modelId: `model-${runId}`, text: `answer ${idx} of ${runId}\nsecond line`, source: 'imported' as const })));
     });
-    for (const idx of idxs) await db.run((sql) => landReview(sql, runId, review(idx, reviews[idx]!)));
+    const { simulated, judgeEndpoint } = record(runId, runId !== 'fc');
+    for (const idx of idxs) await db.run((sql) => landReview(sql, runId, review(idx, reviews[idx]!), { simulated, baseUrl: judgeEndpoint ?? undefined }));
   }
   // One process owns a results file while it has it open: close it before tests hand the
   // file to other processes.

@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { CompressionCodec } from '../../core/temporal/compressionCodec.js';
 import type { Checkpoint } from '../../activities/checkpoint.js';
+import { unansweredByCrash, type CallOutcome } from '../../core/pipeline.js';
 import type { EndpointLive } from './progressBar.js';
 
 /**
@@ -41,7 +42,7 @@ function liveFromCheckpoints(checkpoints: readonly Checkpoint[], now = Date.now(
     const count = (calls: readonly { outcome: string; latencyMs: number }[]) => {
       let ok = 0;
       for (const c of calls) {
-        if (c.outcome === 'lost') continue;
+        if (unansweredByCrash(c.outcome as CallOutcome)) continue;
         e.started++;
         if (c.outcome === 'ok') {
           ok++;

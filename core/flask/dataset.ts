@@ -143,21 +143,27 @@ export function rejectDuplicates<T>(file: string, rows: Located<T>[], key: (v: T
  * that `flask-eval agreement` compares the annotator with. Labels are checked separately so a
  * malformed one can be reported as such (and dropped with --ignore-labels).
  */
+/** The fields of a line that carries an instruction to annotate or answer (instructions.ts, annotate's input). */
+export const INSTRUCTION_FIELDS = {
+  instruction: z.string().min(1, 'must not be empty').optional(),
+  text: z.string().min(1, 'must not be empty').optional(),
+  answer: z.string().optional(),
+  idx: z.number().int().nonnegative().optional(),
+  id: z.number().int().nonnegative().optional(),
+  question_id: z.number().int().nonnegative().optional(),
+  task: z.string().optional(),
+};
+
+/** FLASK's files name the instruction `text` in places: either key will do. */
+export const needsInstructionText: [(o: { instruction?: string; text?: string }) => boolean, { message: string; path: string[] }] = [
+  (o) => o.instruction !== undefined || o.text !== undefined,
+  { message: 'needs "instruction" (or "text")', path: ['instruction'] },
+];
+
 const AnnotationLineSchema = z
-  .object({
-    instruction: z.string().min(1, 'must not be empty').optional(),
-    text: z.string().min(1, 'must not be empty').optional(),
-    answer: z.string().optional(),
-    idx: z.number().int().nonnegative().optional(),
-    id: z.number().int().nonnegative().optional(),
-    question_id: z.number().int().nonnegative().optional(),
-    task: z.string().optional(),
-    skill: z.unknown().optional(),
-    domain: z.unknown().optional(),
-    difficulty: z.unknown().optional(),
-  })
+  .object({ ...INSTRUCTION_FIELDS, skill: z.unknown().optional(), domain: z.unknown().optional(), difficulty: z.unknown().optional() })
   .passthrough()
-  .refine((o) => o.instruction !== undefined || o.text !== undefined, { message: 'needs "instruction" (or "text")', path: ['instruction'] });
+  .refine(...needsInstructionText);
 
 const ANNOTATION_LINE_KEYS = ['instruction', 'text', 'answer', 'idx', 'id', 'question_id', 'task', 'skill', 'domain', 'difficulty'];
 

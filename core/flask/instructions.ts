@@ -1,23 +1,12 @@
 import { z } from 'zod';
 import { readJsonl } from '../inputs/jsonl.js';
-import { rejectDuplicates } from './dataset.js';
+import { INSTRUCTION_FIELDS, needsInstructionText, rejectDuplicates } from './dataset.js';
 
 /**
  * A user's instruction to annotate: JSONL with `instruction` (or FLASK's `text`), an optional
  * reference `answer` and an optional integer id (`idx`, `id` or `question_id`; else the line number).
  */
-export const InstructionSchema = z
-  .object({
-    instruction: z.string().min(1, 'must not be empty').optional(),
-    text: z.string().min(1, 'must not be empty').optional(),
-    answer: z.string().optional(),
-    idx: z.number().int().nonnegative().optional(),
-    id: z.number().int().nonnegative().optional(),
-    question_id: z.number().int().nonnegative().optional(),
-    task: z.string().optional(),
-  })
-  .passthrough()
-  .refine((o) => o.instruction !== undefined || o.text !== undefined, { message: 'needs "instruction" (or "text")', path: ['instruction'] });
+export const InstructionSchema = z.object(INSTRUCTION_FIELDS).passthrough().refine(...needsInstructionText);
 
 export interface InstructionItem {
   idx: number;

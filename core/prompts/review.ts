@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { EvalInstance } from '../flask/dataset.js';
 import { loadRubrics, rubricFor, type Rubric } from '../flask/rubrics.js';
@@ -39,14 +40,23 @@ let cached: ReviewPromptKit | undefined;
 export function loadReviewPromptKit(): ReviewPromptKit {
   if (cached) return cached;
   const reviewers = loadReviewers(DATA_FILES.reviewers);
-  const reviewer = reviewers[FLASK_REVIEWER_INDEX];
+  const reviewer = reviewerAt(reviewers, FLASK_REVIEWER_INDEX);
   const templates = loadPromptTemplates(DATA_FILES.reviewPrompts);
-  const template = templateById(templates, reviewer!.prompt_id, DATA_FILES.reviewPrompts);
-  const noReferenceTemplate = templateById(templates, reviewers[FLASK_NO_REFERENCE_REVIEWER_INDEX]!.prompt_id, DATA_FILES.reviewPrompts);
+  const template = templateById(templates, reviewer.prompt_id, DATA_FILES.reviewPrompts);
+  const noReferenceTemplate = templateById(templates, reviewerAt(reviewers, FLASK_NO_REFERENCE_REVIEWER_INDEX).prompt_id, DATA_FILES.reviewPrompts);
   const rubrics = loadRubrics(DATA_FILES.rubrics);
   const hash = createHash('sha256').update(JSON.stringify({ template, rubrics })).digest('hex');
-  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer!.metadata.temperature, maxTokens: reviewer!.metadata.max_tokens, hash };
+  cached = { template, noReferenceTemplate, rubrics, temperature: reviewer.metadata.temperature, maxTokens: reviewer.metadata.max_tokens, hash };
   return cached;
+}
+
+/** FLASK's reviewer.jsonl entry on line index + 1 (its scripts pick reviewers by position). */
+function reviewerAt<T>(reviewers: readonly T[], index: number): T {
+  const r = reviewers[index];
+  if (r === undefined) {
+    throw new InputError(`${DATA_FILES.reviewers} has ${reviewers.length} reviewer line(s); FLASK's review needs line ${index + 1}. Restore the file from FLASK's repository (data/ keeps its attribution)`);
+  }
+  return r;
 }
 
 /** The "{skills}" block: each skill's criteria and 1-5 rubric, byte for byte as gen_prompt builds it. */

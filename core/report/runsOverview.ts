@@ -43,7 +43,7 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
   const sim = (t: string, cols: Set<string>) => (cols.has('simulated') ? `OR EXISTS (SELECT 1 FROM ${t} x WHERE x.run_id = r.run_id AND x.simulated)` : '');
   const resent = callCols.size > 0
     // A lost call and the repeat marked re-sent are one re-send: counted once (the larger count, as a repeat may still be pending).
-    ? `(SELECT ${callCols.has('resent') ? "greatest(count(*) FILTER (c.outcome = 'lost'), count(*) FILTER (coalesce(c.resent, false)))" : "count(*) FILTER (c.outcome = 'lost')"} FROM calls c WHERE c.run_id = r.run_id)`
+    ? `(SELECT ${callCols.has('resent') ? "greatest(count(*) FILTER (c.outcome IN ('lost', 'possibly_sent')), count(*) FILTER (coalesce(c.resent, false)))" : "count(*) FILTER (c.outcome IN ('lost', 'possibly_sent'))"} FROM calls c WHERE c.run_id = r.run_id)`
     : 'NULL';
   // A panel reviews an instance once per judge: an instance is reviewed when every judge has reviewed it.
   const judgeCol = revCols.has('judge_id') ? 'judge_id' : "''";

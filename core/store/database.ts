@@ -3,30 +3,11 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ensureSchema } from './schema.js';
 import { registerOpenFile } from './openFiles.js';
+import { creationSettings, isLockError, lockDown } from './lockedDown.js';
 
 export { Sql } from './sql.js';
 import { Sql } from './sql.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
-
-/** DuckDB settings of every instance we open: it reads and writes its own file, nothing else. */
-const LOCKED_DOWN = {
-  enable_external_access: 'false',
-  lock_configuration: 'true',
-  autoinstall_known_extensions: 'false',
-  autoload_known_extensions: 'false',
-} as const;
-
-/**
- * External access off, then the configuration locked (in that order: the lock would refuse the
- * first). `allowedDirectories` are the only folders besides the instance's own files it may open.
- */
-export async function lockDown(conn: DuckDBConnection, allowedDirectories: string[] = []): Promise<void> {
-  if (allowedDirectories.length) await conn.run(`SET allowed_directories = [${allowedDirectories.map((d) => `'${d.replace(/'/g, "''")}'`).join(', ')}]`);
-  await conn.run('SET enable_external_access = false');
-  await conn.run('SET lock_configuration = true');
-}
 
 export interface DatabaseOptions {
   readOnly?: boolean;
@@ -36,6 +17,11 @@ export interface DatabaseOptions {
   memoryLimit?: string;
   /** The one folder the instance may write besides its own files: where snapshots are built (core/store/snapshot.ts). */
   snapshotBuildDir?: string;
+  /**
+   * The owner waits while another process (a DuckDB CLI, a notebook) holds the file, instead of
+   * failing: called at each try with the holder's pid (when DuckDB names it), until it is free.
+   */
+  onLocked?: (holderPid: number | undefined) => void;
 }
 
 interface Pending {
@@ -96,8 +82,15 @@ export class Database {
   }
 
   private unregister?: () => void;
+  private closing = false;
+
+  /** Opens the file now (the owner does at start, to say at once if another process holds it). */
+  async ready(): Promise<void> {
+    await this.open();
+  }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.unregister?.();
     this.unregister = undefined;
     if (!this.opened) return;
@@ -119,18 +112,32 @@ export class Database {
 
   private async openOnce() {
     if (!this.opts.readOnly) mkdirSync(path.dirname(this.file), { recursive: true });
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        return await this.openNow();
+      } catch (e) {
+        const cause = (e as Error).cause;
+        if (!this.opts.onLocked || !isLockError(cause) || this.closing) {
+          this.opened = undefined; // the next use tries again
+          throw e;
+        }
+        this.opts.onLocked(Number((cause as Error).message.match(/PID (\d+)/)?.[1]) || undefined);
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async openNow() {
     let instance: DuckDBInstance;
     try {
       // Loaded when a file is first opened: DuckDB's native module costs ~0.2 s of a command's start.
       const { DuckDBInstance } = await import('@duckdb/node-api');
-      const { enable_external_access: _e, lock_configuration: _l, ...opening } = LOCKED_DOWN;
       instance = await DuckDBInstance.create(this.file, {
-        ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...opening, ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
+        ...(this.opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), ...creationSettings(), ...(this.opts.memoryLimit ? { memory_limit: this.opts.memoryLimit } : {}),
       });
     } catch (e) {
-      this.opened = undefined;
       const msg = (e as Error).message ?? '';
-      if (LOCK_ERROR.test(msg)) {
+      if (isLockError(e)) {
         throw new Error(
           `${this.file} is open in another process (${msg.match(/PID \d+/)?.[0] ?? 'another process'}). One process owns the results ` +
             'file: go through it (flask-eval server), or stop it first.',

@@ -11,7 +11,7 @@ import {
   type Json,
 } from '@duckdb/node-api';
 import { InputError } from '../errors.js';
-import { lockDown } from './database.js';
+import { creationSettings, isLockError, lockDown } from './lockedDown.js';
 
 /**
  * SQL typed by a user (`flask-eval query`, the daemon's POST /query with user: true) runs here and
@@ -31,14 +31,6 @@ import { lockDown } from './database.js';
  * opened with QueryLimits has a memory limit and a cap on its temp space.
  * Rows are streamed chunk by chunk (DuckDB's streaming result), never materialised.
  */
-
-/** The configuration every instance that serves user SQL must have. */
-export const LOCKED_CONFIG = {
-  enable_external_access: 'false',
-  lock_configuration: 'true',
-  autoinstall_known_extensions: 'false',
-  autoload_known_extensions: 'false',
-} as const;
 
 /** What one user query may use: memory, spilled temp space (its own folder), and time. */
 export interface QueryLimits {
@@ -79,8 +71,6 @@ export interface LockedReader {
   close(): void;
 }
 
-const LOCK_ERROR = /Could not set lock on file|Conflicting lock/i;
-
 /**
  * Open the results file READ_ONLY with external access disabled and the configuration locked.
  * While another process holds the file (a writer between sessions) it waits up to
@@ -111,7 +101,7 @@ export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: n
       };
     } catch (e) {
       const msg = (e as Error).message ?? '';
-      if (!LOCK_ERROR.test(msg)) throw new InputError(`cannot open ${abs} read-only: ${msg}`);
+      if (!isLockError(e)) throw new InputError(`cannot open ${abs} read-only: ${msg}`);
       if (Date.now() > deadline) throw new InputError(`${abs} stayed locked by another process for ${timeout / 1000} s; try again, or stop the process that writes it`);
       try {
         writeFileSync(`${abs}.waiting`, String(process.pid));
@@ -124,13 +114,9 @@ export async function openLockedReadOnly(file: string, opts: { lockTimeoutMs?: n
   }
 }
 
-/**
- * Settings given when an instance is created. DuckDB refuses a temp_directory given together with
- * enable_external_access=false at creation, so LOCKED_CONFIG's two walls are set right after
- * (lockDown), before any SQL but ours has run.
- */
+/** Creation settings plus a user query's limits (its own temp folder, capped). */
 function openingConfig(limits?: QueryLimits): Record<string, string> {
-  const { enable_external_access: _e, lock_configuration: _l, ...rest } = LOCKED_CONFIG;
+  const rest = creationSettings();
   if (!limits) return rest;
   mkdirSync(limits.tempDirectory, { recursive: true });
   return { ...rest, memory_limit: limits.memoryLimit, temp_directory: limits.tempDirectory, max_temp_directory_size: limits.maxTempSize };
@@ -190,7 +176,7 @@ function opening(sql: string): string {
 
 /**
  * Refuse to run user SQL on an instance that could reach the file system or be reconfigured:
- * a daemon or a reader opened without LOCKED_CONFIG is a bug, not a user error.
+ * a daemon or a reader opened without LOCKED_DOWN is a bug, not a user error.
  */
 async function assertLocked(conn: DuckDBConnection): Promise<void> {
   const r = await conn.runAndReadAll(
@@ -198,7 +184,7 @@ async function assertLocked(conn: DuckDBConnection): Promise<void> {
   );
   const [ext, locked] = r.getRows()[0] as [boolean, boolean];
   if (ext !== false || locked !== true) {
-    throw new Error('refusing to run user SQL: the DuckDB instance must be opened with enable_external_access=false and lock_configuration=true (see LOCKED_CONFIG / openLockedReadOnly)');
+    throw new Error('refusing to run user SQL: the DuckDB instance must be opened with enable_external_access=false and lock_configuration=true (see LOCKED_DOWN / openLockedReadOnly)');
   }
 }
 
@@ -247,7 +233,7 @@ function typeName(t: DuckDBType): string {
  *
  * The statement runs in its own transaction on `conn`: give each concurrent query its own
  * connection (`instance.connect()`), never the connection writes go through. The instance must
- * have LOCKED_CONFIG (checked; a daemon opens its one instance with it, which its own writes,
+ * have LOCKED_DOWN (checked; a daemon opens its one instance with it, which its own writes,
  * schema and checkpoints do not need to relax).
  */
 export async function runUserQuery(conn: DuckDBConnection, sql: string, sink: UserQuerySink, opts: UserQueryOptions = {}): Promise<UserQueryResult> {

@@ -126,11 +126,11 @@ CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, 
   idx INTEGER NOT NULL,
   step VARCHAR NOT NULL,                 -- generate | review | domain | skillset | difficulty
   call_no INTEGER NOT NULL,              -- 1, 2, ... per instance and step
-  outcome VARCHAR NOT NULL,              -- ok | rate_limited | server_error | timeout | connection | bad_request | lost | cached (from call_cache: no request, 0 tokens)
+  outcome VARCHAR NOT NULL,              -- ok | rate_limited | server_error | timeout | connection | bad_request | lost | possibly_sent | cached (from call_cache: no request, 0 tokens)
   http_status INTEGER,
   prompt_tokens INTEGER, completion_tokens INTEGER,  -- lost calls: the tokens of the call that repeated them
   latency_ms INTEGER,
-  resent BOOLEAN NOT NULL,               -- repeats a call whose answer was lost when a worker died
+  resent BOOLEAN NOT NULL,               -- repeats a call a dead worker sent (lost) or may have sent (possibly_sent)
   endpoint VARCHAR, model VARCHAR,
   started_at TIMESTAMP,
   judge_id VARCHAR,                      -- review calls: the panel judge (reviews.judge_id)
@@ -217,14 +217,15 @@ SELECT r.run_id, r.kind,
 FROM runs r;
 
 CREATE OR REPLACE VIEW run_calls AS
-SELECT run_id, step, count(*) FILTER (outcome NOT IN ('lost', 'cached')) AS calls,
+SELECT run_id, step, count(*) FILTER (outcome NOT IN ('lost', 'possibly_sent', 'cached')) AS calls,
        count(*) FILTER (outcome = 'cached') AS cached,
        count(*) FILTER (outcome = 'ok') AS ok,
        count(*) FILTER (outcome = 'rate_limited') AS rate_limited,
        count(*) FILTER (outcome IN ('server_error', 'timeout', 'connection', 'bad_request')) AS errors,
        count(*) FILTER (outcome = 'lost') AS lost,
+       count(*) FILTER (outcome = 'possibly_sent') AS possibly_sent,
        count(*) FILTER (resent) AS resent,
-       coalesce(sum(prompt_tokens) FILTER (outcome = 'lost'), 0) + coalesce(sum(completion_tokens) FILTER (outcome = 'lost'), 0) AS lost_tokens,
+       coalesce(sum(prompt_tokens) FILTER (outcome IN ('lost', 'possibly_sent')), 0) + coalesce(sum(completion_tokens) FILTER (outcome IN ('lost', 'possibly_sent')), 0) AS lost_tokens,
        coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS tokens
 FROM calls GROUP BY run_id, step;
 `;

@@ -11,7 +11,8 @@ import { DuckDBInstance, type Json } from '@duckdb/node-api';
 import { PROJECT_ROOT } from '../../core/paths.js';
 import { Database } from '../../core/store/database.js';
 import { InputError } from '../../core/errors.js';
-import { LOCKED_CONFIG, openLockedReadOnly, runUserQuery, type UserQuerySink } from '../../core/store/safeQuery.js';
+import { LOCKED_DOWN } from '../../core/store/lockedDown.js';
+import { openLockedReadOnly, runUserQuery, type UserQuerySink } from '../../core/store/safeQuery.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'flask-query-'));
 const dbFile = path.join(dir, 'results.duckdb');
@@ -103,7 +104,7 @@ test('every escape is refused with a message, and the results file is byte-ident
 
 test('on a read-write locked instance (the daemon), writes are refused and the connection is left clean', async () => {
   const file = path.join(dir, 'daemon.duckdb');
-  const instance = await DuckDBInstance.create(file, { ...LOCKED_CONFIG });
+  const instance = await DuckDBInstance.create(file, { ...LOCKED_DOWN });
   const conn = await instance.connect();
   try {
     await conn.run('CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)');

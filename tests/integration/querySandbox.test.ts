@@ -4,7 +4,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../core/paths.js';
@@ -113,6 +113,25 @@ describe('query sandbox on a live state server', () => {
     assert.equal(big.status, 2, big.stdout + big.stderr);
     assert.match(big.stderr, /Out of Memory.*\(a query may use 64MB: FLASK_QUERY_MEMORY\)/);
     assert.doesNotMatch(big.stderr, /SET memory_limit/);
+  });
+
+  test('`snapshot` publishes what landed before it, and --out copies a file other tools open while the live file stays locked', () => {
+    const answers = path.join(stateDir, 'snap-answers.jsonl');
+    writeFileSync(answers, [1, 2, 3].map((i) => JSON.stringify({ question_id: i, text: `answer ${i}` })).join('\n') + '\n');
+    const imp = cli(['import-answers', answers, '--model-id', 'm', '--run', 'snap']);
+    assert.equal(imp.status, 0, imp.stderr);
+    const out = path.join(stateDir, 'copy.duckdb');
+    const r = cli(['snapshot', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), out);
+    const script = `import { DuckDBInstance } from '@duckdb/node-api';
+const i = await DuckDBInstance.create(${JSON.stringify(out)}, { access_mode: 'READ_ONLY' }); const c = await i.connect();
+console.log(JSON.stringify((await (await c.run("SELECT count(*)::INT AS n FROM responses WHERE run_id = 'snap'")).getRowObjectsJson())[0]));`;
+    const read = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual(JSON.parse(read.stdout), { n: 3 }, read.stderr);
+    assert.ok(lockRefusesOthers(), 'the live file is still locked');
+    const published = cli(['snapshot']);
+    assert.equal(published.stdout.trim(), path.join(stateDir, 'snapshot.duckdb'));
   });
 
   test('a runaway query stops at its time limit, and the state server goes idle', async () => {

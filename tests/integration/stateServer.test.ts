@@ -292,9 +292,10 @@ describe('stale records, idle stop, foreign ports', () => {
       const first = await attachStateServer({ log: quiet });
       const killed = readServerInfo(stateDir)!;
       const orphan = (await health(killed)).devServerPid as number;
+      // Released first: a command holding a lease replaces a server that dies under it (attach.ts).
+      await first.release();
       process.kill(killed.pid, 'SIGKILL');
       await waitFor('daemon dead', async () => !pidAlive(killed.pid), 10_000);
-      await first.release();
       assert.ok(pidAlive(orphan), 'its dev server outlived it');
       const dead = killed.pid;
       const st = cli(stateDir, ['server', 'status']);

@@ -229,6 +229,7 @@ test('newer store columns are used when present: per-row simulated and served mo
     await sql.exec(`UPDATE reviews SET simulated = (run_id = 'fc'), served_model = 'judge-x-0613'`);
     await sql.exec(`CREATE TABLE IF NOT EXISTS calls (run_id VARCHAR, idx INTEGER, step VARCHAR, call_no INTEGER, outcome VARCHAR, http_status INTEGER,
       prompt_tokens INTEGER, completion_tokens INTEGER, latency_ms INTEGER, resent BOOLEAN, endpoint VARCHAR, started_at TIMESTAMP)`);
+    await sql.exec(`DELETE FROM calls WHERE run_id = 'fa' AND idx IN (1, 2)`); // the fixture's one call each, replaced by a history
     await sql.exec(`INSERT INTO calls (run_id, idx, step, call_no, outcome, http_status, prompt_tokens, completion_tokens, latency_ms, resent, endpoint, started_at) VALUES ('fa', 1, 'review', 1, 'lost', NULL, NULL, NULL, NULL, false, 'e', now()),
       ('fa', 1, 'review', 2, 'ok', 200, 10, 5, 100, true, 'e', now()), ('fa', 2, 'review', 1, 'rate_limited', 429, NULL, NULL, 5, false, 'e', now()),
       ('fa', 2, 'review', 2, 'ok', 200, 10, 5, 100, false, 'e', now())`);

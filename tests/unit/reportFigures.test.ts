@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Database } from '../../core/store/database.js';
 import { createOrMatchRun } from '../../core/store/runs.js';
 import { landInstances } from '../../core/store/instances.js';
-import { landReview, type ReviewRow } from '../../core/store/reviews.js';
+import { landReview, type ReviewFixture as ReviewRow } from '../helpers/landReview.js';
 import { openReader, type ResultsReader } from '../../server/resultsReader.js';
 import { SKILL_NAMES, type SkillName } from '../../core/flask/skills.js';
 import { DIFFICULTY_LEVELS } from '../../core/flask/difficulty.js';
@@ -112,8 +112,7 @@ async function landRandomRun(db: Database, runId: keyof typeof RUNS, rand: () =>
       scores[s] = x < 0.15 ? 'N/A' : x < 0.2 ? 4.5 : x < 0.6 ? tenths : 1 + Math.floor(rand() * 5);
     }
     await db.run((sql) => landReview(sql, runId, {
-      idx: inst.idx, status: failed ? 'failed' : 'scored', judgeModel: 'j', rawText: '', error: failed ? 'x' : null, scores: failed ? {} : scores,
-      promptTokens: 1, completionTokens: 1, attempts: 1, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
+      idx: inst.idx, status: failed ? 'failed' : 'scored', judgeModel: 'j', rawText: '', error: failed ? 'x' : null, scores: failed ? {} : scores
     }));
   }
 }
@@ -129,8 +128,7 @@ async function landOrderRun(db: Database): Promise<void> {
     await createOrMatchRun(sql, record('order'));
     await landInstances(sql, 'order', [{ idx: 1, instruction: 'q', answer: '', task: 't', skills, domains: ['Math'], unlabelledDomain: false, difficulty: DIFFICULTY_LEVELS[2], extra: {} } as EvalInstance]);
     await landReview(sql, 'order', {
-      idx: 1, status: 'scored', judgeModel: 'j', rawText: '', error: null, scores: Object.fromEntries(skills.map((k, i) => [k, ORDER_SCORES[i]])),
-      promptTokens: 1, completionTokens: 1, attempts: 1, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
+      idx: 1, status: 'scored', judgeModel: 'j', rawText: '', error: null, scores: Object.fromEntries(skills.map((k, i) => [k, ORDER_SCORES[i]]))
     });
   });
 }

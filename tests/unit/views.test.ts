@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Database } from '../../core/store/database.js';
 import { createOrMatchRun, type RunRecord } from '../../core/store/runs.js';
 import { landInstances, landResponses } from '../../core/store/instances.js';
-import { landReview, type ReviewRow } from '../../core/store/reviews.js';
+import { landReview, type ReviewFixture as ReviewRow } from '../helpers/landReview.js';
 import { readAnalysis } from '../../core/report/analyses.js';
 import { toCsv } from '../../core/report/format.js';
 import type { EvalInstance } from '../../core/flask/dataset.js';
@@ -24,7 +24,7 @@ const inst = (idx: number, skills: string[], domains: string[], difficulty: stri
 });
 const review = (idx: number, status: 'scored' | 'failed', scores: ReviewRow['scores']): ReviewRow => ({
   idx, status, judgeModel: 'j', rawText: 'raw', error: status === 'failed' ? 'no dict' : null, scores,
-  promptTokens: 10, completionTokens: 5, attempts: 1, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z',
+  promptTokens: 10, completionTokens: 5, attempts: 1,
 });
 
 async function landFixture(): Promise<void> {
