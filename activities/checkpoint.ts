@@ -1,4 +1,4 @@
-import { unansweredByCrash, type CallRecord, type ChunkStats, type StepOutcome } from '../core/pipeline.js';
+import { unansweredByCrash, type CacheEntry, type CallRecord, type ChunkStats, type StepOutcome } from '../core/pipeline.js';
 
 /** Where one instance of a chunk stands: heartbeated, so a retried chunk carries on from it. */
 export interface ItemState {
@@ -26,6 +26,8 @@ export interface ItemState {
   /** Who answered last (the model the endpoint named, its simulated header): provenance for a failed instance too. */
   servedModel?: string;
   simulated?: boolean;
+  /** Parsed answers to store in the call cache when the instance lands (--cache). */
+  cacheEntries?: CacheEntry[];
 }
 
 /**

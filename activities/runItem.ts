@@ -7,7 +7,9 @@ import type { ChatRequest } from '../core/prompts/chat.js';
 import { unansweredByCrash, type CallChunkInput, type CallOutcome, type CallRecord, type ChunkItem, type StepOutcome } from '../core/pipeline.js';
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
 import type { EndpointStats } from './endpointStats.js';
-import { estimatePromptTokens, stepRequest } from './stepRequests.js';
+import { joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
+import { requestTokenBound } from '../core/cost/tokens.js';
+import { cacheUse } from '../core/cache/callKey.js';
 
 const DEFAULT_PARSE_ATTEMPTS = 3;
 
@@ -41,8 +43,7 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
   const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
   const many = asked.calls.length > 1;
   // Several calls (one per skill): the verbatim answers, each under its call's label.
-  const allText = (last?: string) =>
-    many ? [...st.texts, ...(last !== undefined ? [last] : [])].map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n') : last;
+  const allText = (last?: string) => (many ? joinCallTexts(asked, [...st.texts, ...(last !== undefined ? [last] : [])]) : last);
 
   for (;;) {
     const call = asked.calls[st.part]!;
@@ -78,6 +79,12 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
     }
     st.values.push(parsed.value);
     st.texts.push(answer.text);
+    if (cacheUse(input.cache, call.request.temperature).write) {
+      (st.cacheEntries ??= []).push({
+        key: stepCallKey(input, asked, st.part), text: answer.text, finishReason: answer.finishReason, promptTokens: answer.promptTokens,
+        completionTokens: answer.completionTokens, servedModel: answer.model, simulated: answer.simulated,
+      });
+    }
     st.lastText = undefined;
     st.lastReason = undefined;
     if (st.part + 1 < asked.calls.length) {
@@ -100,7 +107,7 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
  * attempt; throws (non-retryable) when the key is refused or the model is unknown.
  */
 async function callOnce(run: ItemRun, st: ItemState, request: ChatRequest): Promise<ChatResult | 'rate_limited' | ProviderError> {
-  const permit = await run.limiter.acquire(estimatePromptTokens(request) + request.maxTokens);
+  const permit = await run.limiter.acquire(await requestTokenBound(run.input.endpoint.model, request));
   const callNo = st.nextCallNo++;
   st.inFlight.push(callNo);
   st.sentAt = Date.now();
@@ -151,7 +158,8 @@ function finishItem(run: ItemRun, idx: number, st: ItemState, o: Pick<StepOutcom
   return {
     idx, attempts: st.attempts, promptTokens: st.promptTokens, completionTokens: st.completionTokens,
     ...(st.servedModel !== undefined ? { servedModel: st.servedModel } : {}),
-    simulated: st.simulated ?? isOfflineBaseUrl(run.input.endpoint.baseUrl), startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls, ...o,
+    simulated: st.simulated ?? isOfflineBaseUrl(run.input.endpoint.baseUrl), startedAt: st.startedAt, finishedAt: new Date().toISOString(), calls: st.calls,
+    ...(st.cacheEntries?.length ? { cacheEntries: st.cacheEntries } : {}), ...o,
   };
 }
 

@@ -3,8 +3,9 @@ import { renderDifficultyPrompt, renderDomainPrompt, renderSkillsetPrompt, skill
 import { parseDifficultyAnswer, parseDomainAnswer, parseSkillsetAnswer } from '../core/scoring/parseAnnotation.js';
 import { judgeProfile } from '../core/judges/index.js';
 import type { SkillName } from '../core/flask/skills.js';
-import type { ChunkItem, Step, StepSettings } from '../core/pipeline.js';
+import type { CallChunkInput, ChunkItem, Step, StepSettings } from '../core/pipeline.js';
 import type { PromptSet } from '../core/flask/promptSet.js';
+import { callCacheKey } from '../core/cache/callKey.js';
 
 type Parsed = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -120,9 +121,35 @@ export function stepRequest(step: Step, item: ChunkItem, settings: StepSettings,
   }
 }
 
-/** A rough prompt-token count for rate budgeting (~4 characters a token); usage corrects it. */
-export function estimatePromptTokens(request: ChatRequest): number {
-  let chars = 0;
-  for (const m of request.messages) chars += m.content.length + 8;
-  return Math.ceil(chars / 4);
+/** The call cache's key of call `i` of an instance's step request (core/cache/callKey.ts). */
+export function stepCallKey(input: Pick<CallChunkInput, 'endpoint' | 'step' | 'settings'>, asked: StepRequest, i: number): string {
+  return callCacheKey({
+    baseUrl: input.endpoint.baseUrl, model: input.endpoint.model, step: input.step, callIndex: i, request: asked.calls[i]!.request,
+    ...(input.step === 'review' ? { profile: input.settings.judgeProfile ?? 'flask' } : {}), ...(asked.template ? { template: asked.template } : {}),
+  });
+}
+
+/** The verbatim answers of a several-call step, each under its call's label (one call: its answer). */
+export function joinCallTexts(asked: StepRequest, texts: readonly string[]): string | undefined {
+  if (asked.calls.length <= 1) return texts[0];
+  return texts.map((t, i) => `[${asked.calls[i]?.label ?? i + 1}]\n${t}`).join('\n\n');
+}
+
+/**
+ * The answers joinCallTexts joined, split back at the known labels in order; undefined when the
+ * text is not such a join (a failure recorded before any answer).
+ */
+export function splitCallTexts(asked: StepRequest, text: string): string[] | undefined {
+  if (asked.calls.length <= 1) return [text];
+  const heads = asked.calls.map((c, i) => `[${c.label ?? i + 1}]\n`);
+  const out: string[] = [];
+  let at = 0;
+  for (const [i, head] of heads.entries()) {
+    if (!text.startsWith(head, at)) return out.length > 0 ? out : undefined;
+    const next = i + 1 < heads.length ? text.indexOf(`\n\n${heads[i + 1]}`, at + head.length) : -1;
+    out.push(text.slice(at + head.length, next === -1 ? undefined : next));
+    if (next === -1) break;
+    at = next + 2;
+  }
+  return out;
 }

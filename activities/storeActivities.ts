@@ -4,6 +4,7 @@ import { landResults } from '../core/store/landResults.js';
 import { loadChunkItems, workItemsInRange } from '../core/store/workItems.js';
 import type { StoreActivities } from '../core/activityContracts.js';
 import { readPromptSet } from '../core/flask/promptSet.js';
+import { answerFromCache } from './cacheLookup.js';
 
 /**
  * The store's activities, run only by the process that owns the results file. They are
@@ -22,7 +23,8 @@ export function createStoreActivities(deps: {
     loadChunk: ({ runId, idxs }) => db.read((sql) => loadChunkItems(sql, runId, idxs)),
     liveWorkers: async ({ queues }) => Math.max(1, ...(livePollers ? await Promise.all(queues.map(livePollers)) : [])),
     promptSet: async ({ kind }) => readPromptSet(kind),
-    landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices, batchFallback }) =>
-      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices, batchFallback })),
+    landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices, batchFallback, cache }) =>
+      db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices, batchFallback, refreshCache: cache === 'refresh' })),
+    answerFromCache: (input) => db.read((sql) => answerFromCache(sql, input)),
   };
 }

@@ -5,9 +5,10 @@ import type { EvalInstance } from '../core/flask/dataset.js';
 import { endpointHost, temporalConfig, type EndpointConfig } from '../core/config.js';
 import { describeEndpoint } from '../core/provider/endpoint.js';
 import type { EndpointLimits } from '../core/rate/index.js';
-import { BUDGET_REACHED, judgeIdOf, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step, type StepSettings } from '../core/pipeline.js';
+import { BUDGET_REACHED, judgeIdOf, roleOf, type JudgeSpec, type Progress, type RunWorkflowInput, type Step, type StepSettings, type CacheMode } from '../core/pipeline.js';
 import { loadPriceTable, formatUsd } from '../core/cost/pricing.js';
 import { formatRunCost, runCost, runPrices } from '../core/cost/runCost.js';
+import { cacheSavings } from '../core/cost/cacheSavings.js';
 import { InputError } from '../core/errors.js';
 import type { EndpointWorker } from '../worker/endpointWorker.js';
 import { openSession } from './session.js';
@@ -42,6 +43,8 @@ export interface RunOptions {
   maxCostUsd?: number;
   /** --batch: judge requests through the Batch API, polled every pollMs; at most maxFallback direct re-asks a chunk. */
   batch?: { pollMs: number; maxFallback?: number };
+  /** --cache: how the call cache is used (undefined: temperature-0 calls only). */
+  cache?: CacheMode;
 }
 
 /**
@@ -147,10 +150,11 @@ export async function executeRun(a: RunRequest): Promise<RunOutcome | undefined>
     const final = await followRun(session.client, handle, (p) => bar.update(tellBatchFallback(p))).finally(() => process.off('SIGINT', interrupted));
     bar.end();
     const cost = await costNow().then(formatRunCost, (e: Error) => `n/a (${e.message})`);
-    log(runSummary(final, cost, record.kind));
+    const saved = final.cached ? await openReadOnly(session.dbFile).run((sql) => cacheSavings(sql, run.runId, priceTable)).then(formatUsd, () => undefined) : undefined;
+    log(runSummary(final, cost, record.kind, saved));
     if (final.stopped === BUDGET_REACHED) {
-      log(`The run stopped at its budget (--max-cost ${formatUsd(options.maxCostUsd)}): ${final.pending} instances not started. ` +
-        'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).');
+      const spent = await costNow().then((c) => c.pricedUsd, () => undefined);
+      log(budgetStopMessage(options.maxCostUsd!, spent, final.pending));
     }
     return { progress: final, record: run };
   } finally {
@@ -227,6 +231,7 @@ export function workflowInputOf(run: RunRecord, steps: Step[], b: Pick<BoundRun,
     ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd, prices } : {}),
     ...(panel.length > 0 ? { judges: panel } : {}),
     ...(options.batch ? { batch: options.batch } : {}),
+    ...(options.cache ? { cache: options.cache } : {}),
   };
 }
 
@@ -254,13 +259,24 @@ function endpointLine(workers: EndpointWorker[], p: Progress): string {
     .join(' | ');
 }
 
+/** How far a run that reached its --max-cost went: what it spent and by how much that passed the budget. */
+export function budgetStopMessage(maxCostUsd: number, spentUsd: number | undefined, pending: number): string {
+  const over = spentUsd !== undefined && spentUsd > maxCostUsd
+    ? `, ${formatUsd(spentUsd - maxCostUsd)} (${Math.round((100 * (spentUsd - maxCostUsd)) / maxCostUsd)}%) over it: the chunks in flight when it was reached landed too`
+    : '';
+  return `The run stopped at its budget (--max-cost ${formatUsd(maxCostUsd)}) having spent ${formatUsd(spentUsd)}${over}; ${pending} instances not started. ` +
+    'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).';
+}
+
 /** What a finished instance of a run of this kind is: infer answers, annotate labels, the rest score. */
 const FINISHED_AS: Record<RunRecord['kind'], string> = { review: 'scored', eval: 'scored', infer: 'answered', annotate: 'labelled' };
 
-export function runSummary(p: Progress, cost?: string, kind: RunRecord['kind'] = 'review'): string {
+/** `saved`: what the calls answered from the call cache cost when they were made ("$1.23"). */
+export function runSummary(p: Progress, cost?: string, kind: RunRecord['kind'] = 'review', saved?: string): string {
   return `${p.stopped ? `Stopped (${p.stopped})` : 'Finished'}: ${p.done} ${FINISHED_AS[kind]}, ${p.failed} failed of ${p.total} instances` +
     (p.resumed ? ` (${p.resumed} were already landed)` : '') +
     `; ${p.calls} calls, ${p.tokens} tokens` +
+    (p.cached ? `, ${p.cached} calls served from the cache${saved !== undefined ? ` (saved ${saved})` : ''}` : '') +
     (p.rateLimited ? `, ${p.rateLimited} answered 429 (waited out)` : '') +
     (p.resent ? `, ${p.resent} lost in a worker crash and sent again` : '') +
     (cost !== undefined ? `; cost ${cost}` : '') + '.';

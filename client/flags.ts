@@ -6,6 +6,7 @@ import { dbPath, judgeEndpoint, modelEndpoint, type EndpointConfig } from '../co
 import type { RunOptions } from './execute.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/rate/index.js';
 import type { EndpointLimits } from '../core/rate/index.js';
+import { CACHE_MODES, type CacheMode } from '../core/pipeline.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 type Warn = (s: string) => void;
@@ -49,6 +50,7 @@ export const RUN_FLAGS = {
   batch: { type: 'boolean' },
   'batch-poll-seconds': { type: 'string' },
   'batch-fallback': { type: 'string' },
+  cache: { type: 'string' },
 } as const;
 
 /** The evaluated model's endpoint limits and key file (infer, eval). */
@@ -83,6 +85,8 @@ export function limitsHelp(withModel: boolean): string {
     '                                 calls under half of it (a one-at-a-time server gets 1-2 calls in flight)',
     '  --chunk-size N (1.5 x max-concurrency, 10-100) instances per activity   --batch-size N (1000)  --max-attempts N (8)',
     '  --change-judge                 allow another judge endpoint/model on an existing run (recorded per row)',
+    '  --cache on|off|read|refresh    the call cache shared by every run of the results file (default: temperature-0',
+    '                                 calls only): on = use and store answers, read = use only, refresh = store only, off',
     `  --judge-rps R${withModel ? ' / --model-rps R' : ''}  deprecated: R requests per second, read as --judge-rpm 60*R`,
   ].join('\n');
 }
@@ -228,6 +232,7 @@ export function runOptions(v: Values, warn: Warn = stderrWarn): RunOptions {
     ...(strFlag(v, 'prices') ? { pricesFile: strFlag(v, 'prices') } : {}),
     ...(v.batch ? { batch: { pollMs: 1000 * (numFlag(v, 'batch-poll-seconds') ?? 30), ...(intFlag(v, 'batch-fallback', undefined, 0) !== undefined ? { maxFallback: intFlag(v, 'batch-fallback', undefined, 0) } : {}) } } : {}),
     ...(maxCost(v) !== undefined ? { maxCostUsd: maxCost(v) } : {}),
+    ...(cacheFlag(v) ? { cache: cacheFlag(v) } : {}),
   };
 }
 
@@ -238,6 +243,14 @@ function maxCost(v: Values): number | undefined {
   const n = Number(raw.replace(/^\$/, ''));
   if (!Number.isFinite(n) || n <= 0) throw new InputError(`--max-cost must be an amount in USD > 0, e.g. --max-cost 5 (got "${raw}")`);
   return n;
+}
+
+/** --cache MODE: one of CACHE_MODES. */
+function cacheFlag(v: Values): CacheMode | undefined {
+  const raw = strFlag(v, 'cache');
+  if (raw === undefined) return undefined;
+  if (!(CACHE_MODES as readonly string[]).includes(raw)) throw new InputError(`--cache must be one of ${CACHE_MODES.join(', ')} (got "${raw}")`);
+  return raw as CacheMode;
 }
 
 export function openDb(v: Values): Database {

@@ -1,4 +1,4 @@
-import type { CallChunkInput, CallChunkResult, CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from './pipeline.js';
+import type { CacheMode, CallChunkInput, CallChunkResult, CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from './pipeline.js';
 import type { EndpointRef } from './provider/endpoint.js';
 import type { PromptSet } from './flask/promptSet.js';
 import type { PromptKind } from './flask/promptKind.js';
@@ -26,7 +26,16 @@ export interface StoreActivities {
     runId: string; step: Step; endpoint: EndpointRef; results: StepOutcome[]; judgeProfile?: string; judgeId?: string; prices?: Record<string, { input: number; output: number }>;
     /** --batch went direct (no Batch API at the endpoint): why, recorded on the run (runs.batch_fallback) */
     batchFallback?: string;
+    /** --cache refresh: the answers the outcomes carry replace stored ones. */
+    cache?: CacheMode;
   }): Promise<{ landed: number; duplicates: number; runCostUsd?: number }>;
+  /**
+   * The call cache (activities/cacheLookup.ts): the chunk's instances whose every call has a
+   * stored answer that the current parser reads, as outcomes of `cached` calls; the rest are
+   * left to the endpoint. One query for the whole chunk, so a worker on another host costs one
+   * round trip per chunk, not per call.
+   */
+  answerFromCache(input: CallChunkInput): Promise<CallChunkResult>;
 }
 
 /** An endpoint worker's activities: a chunk of instances through one step, or through the Batch API (--batch). No file I/O. */

@@ -52,12 +52,28 @@ export interface ChunkItem {
  * instance that was neither finished nor in flight at the dead worker's last heartbeat: it may
  * have been sent after it (the heartbeat reaches the server at most once a second), so it is
  * recorded as possibly sent, an upper bound (see README, "Durability and what a crash costs").
+ * `cached`: answered from the call cache (core/cache), no request sent, cost 0.
  */
-export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost' | 'possibly_sent';
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'timeout' | 'connection' | 'bad_request' | 'lost' | 'possibly_sent' | 'cached';
 
 /** Records of calls a dead worker made or may have made, whose answers never arrived. */
 export function unansweredByCrash(outcome: CallOutcome): boolean {
   return outcome === 'lost' || outcome === 'possibly_sent';
+}
+
+/** --cache: on (read and write), off, read (use stored answers, store none), refresh (store fresh answers, use none); default: temperature-0 calls only. */
+export type CacheMode = 'on' | 'off' | 'read' | 'refresh';
+export const CACHE_MODES: readonly CacheMode[] = ['on', 'off', 'read', 'refresh'];
+
+/** One answer for the call cache: stored when its outcome lands (core/store/callCache.ts). */
+export interface CacheEntry {
+  key: string;
+  text: string;
+  finishReason?: string;
+  promptTokens: number;
+  completionTokens: number;
+  servedModel?: string;
+  simulated: boolean;
 }
 
 /** One HTTP attempt of a model call: every one is recorded, so re-sent calls are visible and counted. */
@@ -76,6 +92,10 @@ export interface CallRecord {
   batch?: boolean;
   /** Asked for --batch but sent directly: why (the endpoint has no Batch API). */
   batchFallback?: string;
+  /** The call cache's key of this call (ok and cached calls whose answer is or was stored). */
+  cacheKey?: string;
+  /** A cached call: the run whose call produced the answer. */
+  cachedFrom?: string;
 }
 
 /** The result of one step on one instance, as the endpoint worker hands it to the store. */
@@ -103,6 +123,8 @@ export interface StepOutcome {
   startedAt: string;
   finishedAt: string;
   calls: CallRecord[];
+  /** Answers for the call cache, stored as this outcome lands. */
+  cacheEntries?: CacheEntry[];
 }
 
 export interface CallChunkInput {
@@ -117,10 +139,14 @@ export interface CallChunkInput {
   items: ChunkItem[];
   /** The texts the step's prompts are rendered from (the worker has no data/); none for generate. */
   prompts?: PromptSet;
+  /** --cache (undefined: temperature-0 calls only). */
+  cache?: CacheMode;
 }
 
 export interface ChunkStats {
   calls: number;
+  /** Calls answered from the call cache (not in `calls`: no request was sent). */
+  cached?: number;
   rateLimited: number;
   errors: number;
   tokens: number;
@@ -150,6 +176,8 @@ export interface Progress {
   resent: number;
   /** Instances found already finished when a batch started: work not redone on resume. */
   resumed: number;
+  /** Calls answered from the call cache (no request sent). */
+  cached?: number;
   /** The run's landed cost (USD), known when the run has a budget. */
   costUsd?: number;
   /** Why the run ended before its last instance (e.g. "budget reached"). */
@@ -173,6 +201,7 @@ export function addProgress(a: Progress, b: Progress): Progress {
     rateLimited: a.rateLimited + b.rateLimited,
     resent: a.resent + b.resent,
     resumed: a.resumed + b.resumed,
+    ...(a.cached !== undefined || b.cached !== undefined ? { cached: (a.cached ?? 0) + (b.cached ?? 0) } : {}),
     // The run's cost is cumulative: the later figure is the larger one.
     ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
     ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
@@ -230,6 +259,8 @@ export interface RunPlan {
   batch?: { pollMs: number; maxFallback?: number };
   /** USD per 1M tokens of the run's models (only those), for the budget. */
   prices?: Record<string, { input: number; output: number }>;
+  /** --cache (undefined: temperature-0 calls only). */
+  cache?: CacheMode;
 }
 
 export interface RunWorkflowInput extends RunPlan {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { RescoreResult } from '../activities/rescoreReviews.js';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RunStoppedError } from '../core/errors.js';
@@ -53,6 +54,8 @@ export interface StoreClient {
   query<T extends Row = Row>(sql: string, params?: unknown[], o?: QueryOptions): AsyncIterable<T>;
   /** flask-eval snapshot: the published read-only copy, refreshed now if anything landed since. */
   snapshot(): Promise<{ file: string }>;
+  /** flask-eval rescore: re-parse a run's stored judge texts into `target` (activities/rescoreReviews.ts) */
+  rescore(body: { source: string; target: string }): Promise<RescoreResult>;
 }
 
 export interface AttachedStateServer {
@@ -93,6 +96,9 @@ export function storeClient(socket: string): StoreClient {
     snapshot() {
       // A big results file takes a while to copy.
       return requestJson(socket, 'POST', '/snapshot', {}, 600_000);
+    },
+    rescore(body) {
+      return requestJson(socket, 'POST', '/rescore', body, 600_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {

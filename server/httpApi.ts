@@ -15,7 +15,10 @@ import type { SnapshotPublisher } from '../core/store/snapshot.js';
 import type { EvalInstance } from '../core/flask/dataset.js';
 import type { ResponseRow } from '../core/store/instances.js';
 import { landHumanLabels } from '../core/store/humanLabels.js';
+import { rescoreReviews } from '../activities/rescoreReviews.js';
 
+/** POST /rescore: re-parse a run's stored judge texts (flask-eval rescore). */
+const RescoreRequest = z.object({ source: z.string(), target: z.string() });
 /** POST /labels: a labels file's rows, checked by the command (flask-eval import-labels). */
 const LabelsRequest = z.object({
   runId: z.string(),
@@ -346,6 +349,11 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
           if (!parsed.success) throw new BadRequest(zodMessage('POST /labels', parsed.error));
           const { runId, source, rows } = parsed.data;
           return sendJson(res, 200, await deps.db.run((sql) => landHumanLabels(sql, runId, rows as never, source)));
+        }
+        case 'POST /rescore': {
+          const parsed = RescoreRequest.safeParse(JSON.parse(await readBody(req, 1 << 16)));
+          if (!parsed.success) throw new BadRequest(zodMessage('POST /rescore', parsed.error));
+          return sendJson(res, 200, await deps.db.run((sql) => rescoreReviews(sql, parsed.data.source, parsed.data.target)));
         }
         case 'POST /snapshot':
           return sendJson(res, 200, { file: await deps.snapshot.fresh(), commits: deps.db.commits });

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import type { PromptSet } from '../core/flask/promptSet.js';
 import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
@@ -52,7 +52,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   });
   const progress: Progress = {
     total: input.toOrd - input.fromOrd, done: work.done, failed: work.failed, pending: work.pending.length,
-    tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed,
+    tokens: 0, calls: 0, rateLimited: 0, resent: 0, resumed: work.done + work.failed, cached: 0,
   };
   setHandler(batchProgressQuery, () => progress);
   const ctx: BatchContext = { input, store, chunkActs: new Map(), batchActs: new Map(), judges, progress, noBatchApi: new Map(), promptSets: new Map() };
@@ -131,8 +131,9 @@ async function runChunk(ctx: BatchContext, chunk: Array<[number, number]>): Prom
     const step = input.steps[k]!;
     const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
     if (todo.length === 0) continue;
-    const out = step === 'review' ? await reviewByEachJudge(ctx, todo) : await landStep(ctx, step, await callStep(ctx, step, todo));
+    const out = step === 'review' ? await reviewByEachJudge(ctx, todo) : await landStep(ctx, step, await callStepCached(ctx, step, todo));
     progress.calls += out.stats.calls;
+    progress.cached = (progress.cached ?? 0) + (out.stats.cached ?? 0);
     progress.tokens += out.stats.tokens;
     progress.rateLimited += out.stats.rateLimited;
     progress.resent += out.stats.lost;
@@ -155,7 +156,7 @@ async function reviewByEachJudge(ctx: BatchContext, items: ChunkItem[]): Promise
   const outs = await Promise.all(ctx.judges.map(async (j) => {
     const todo = items.filter((it) => !(it.judged ?? []).includes(j.id));
     if (todo.length === 0) return undefined;
-    return landStep(ctx, 'review', await callStep(ctx, 'review', todo, j), j);
+    return landStep(ctx, 'review', await callStepCached(ctx, 'review', todo, j), j);
   }));
   const stats = noStats();
   const failed = new Map<number, StepOutcome>();
@@ -169,6 +170,28 @@ async function reviewByEachJudge(ctx: BatchContext, items: ChunkItem[]): Promise
 }
 
 /** One step of a chunk on its endpoint: a chunk activity, or (--batch, judge steps) the Batch API. */
+/**
+ * A step through the call cache first: the store answers the instances it has every answer of
+ * (one activity for the chunk), the endpoint the rest. --cache off / refresh: nothing is looked up.
+ */
+async function callStepCached(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
+  const { input } = ctx;
+  const endpoint = judge ? judge.endpoint : input[roleOf(step)];
+  const settings = stepSettings(input, step, judge);
+  // patched: a batch started before the cache existed replays without the lookup it never made.
+  if (input.cache === 'off' || input.cache === 'refresh' || !endpoint || !settings || !patched('call-cache')) return callStep(ctx, step, items, judge);
+  const hit = await ctx.store.answerFromCache({
+    runId: input.runId, step, endpoint, settings, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(input.cache ? { cache: input.cache } : {}),
+  });
+  if (hit.results.length === 0) return callStep(ctx, step, items, judge);
+  const served = new Set(hit.results.map((r) => r.idx));
+  const rest = items.filter((it) => !served.has(it.idx));
+  const out = rest.length > 0 ? await callStep(ctx, step, rest, judge) : undefined;
+  const stats = { ...noStats(), ...hit.stats };
+  if (out) addStats(stats, out.stats);
+  return { results: [...hit.results, ...(out?.results ?? [])], stats, ...(out?.batchFallback !== undefined ? { batchFallback: out.batchFallback } : {}) };
+}
+
 async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec, direct = false): Promise<CallChunkResult> {
   const { input } = ctx;
   const role = roleOf(step);
@@ -178,6 +201,7 @@ async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge
   try {
     return await proxyFor(ctx.chunkActs, endpoint.queue, () => endpointOptions(endpoint.queue, input.heartbeatTimeoutMs)).callChunk({
       runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(await promptsFor(ctx, step)),
+      ...(input.cache ? { cache: input.cache } : {}),
     });
   } catch (err) {
     const cause = applicationCause(err);
@@ -266,6 +290,7 @@ async function landStep(ctx: BatchContext, step: Step, out: CallChunkResult, jud
     ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
     ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
     ...(out.batchFallback !== undefined ? { batchFallback: out.batchFallback } : {}),
+    ...(input.cache ? { cache: input.cache } : {}),
   });
   if (landed.runCostUsd !== undefined) {
     progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
@@ -287,10 +312,10 @@ function bareOutcome(idx: number, status: StepOutcome['status'], more: Partial<S
   return { idx, status, attempts: 0, promptTokens: 0, completionTokens: 0, simulated: false, startedAt: now, finishedAt: now, calls: [], ...more };
 }
 
-const noStats = (): ChunkStats => ({ calls: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 });
+const noStats = (): ChunkStats => ({ calls: 0, cached: 0, rateLimited: 0, errors: 0, tokens: 0, lost: 0 });
 
 function addStats(into: ChunkStats, add: ChunkStats): void {
-  for (const k of Object.keys(into) as Array<keyof ChunkStats>) into[k] += add[k];
+  for (const k of Object.keys(into) as Array<keyof ChunkStats>) into[k] = (into[k] ?? 0) + (add[k] ?? 0);
 }
 
 function applicationCause(err: unknown): ApplicationFailure | undefined {

@@ -51,7 +51,7 @@ async function tokensByModel(reader: Reader, runId: string) {
   const rows = await reader.all(
     `SELECT CASE WHEN step = 'generate' THEN 'model' ELSE 'judge' END AS role, model, endpoint, nullif(judge_id, '') AS judge_id,
             coalesce(via_batch, false) AS via_batch,
-            (count(*) FILTER (outcome NOT IN ('lost', 'possibly_sent')))::DOUBLE AS calls,
+            (count(*) FILTER (outcome NOT IN ('lost', 'possibly_sent', 'cached')))::DOUBLE AS calls,
             coalesce(sum(prompt_tokens), 0)::DOUBLE AS prompt_tokens, coalesce(sum(completion_tokens), 0)::DOUBLE AS completion_tokens
      FROM calls WHERE run_id = ? GROUP BY ALL ORDER BY role, model, endpoint, judge_id, via_batch`,
     [runId],

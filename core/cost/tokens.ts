@@ -81,3 +81,11 @@ export function countChat(counter: TokenCounter, messages: readonly ChatMessage[
   for (const m of messages) n += TOKENS_PER_MESSAGE + counter.count(m.role) + counter.count(m.content);
   return n;
 }
+
+/**
+ * What one request may use at most: its prompt as the model's tokenizer counts it plus its
+ * max_tokens. The rate limiter's TPM admission asks this, as `estimate` and `prompts` count.
+ */
+export async function requestTokenBound(model: string, request: { messages: readonly ChatMessage[]; maxTokens: number }): Promise<number> {
+  return countChat(await tokenCounter(tokenizerFor(model).encoding), request.messages) + request.maxTokens;
+}

@@ -4,6 +4,7 @@ import { skillKey, type SkillName } from '../flask/skills.js';
 import type { EndpointRef } from '../provider/endpoint.js';
 import type { Step, StepOutcome } from '../pipeline.js';
 import { runCost, type RunPrices } from '../cost/runCost.js';
+import { storeCacheEntries } from './callCache.js';
 
 /**
  * Land one step's outcomes for a chunk of instances, in the caller's transaction. Idempotent:
@@ -16,7 +17,7 @@ export async function landResults(
   step: Step,
   endpoint: EndpointRef,
   outcomes: readonly StepOutcome[],
-  opts: { judgeProfile?: string; judgeId?: string; prices?: RunPrices; batchFallback?: string } = {},
+  opts: { judgeProfile?: string; judgeId?: string; prices?: RunPrices; batchFallback?: string; refreshCache?: boolean } = {},
 ): Promise<{ landed: number; duplicates: number; runCostUsd?: number }> {
   // With prices (a run with --max-cost), the run's landed cost comes back with each landing:
   // the workflow stops starting chunks once it reaches the budget.
@@ -74,9 +75,9 @@ export async function landResults(
   await insertRows(sql, 'calls', {
     run_id: 'VARCHAR', idx: 'INTEGER', step: 'VARCHAR', call_no: 'INTEGER', outcome: 'VARCHAR', http_status: 'INTEGER',
     prompt_tokens: 'INTEGER', completion_tokens: 'INTEGER', latency_ms: 'INTEGER', resent: 'BOOLEAN', endpoint: 'VARCHAR', model: 'VARCHAR',
-    started_at: 'TIMESTAMP', judge_id: 'VARCHAR', via_batch: 'BOOLEAN', batch_fallback: 'VARCHAR',
+    started_at: 'TIMESTAMP', judge_id: 'VARCHAR', via_batch: 'BOOLEAN', batch_fallback: 'VARCHAR', cache_key: 'VARCHAR', cached_from: 'VARCHAR',
   }, fresh.flatMap((o) => o.calls.map((c) => ({
-    via_batch: c.batch ?? false, batch_fallback: c.batchFallback ?? null,
+    via_batch: c.batch ?? false, batch_fallback: c.batchFallback ?? null, cache_key: c.cacheKey ?? null, cached_from: c.cachedFrom ?? null,
     judge_id: step === 'review' ? judgeId : null,
     run_id: runId, idx: o.idx, step, call_no: c.callNo, outcome: c.outcome, http_status: c.httpStatus ?? null, prompt_tokens: c.promptTokens,
     completion_tokens: c.completionTokens, latency_ms: c.latencyMs, resent: c.resent, endpoint: endpoint.baseUrl, model: endpoint.model,
@@ -84,6 +85,7 @@ export async function landResults(
   }))), { onConflict: 'none' });
   // The first reason stays: a run asked for --batch learns once that its endpoint has none.
   if (opts.batchFallback) await sql.exec('UPDATE runs SET batch_fallback = ? WHERE run_id = ? AND batch_fallback IS NULL', [opts.batchFallback, runId]);
+  await storeCacheEntries(sql, runId, step, endpoint, fresh, opts.refreshCache);
   return { landed: fresh.length, duplicates: outcomes.length - fresh.length, ...(await cost()) };
 }
 

@@ -126,7 +126,7 @@ CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, 
   idx INTEGER NOT NULL,
   step VARCHAR NOT NULL,                 -- generate | review | domain | skillset | difficulty
   call_no INTEGER NOT NULL,              -- 1, 2, ... per instance and step
-  outcome VARCHAR NOT NULL,              -- ok | rate_limited | server_error | timeout | connection | bad_request | lost | possibly_sent
+  outcome VARCHAR NOT NULL,              -- ok | rate_limited | server_error | timeout | connection | bad_request | lost | possibly_sent | cached (from call_cache: no request, 0 tokens)
   http_status INTEGER,
   prompt_tokens INTEGER, completion_tokens INTEGER,  -- lost calls: the tokens of the call that repeated them
   latency_ms INTEGER,
@@ -135,6 +135,15 @@ CREATE TABLE IF NOT EXISTS calls (       -- every HTTP attempt of a model call, 
   started_at TIMESTAMP,
   judge_id VARCHAR,                      -- review calls: the panel judge (reviews.judge_id)
   via_batch BOOLEAN                      -- a Batch API line (--batch): billed at the batch discount
+);
+CREATE TABLE IF NOT EXISTS call_cache (  -- answers by content (core/cache/callKey.ts): shared by every run of this file
+  key VARCHAR PRIMARY KEY,               -- sha256 of endpoint base URL + model, step, profile/template, call index, messages, sampling (never a key)
+  endpoint VARCHAR, model VARCHAR, step VARCHAR,
+  text VARCHAR NOT NULL, finish_reason VARCHAR,
+  prompt_tokens INTEGER, completion_tokens INTEGER,  -- what the original call used (what a cached call saves)
+  served_model VARCHAR, simulated BOOLEAN,
+  run_id VARCHAR, idx INTEGER,           -- the call that produced it
+  created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 CREATE TABLE IF NOT EXISTS skill_catalog (skill VARCHAR PRIMARY KEY, skill_key VARCHAR NOT NULL, skill_order INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS difficulty_catalog (difficulty VARCHAR PRIMARY KEY, level INTEGER NOT NULL);
@@ -208,7 +217,8 @@ SELECT r.run_id, r.kind,
 FROM runs r;
 
 CREATE OR REPLACE VIEW run_calls AS
-SELECT run_id, step, count(*) FILTER (outcome NOT IN ('lost', 'possibly_sent')) AS calls,
+SELECT run_id, step, count(*) FILTER (outcome NOT IN ('lost', 'possibly_sent', 'cached')) AS calls,
+       count(*) FILTER (outcome = 'cached') AS cached,
        count(*) FILTER (outcome = 'ok') AS ok,
        count(*) FILTER (outcome = 'rate_limited') AS rate_limited,
        count(*) FILTER (outcome IN ('server_error', 'timeout', 'connection', 'bad_request')) AS errors,
@@ -249,6 +259,8 @@ ALTER TABLE calls ADD COLUMN IF NOT EXISTS batch_fallback VARCHAR;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS batch_fallback VARCHAR;
 ALTER TABLE reviews ADD COLUMN IF NOT EXISTS review_template VARCHAR;
 ALTER TABLE reviews ADD COLUMN IF NOT EXISTS samples INTEGER;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS cache_key VARCHAR;
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS cached_from VARCHAR;
 `;
 
 export async function ensureSchema(sql: Sql): Promise<void> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runSummary } from '../../client/execute.js';
+import { budgetStopMessage, runSummary } from '../../client/execute.js';
 import { describeSummary, planReview } from '../../core/inputs/prepare.js';
 import { DATA_FILES } from '../../core/paths.js';
 
@@ -28,4 +28,10 @@ test('the run summary counts instances without an answer over the evaluation set
   const total = readFileSync(DATA_FILES.evalSet, 'utf8').split('\n').filter(Boolean).length;
   const missing = lines.find((l) => l.includes('without an answer'));
   assert.ok(missing?.startsWith(`evaluation-set instances without an answer (not in this run; --limit 3 takes the first answered ones): ${total - 5} of ${total} [`), missing);
+});
+
+test('a run stopped by --max-cost says what it spent and how far past the budget that is', () => {
+  assert.match(budgetStopMessage(2, 15.19, 1400), /^The run stopped at its budget \(--max-cost \$2\.00\) having spent \$15\.19, \$13\.19 \(660%\) over it: the chunks in flight when it was reached landed too; 1400 instances not started\. /);
+  assert.match(budgetStopMessage(2, 2, 10), /having spent \$2\.00; 10 instances not started/);
+  assert.match(budgetStopMessage(2, undefined, 10), /having spent n\/a; 10 instances/);
 });
