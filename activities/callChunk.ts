@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
@@ -49,6 +50,9 @@ export function createEndpointActivities(deps: EndpointDeps): EndpointActivities
         );
       }
       const ctx = currentContext();
+      // Every call of the chunk listens on the activity's one cancellation signal (the openai SDK
+      // adds an abort listener per request): more than 10 in flight is normal, not a leak.
+      if (ctx) setMaxListeners(0, ctx.cancellationSignal);
       const { cp, lost } = resumeCheckpoint(ctx?.info.heartbeatDetails as Checkpoint | undefined, input.endpoint.model, {
         idxs: input.items.map((it) => it.idx), retry: (ctx?.info.attempt ?? 1) > 1,
       });
