@@ -42,7 +42,9 @@ export interface TokenCounter {
   count(text: string): number;
 }
 
-const counters = new Map<EncodingName, TokenCounter>();
+// The promise, not the counter: concurrent first callers (a chunk's instances) share one build
+// (an encoder holds ~100k ranks: one per caller exhausted the heap).
+const counters = new Map<EncodingName, Promise<TokenCounter>>();
 const PARAGRAPH = /(?<=\n)(?=[\p{L}\p{N}#])/u;
 
 async function ranks(name: EncodingName) {
@@ -51,28 +53,33 @@ async function ranks(name: EncodingName) {
 }
 
 /** The counter of an encoding (loaded once per process). Special-token strings count as ordinary text, as the API treats them. */
-export async function tokenCounter(name: EncodingName): Promise<TokenCounter> {
+export function tokenCounter(name: EncodingName): Promise<TokenCounter> {
   let c = counters.get(name);
   if (!c) {
-    const r = await ranks(name);
-    const encoder = new Tiktoken(r);
-    const cache = new Map<string, number>();
-    const count = (text: string): number => {
-      let n = 0;
-      for (const para of text.split(PARAGRAPH)) {
-        let k = cache.get(para);
-        if (k === undefined) {
-          k = encoder.encode(para, [], []).length;
-          if (cache.size < 200_000) cache.set(para, k);
-        }
-        n += k;
-      }
-      return n;
-    };
-    c = { encoding: name, encoder, count };
+    c = buildCounter(name);
     counters.set(name, c);
+    c.catch(() => counters.delete(name)); // a failed load is tried again by the next caller
   }
   return c;
+}
+
+async function buildCounter(name: EncodingName): Promise<TokenCounter> {
+  const r = await ranks(name);
+  const encoder = new Tiktoken(r);
+  const cache = new Map<string, number>();
+  const count = (text: string): number => {
+    let n = 0;
+    for (const para of text.split(PARAGRAPH)) {
+      let k = cache.get(para);
+      if (k === undefined) {
+        k = encoder.encode(para, [], []).length;
+        if (cache.size < 200_000) cache.set(para, k);
+      }
+      n += k;
+    }
+    return n;
+  };
+  return { encoding: name, encoder, count };
 }
 
 /** Prompt tokens of a chat request as the API bills them. */

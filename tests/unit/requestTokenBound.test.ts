@@ -23,3 +23,11 @@ test('the TPM admission of a call is its BPE prompt count (as estimate and promp
   }
   assert.ok(chars4Off > 0, 'the old characters / 4 figure differs from the BPE count');
 });
+
+test('concurrent first callers share one encoder (one per caller ran the demo out of heap at 60 instances)', async () => {
+  // A module instance of its own (a new URL), whose encoders are not loaded yet.
+  const url: string = '../../core/cost/tokens.js?first-callers';
+  const fresh = (await import(url)) as typeof import('../../core/cost/tokens.js');
+  const all = await Promise.all(Array.from({ length: 20 }, () => fresh.tokenCounter('cl100k_base')));
+  assert.ok(all.every((c) => c === all[0]), 'the same counter for every caller');
+});
