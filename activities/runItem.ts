@@ -8,7 +8,8 @@ import { unansweredByCrash, type CallChunkInput, type CallOutcome, type CallReco
 import { itemState, type Checkpoint, type ItemState } from './checkpoint.js';
 import type { EndpointStats } from './endpointStats.js';
 import { joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
-import { requestTokenBound } from '../core/cost/tokens.js';
+import { requestTokenBound, requestWorstUsd } from '../core/cost/tokens.js';
+import { formatUsd } from '../core/cost/pricing.js';
 import { cacheUse } from '../core/cache/callKey.js';
 
 const DEFAULT_PARSE_ATTEMPTS = 3;
@@ -42,6 +43,13 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
   if ('cannot' in asked) return finish({ status: 'failed', error: asked.cannot });
   const parseAttempts = input.settings.maxParseAttempts ?? DEFAULT_PARSE_ATTEMPTS;
   const many = asked.calls.length > 1;
+  // --max-cost: the workflow reserved the first try of each call; a re-ask must fit what is left of that.
+  const worstFrom = async (part: number) => {
+    let usd = 0;
+    for (const c of asked.calls.slice(part)) usd += await requestWorstUsd(input.endpoint.model, c.request, input.budgetPrice!);
+    return usd;
+  };
+  const allowance = input.budgetPrice ? await worstFrom(0) : undefined;
   // Several calls (one per skill): the verbatim answers, each under its call's label.
   const allText = (last?: string) => (many ? joinCallTexts(asked, [...st.texts, ...(last !== undefined ? [last] : [])]) : last);
 
@@ -54,6 +62,17 @@ export async function runItem(item: ChunkItem, run: ItemRun): Promise<StepOutcom
       });
     }
     if (st.errors >= input.maxAttempts) return finish({ status: 'failed', error: `gave up after ${st.errors} failed call(s): ${st.lastError}` });
+    if (allowance !== undefined && st.partAttempts > 0) {
+      const spent = (st.promptTokens * input.budgetPrice!.input + st.completionTokens * input.budgetPrice!.output) / 1_000_000;
+      const need = await worstFrom(st.part);
+      if (spent + need > allowance + 1e-12) {
+        return finish({
+          status: 'failed', text: allText(st.lastText), numbering: asked.numbering, template: asked.template,
+          error: `unparseable answer (${st.lastReason ?? 'unknown'}), not asked again under --max-cost: another try could cost up to ${formatUsd(need)}, ` +
+            `more than the ${formatUsd(Math.max(0, allowance - spent))} left of this instance's reservation; \`--retry-failed\` with a higher --max-cost asks it again`,
+        });
+      }
+    }
 
     const answer = await callOnce(run, st, call.request);
     if (answer === 'rate_limited') continue; // the limiter holds new calls until the endpoint's Retry-After

@@ -5,6 +5,7 @@ import { loadChunkItems, workItemsInRange } from '../core/store/workItems.js';
 import type { StoreActivities } from '../core/activityContracts.js';
 import { readPromptSet } from '../core/flask/promptSet.js';
 import { answerFromCache } from './cacheLookup.js';
+import { worstCaseCosts } from './worstCase.js';
 
 /**
  * The store's activities, run only by the process that owns the results file. They are
@@ -26,5 +27,6 @@ export function createStoreActivities(deps: {
     landResults: ({ runId, step, endpoint, results, judgeProfile, judgeId, prices, batchFallback, cache }) =>
       db.run((sql) => landResults(sql, runId, step, endpoint, results, { judgeProfile, judgeId, prices, batchFallback, refreshCache: cache === 'refresh' })),
     answerFromCache: (input) => db.read((sql) => answerFromCache(sql, input)),
+    worstCaseCosts: (input) => db.read((sql) => worstCaseCosts(sql, input)),
   };
 }

@@ -126,7 +126,7 @@ export async function executeRun(a: RunRequest): Promise<RunOutcome | undefined>
             'run the same command with a higher --max-cost to continue it.',
         );
       }
-      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); the run stops starting work when its landed cost reaches it.`);
+      log(`Budget: ${formatUsd(options.maxCostUsd)} (spent so far ${formatUsd(spent)}); each chunk reserves its calls' worst case before it is sent, and the run stops when the next instance's would not fit.`);
     }
     const workers = await serving;
     const input = workflowInputOf(run, a.steps, { served, panel, prices: bindPrices }, options, session.controlQueue);
@@ -154,7 +154,7 @@ export async function executeRun(a: RunRequest): Promise<RunOutcome | undefined>
     log(runSummary(final, cost, record.kind, saved));
     if (final.stopped === BUDGET_REACHED) {
       const spent = await costNow().then((c) => c.pricedUsd, () => undefined);
-      log(budgetStopMessage(options.maxCostUsd!, spent, final.pending));
+      log(budgetStopMessage(options.maxCostUsd!, spent, final.pending, final.nextWorstUsd));
     }
     return { progress: final, record: run };
   } finally {
@@ -259,12 +259,19 @@ function endpointLine(workers: EndpointWorker[], p: Progress): string {
     .join(' | ');
 }
 
-/** How far a run that reached its --max-cost went: what it spent and by how much that passed the budget. */
-export function budgetStopMessage(maxCostUsd: number, spentUsd: number | undefined, pending: number): string {
+/**
+ * How far a run that reached its --max-cost went: what it spent, what the next instance could have
+ * cost, and by how much the spending passed the budget if it did (the provider billed more tokens
+ * than the reservations counted, or a run from before reservations).
+ */
+export function budgetStopMessage(maxCostUsd: number, spentUsd: number | undefined, pending: number, nextWorstUsd?: number): string {
   const over = spentUsd !== undefined && spentUsd > maxCostUsd
-    ? `, ${formatUsd(spentUsd - maxCostUsd)} (${Math.round((100 * (spentUsd - maxCostUsd)) / maxCostUsd)}%) over it: the chunks in flight when it was reached landed too`
+    ? `, ${formatUsd(spentUsd - maxCostUsd)} (${Math.round((100 * (spentUsd - maxCostUsd)) / maxCostUsd)}%) over it: the endpoint billed more tokens than the reservations counted (its own tokenizer), or chunks sent before the budget was reached landed after it`
     : '';
-  return `The run stopped at its budget (--max-cost ${formatUsd(maxCostUsd)}) having spent ${formatUsd(spentUsd)}${over}; ${pending} instances not started. ` +
+  const next = nextWorstUsd !== undefined && spentUsd !== undefined && spentUsd <= maxCostUsd
+    ? `; the next instance could cost up to ${formatUsd(nextWorstUsd)} (its prompts + max_tokens), more than the ${formatUsd(maxCostUsd - spentUsd)} left`
+    : '';
+  return `The run stopped at its budget (--max-cost ${formatUsd(maxCostUsd)}) having spent ${formatUsd(spentUsd)}${over}${next}; ${pending} instances not started. ` +
     'To continue, run the same command with a higher --max-cost (landed results are kept and not redone).';
 }
 

@@ -1,4 +1,4 @@
-import type { CacheMode, CallChunkInput, CallChunkResult, CallRecord, ChunkItem, Step, StepOutcome, StepSettings } from './pipeline.js';
+import type { CacheMode, CallChunkInput, CallChunkResult, CallRecord, ChunkItem, RunPlan, Step, StepOutcome, StepSettings } from './pipeline.js';
 import type { EndpointRef } from './provider/endpoint.js';
 import type { PromptSet } from './flask/promptSet.js';
 import type { PromptKind } from './flask/promptKind.js';
@@ -36,6 +36,24 @@ export interface StoreActivities {
    * round trip per chunk, not per call.
    */
   answerFromCache(input: CallChunkInput): Promise<CallChunkResult>;
+  /**
+   * A budgeted batch (--max-cost, activities/worstCase.ts): the worst case of every remaining
+   * step of its pending instances, and the run's landed cost, before any call is sent.
+   */
+  worstCaseCosts(input: WorstCaseInput): Promise<WorstCases>;
+}
+
+export interface WorstCaseInput {
+  plan: RunPlan;
+  /** The batch's unfinished instances: [idx, index of the first step it still needs]. */
+  pending: Array<[number, number]>;
+}
+
+export interface WorstCases {
+  /** The run's landed cost so far (USD, at the plan's prices). */
+  spentUsd: number;
+  /** Per pending instance, in order: the worst case (USD) of each of the plan's steps (0 for steps done). */
+  worst: number[][];
 }
 
 /** An endpoint worker's activities: a chunk of instances through one step, or through the Batch API (--batch). No file I/O. */

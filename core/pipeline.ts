@@ -141,6 +141,11 @@ export interface CallChunkInput {
   prompts?: PromptSet;
   /** --cache (undefined: temperature-0 calls only). */
   cache?: CacheMode;
+  /**
+   * --max-cost: the endpoint model's price (USD per 1M tokens). Each instance's first calls are
+   * reserved by the workflow; a re-ask is made only if it fits what the instance's reservation has left.
+   */
+  budgetPrice?: { input: number; output: number };
 }
 
 export interface ChunkStats {
@@ -182,6 +187,8 @@ export interface Progress {
   costUsd?: number;
   /** Why the run ended before its last instance (e.g. "budget reached"). */
   stopped?: string;
+  /** Budget reached: the worst case of the instance that did not fit what was left (USD). */
+  nextWorstUsd?: number;
   /** --batch against an endpoint without the Batch API: why its judge requests went direct. */
   batchFallback?: string;
 }
@@ -205,6 +212,7 @@ export function addProgress(a: Progress, b: Progress): Progress {
     // The run's cost is cumulative: the later figure is the larger one.
     ...(a.costUsd !== undefined || b.costUsd !== undefined ? { costUsd: Math.max(a.costUsd ?? 0, b.costUsd ?? 0) } : {}),
     ...(a.stopped ?? b.stopped ? { stopped: a.stopped ?? b.stopped } : {}),
+    ...((a.nextWorstUsd ?? b.nextWorstUsd) !== undefined ? { nextWorstUsd: a.nextWorstUsd ?? b.nextWorstUsd } : {}),
     ...(a.batchFallback ?? b.batchFallback ? { batchFallback: a.batchFallback ?? b.batchFallback } : {}),
   };
 }
@@ -229,6 +237,18 @@ export function planJudges(plan: RunPlan): JudgeSpec[] {
   if (!plan.judge || !plan.judgeSettings) return [];
   const profile = plan.judgeProfile ?? 'flask';
   return [{ id: judgeIdOf(plan.judge.id, profile), endpoint: plan.judge, profile, settings: plan.judgeSettings }];
+}
+
+/** The endpoint a step is sent to: a panel judge's, else the run's judge or model. */
+export function endpointOf(plan: RunPlan, step: Step, judge?: JudgeSpec): EndpointRef | undefined {
+  return judge ? judge.endpoint : plan[roleOf(step)];
+}
+
+/** How a step is asked: a panel judge's own settings, else the run's judge or model settings. */
+export function stepSettingsOf(plan: RunPlan, step: Step, judge?: JudgeSpec): StepSettings | undefined {
+  if (judge) return { ...judge.settings, judgeProfile: judge.profile };
+  if (roleOf(step) === 'model') return plan.modelSettings;
+  return { ...plan.judgeSettings!, ...(plan.judgeProfile ? { judgeProfile: plan.judgeProfile } : {}) };
 }
 
 /** Everything a run's workflows need: ids, endpoints and settings; never a dataset, never a key. */

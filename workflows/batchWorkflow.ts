@@ -1,10 +1,11 @@
-import { ActivityFailure, ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, defineQuery, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import type { PromptSet } from '../core/flask/promptSet.js';
 import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
 import { fleetChunking } from '../core/fleetChunking.js';
+import { BudgetReservations } from '../core/cost/budgetReservations.js';
 import {
-  BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, planJudges, roleOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type CallRecord, type ChunkItem, type ChunkStats, type Progress, type Step, type StepOutcome, type StepSettings,
+  BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, endpointOf, planJudges, roleOf, stepSettingsOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type CallRecord, type ChunkItem, type ChunkStats, type Progress, type Step, type StepOutcome,
 } from '../core/pipeline.js';
 import type { EndpointRef } from '../core/provider/endpoint.js';
 
@@ -28,6 +29,8 @@ interface BatchContext {
   noBatchApi: Map<string, string>;
   /** The texts each step's prompts are rendered from, read by the store once per batch (endpoint workers have no data/). */
   promptSets: Map<PromptKind, Promise<PromptSet>>;
+  /** --max-cost: what the chunks in flight have reserved against the budget. */
+  budget?: BudgetReservations;
 }
 
 /**
@@ -56,6 +59,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
   };
   setHandler(batchProgressQuery, () => progress);
   const ctx: BatchContext = { input, store, chunkActs: new Map(), batchActs: new Map(), judges, progress, noBatchApi: new Map(), promptSets: new Map() };
+  // patched: a budgeted batch started before reservations existed replays without asking for worst cases.
+  if (input.maxCostUsd !== undefined && input.prices && work.pending.length > 0 && patched('budget-reservations')) {
+    const w = await store.worstCaseCosts({ plan: input, pending: work.pending });
+    ctx.budget = new BudgetReservations(input.maxCostUsd, w.spentUsd, new Map(work.pending.map(([idx], i) => [idx, w.worst[i] ?? []])));
+    progress.costUsd = w.spentUsd;
+  }
   await runChunksAcrossFleet(ctx, work.pending);
   return progress;
 }
@@ -64,8 +73,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
  * Cuts the pending instances into chunks as it goes and keeps enough in flight for the endpoint
  * fleet (core/fleetChunking.ts): chunk size and chunks in flight follow the live workers of the
  * run's endpoint queues, asked at the start and every FLEET_REFRESH_CHUNKS chunks. A run with a
- * budget stops starting chunks once its landed cost reaches it (chunks in flight finish and
- * land: their calls are paid for). Deterministic: plain promises.
+ * budget sends a chunk only when its calls' worst cases fit what is left of it (a smaller chunk
+ * when the whole one does not); with nothing left for the next instance, a lane waits for the
+ * chunks in flight to land, and with none in flight the run stops. Deterministic: plain promises.
  */
 async function runChunksAcrossFleet(ctx: BatchContext, pending: Array<[number, number]>): Promise<void> {
   const { input, judges, store, progress } = ctx;
@@ -90,9 +100,16 @@ async function runChunksAcrossFleet(ctx: BatchContext, pending: Array<[number, n
     try {
       // A lane over the (possibly lowered) limit ends; fill() starts lanes when it rises.
       while (more() && active <= fleet.inFlight) {
-        const chunk = pending.slice(cursor, cursor + fleet.chunkSize);
+        const reserved = reserveNext(ctx, pending.slice(cursor, cursor + fleet.chunkSize));
+        if (reserved === 'wait') {
+          const seen = ctx.budget!.version;
+          await condition(() => ctx.budget!.version !== seen || !more());
+          continue;
+        }
+        if (reserved === 'stop') break;
+        const chunk = pending.slice(cursor, cursor + reserved.n);
         cursor += chunk.length;
-        await runChunk(ctx, chunk);
+        await runChunk(ctx, chunk, reserved.usd);
         if (++sinceRefresh >= FLEET_REFRESH_CHUNKS && !refreshing) {
           sinceRefresh = 0;
           refreshing = true;
@@ -112,6 +129,22 @@ async function runChunksAcrossFleet(ctx: BatchContext, pending: Array<[number, n
   }
 }
 
+/**
+ * How much of the next chunk the budget lets go (all of it without a budget), reserved; 'wait' for
+ * a chunk in flight to land and release its reservation; 'stop' when nothing is in flight and the
+ * next instance's worst case is more than is left (the run stops there: it could pass the budget).
+ */
+function reserveNext(ctx: BatchContext, next: Array<[number, number]>): { n: number; usd: number } | 'wait' | 'stop' {
+  const { budget, progress } = ctx;
+  if (!budget) return { n: next.length, usd: 0 };
+  const r = budget.reserve(next);
+  if (r.n > 0) return r;
+  if (budget.holding) return 'wait';
+  progress.stopped = BUDGET_REACHED;
+  progress.nextWorstUsd = budget.worstOf(next[0]![0], next[0]![1]);
+  return 'stop';
+}
+
 /** The prompt texts of a step's kind (none for generate), read by the store once per batch. */
 async function promptsFor(ctx: BatchContext, step: Step): Promise<{ prompts?: PromptSet }> {
   const kind = promptKindOf(step);
@@ -121,8 +154,23 @@ async function promptsFor(ctx: BatchContext, step: Step): Promise<{ prompts?: Pr
   return { prompts: await set };
 }
 
-/** A chunk through the run's steps from each instance's first unfinished one; failed instances drop out. */
-async function runChunk(ctx: BatchContext, chunk: Array<[number, number]>): Promise<void> {
+/**
+ * A chunk through the run's steps from each instance's first unfinished one; failed instances drop
+ * out. `reservedUsd`: its budget reservation, released step by step as each lands.
+ */
+async function runChunk(ctx: BatchContext, chunk: Array<[number, number]>, reservedUsd = 0): Promise<void> {
+  try {
+    await runChunkSteps(ctx, chunk, (k) => {
+      const freed = Math.min(reservedUsd, ctx.budget?.stepWorst(chunk.map(([idx]) => idx), k) ?? 0);
+      reservedUsd -= freed;
+      ctx.budget?.release(freed);
+    });
+  } finally {
+    ctx.budget?.release(reservedUsd);
+  }
+}
+
+async function runChunkSteps(ctx: BatchContext, chunk: Array<[number, number]>, landed: (step: number) => void): Promise<void> {
   const { input, progress } = ctx;
   const firstStep = new Map(chunk);
   let alive = await ctx.store.loadChunk({ runId: input.runId, idxs: chunk.map(([idx]) => idx) });
@@ -132,6 +180,7 @@ async function runChunk(ctx: BatchContext, chunk: Array<[number, number]>): Prom
     const todo = alive.filter((it) => (firstStep.get(it.idx) ?? 0) <= k);
     if (todo.length === 0) continue;
     const out = step === 'review' ? await reviewByEachJudge(ctx, todo) : await landStep(ctx, step, await callStepCached(ctx, step, todo));
+    landed(k);
     progress.calls += out.stats.calls;
     progress.cached = (progress.cached ?? 0) + (out.stats.cached ?? 0);
     progress.tokens += out.stats.tokens;
@@ -176,8 +225,8 @@ async function reviewByEachJudge(ctx: BatchContext, items: ChunkItem[]): Promise
  */
 async function callStepCached(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
   const { input } = ctx;
-  const endpoint = judge ? judge.endpoint : input[roleOf(step)];
-  const settings = stepSettings(input, step, judge);
+  const endpoint = endpointOf(input, step, judge);
+  const settings = stepSettingsOf(input, step, judge);
   // patched: a batch started before the cache existed replays without the lookup it never made.
   if (input.cache === 'off' || input.cache === 'refresh' || !endpoint || !settings || !patched('call-cache')) return callStep(ctx, step, items, judge);
   const hit = await ctx.store.answerFromCache({
@@ -196,12 +245,13 @@ async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge
   const { input } = ctx;
   const role = roleOf(step);
   if (input.batch && role === 'judge' && !direct) return batchStep(ctx, step, items, judge);
-  const endpoint = judge ? judge.endpoint : input[role];
+  const endpoint = endpointOf(input, step, judge);
   if (!endpoint) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no ${role} endpoint for step ${step}`, 'RunPlanError');
   try {
     return await proxyFor(ctx.chunkActs, endpoint.queue, () => endpointOptions(endpoint.queue, input.heartbeatTimeoutMs)).callChunk({
-      runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(await promptsFor(ctx, step)),
+      runId: input.runId, step, endpoint, settings: stepSettingsOf(input, step, judge)!, maxAttempts: input.maxAttempts, shuffleSeed: input.shuffleSeed, items, ...(await promptsFor(ctx, step)),
       ...(input.cache ? { cache: input.cache } : {}),
+      ...(ctx.budget && input.prices?.[endpoint.model] ? { budgetPrice: input.prices[endpoint.model] } : {}),
     });
   } catch (err) {
     const cause = applicationCause(err);
@@ -223,14 +273,14 @@ async function callStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge
  */
 async function batchStep(ctx: BatchContext, step: Step, items: ChunkItem[], judge?: JudgeSpec): Promise<CallChunkResult> {
   const { input } = ctx;
-  const endpoint = judge ? judge.endpoint : input[roleOf(step)]!;
+  const endpoint = endpointOf(input, step, judge)!;
   const refused = ctx.noBatchApi.get(endpoint.queue);
   if (refused !== undefined) return directForBatch(ctx, step, items, judge, refused);
   const b = proxyFor(ctx.batchActs, endpoint.queue, () => ({
     taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
   }));
   const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? roleOf(step)}/${hashIdxs(items.map((it) => it.idx))}`;
-  const base = { runId: input.runId, step, endpoint, settings: stepSettings(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(ctx, step)) };
+  const base = { runId: input.runId, step, endpoint, settings: stepSettingsOf(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(ctx, step)) };
   let submitted: { batchId: string };
   try {
     submitted = await b.submitBatch(base);
@@ -286,7 +336,7 @@ async function directForBatch(ctx: BatchContext, step: Step, items: ChunkItem[],
 async function landStep(ctx: BatchContext, step: Step, out: CallChunkResult, judge?: JudgeSpec): Promise<CallChunkResult> {
   const { input, progress } = ctx;
   const landed = await ctx.store.landResults({
-    runId: input.runId, step, endpoint: judge ? judge.endpoint : input[roleOf(step)]!, results: out.results,
+    runId: input.runId, step, endpoint: endpointOf(input, step, judge)!, results: out.results,
     ...(judge ? { judgeProfile: judge.profile, judgeId: judge.id } : {}),
     ...(input.maxCostUsd !== undefined && input.prices ? { prices: input.prices } : {}),
     ...(out.batchFallback !== undefined ? { batchFallback: out.batchFallback } : {}),
@@ -294,16 +344,10 @@ async function landStep(ctx: BatchContext, step: Step, out: CallChunkResult, jud
   });
   if (landed.runCostUsd !== undefined) {
     progress.costUsd = Math.max(progress.costUsd ?? 0, landed.runCostUsd);
+    ctx.budget?.spent(landed.runCostUsd);
     if (input.maxCostUsd !== undefined && landed.runCostUsd >= input.maxCostUsd) progress.stopped = BUDGET_REACHED;
   }
   return out;
-}
-
-/** How a step is asked: a panel judge's own settings, else the run's judge or model settings. */
-function stepSettings(input: BatchWorkflowInput, step: Step, judge?: JudgeSpec): StepSettings | undefined {
-  if (judge) return { ...judge.settings, judgeProfile: judge.profile };
-  if (roleOf(step) === 'model') return input.modelSettings;
-  return { ...input.judgeSettings!, ...(input.judgeProfile ? { judgeProfile: input.judgeProfile } : {}) };
 }
 
 /** An outcome with no call behind it in this step (a chunk that gave up, a line with no direct call left, a panel's merged "done"). */

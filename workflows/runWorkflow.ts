@@ -1,4 +1,4 @@
-import { continueAsNew, defineQuery, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, patched, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { StoreActivities } from '../core/activityContracts.js';
 import { batchWorkflow } from './batchWorkflow.js';
 import { RUN_STATUS_QUERY, addProgress, emptyProgress, type Progress, type RunPlan, type RunStatus, type RunWorkflowInput } from '../core/pipeline.js';
@@ -10,7 +10,7 @@ const MAX_HISTORY_EVENTS = 4000;
 
 /**
  * A whole run: its instances are cut into batches of `batchSize` by their ord, and each batch is
- * a child workflow. Two batches run at once, so one batch's tail does not idle the endpoint. The
+ * a child workflow. Two batches run at once (one under a budget), so one batch's tail does not idle the endpoint. The
  * parent sees only counts, so a run of 100,000 instances is ~500 children of ~200 instances.
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
@@ -22,7 +22,9 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<Progress> {
   const running = new Map<string, ChildWorkflowHandle<typeof batchWorkflow>>();
   setHandler(runStatusQuery, () => ({ progress: finished, runningBatches: [...running.keys()] }));
 
-  const parallel = 2;
+  // A budgeted run has one batch at a time: each batch reserves against what the previous ones
+  // landed (core/cost/budgetReservations.ts), and two at once would each count on the same room.
+  const parallel = input.maxCostUsd !== undefined && patched('budget-reservations') ? 1 : 2;
   const parentId = workflowInfo().workflowId;
   let nextOrd = input.nextOrd ?? 0;
 

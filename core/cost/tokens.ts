@@ -96,3 +96,14 @@ export function countChat(counter: TokenCounter, messages: readonly ChatMessage[
 export async function requestTokenBound(model: string, request: { messages: readonly ChatMessage[]; maxTokens: number }): Promise<number> {
   return countChat(await tokenCounter(tokenizerFor(model).encoding), request.messages) + request.maxTokens;
 }
+
+/**
+ * What one request may cost at most (USD): its prompt as the model's tokenizer counts it (plus
+ * `extraPromptTokens` not rendered yet) and its max_tokens, at `price` (USD per 1M tokens).
+ */
+export async function requestWorstUsd(
+  model: string, request: { messages: readonly ChatMessage[]; maxTokens: number }, price: { input: number; output: number }, extraPromptTokens = 0,
+): Promise<number> {
+  const prompt = countChat(await tokenCounter(tokenizerFor(model).encoding), request.messages) + extraPromptTokens;
+  return (prompt * price.input + request.maxTokens * price.output) / 1_000_000;
+}

@@ -1,5 +1,8 @@
-// --max-cost: the run stops starting chunks once its landed cost (calls × prices, returned by the
-// store after each landing) reaches the budget; the same run with a higher budget carries on.
+// --max-cost that holds: each chunk reserves its calls' worst case (BPE prompt + max_tokens at the
+// price) before it is sent, releases it as each step lands, and the run stops when the next
+// instance's worst case does not fit what is left. The landed cost never passes the budget; a
+// re-ask that would pass an instance's reservation is not made; the same run with a higher budget
+// carries on, judging nothing twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -9,57 +12,83 @@ import { prepareReview } from '../../core/inputs/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { runCost, formatRunCost } from '../../core/cost/runCost.js';
 import { loadPriceTable } from '../../core/cost/pricing.js';
-import { runSummary } from '../../client/execute.js';
+import { budgetStopMessage, runSummary } from '../../client/execute.js';
+import { defaultChunkSize, RUN_DEFAULTS } from '../../client/flags.js';
 import { BUDGET_REACHED } from '../../core/pipeline.js';
 import { baseRun, counts, landRun, startTestPipeline, tempDb, temporalForThisFile } from '../helpers/harness.js';
 
 let env: TestWorkflowEnvironment;
 const cleanups = temporalForThisFile((e) => (env = e));
 
-// $1,000 per 1M tokens: about $1.5 an instance with the offline judge's ~1,500-token prompts.
+// $1,000 per 1M tokens: an instance's worst case is about $2.5 (a ~1,500-token prompt + 1,024 max_tokens),
+// what it really costs about $2 (the offline server counts ~4 characters a token, ~27% over BPE).
 const PRICES = { 'flask-offline-judge': { input: 1000, output: 1000 } };
 
-test('--max-cost stops the run once its landed cost reaches the budget; a higher budget finishes it, judging nothing twice', async () => {
-  const server = await startOfflineServer({ seed: 6 });
-  const db = tempDb('budget');
-  const n = 24;
-  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
-  await landRun(db, baseRun('budget'), prepared.instances, prepared.responses);
-  const workers = await startTestPipeline(env, db, 'budget', server.url, { limits: { maxConcurrency: 4 } });
-  cleanups.push(() => workers.shutdown(), () => server.close());
-  // One batch, chunks of 4, concurrency 4: ceil(4 / 4) + 2 = 3 chunks in flight at most (batchWorkflow:
-  // enough to keep the concurrency busy, plus one landing and one loading).
-  const inFlight = 3;
-  const plan = (maxCostUsd: number) => workers.plan('budget', ['review'], { chunkSize: 4, concurrency: 4, batchSize: 100, maxCostUsd, prices: PRICES });
-  const budget = 12;
-  const first = await (await startOrAttach(env.client, plan(budget))).handle.result();
-  const cost = await db.read((sql) => runCost(sql, 'budget', PRICES));
-  assert.equal(first.stopped, BUDGET_REACHED);
-  assert.ok(first.done < n && first.pending > 0, `stopped early: ${first.done} done, ${first.pending} pending`);
-  assert.ok(cost.pricedUsd >= budget, `landed cost ${cost.pricedUsd} >= budget ${budget}`);
-  // Overshoot: only the chunks in flight when the budget was reached land after it.
-  const perInstance = await db.read((sql) => sql.all(
-    `SELECT idx, (sum(prompt_tokens + completion_tokens) * 1000 / 1e6)::DOUBLE AS usd FROM calls WHERE run_id = 'budget' GROUP BY idx`));
-  const maxInstance = Math.max(...perInstance.map((r) => Number(r.usd)));
-  const chunkCost = 4 * maxInstance;
-  assert.ok(cost.pricedUsd - budget < inFlight * chunkCost, `overshoot ${(cost.pricedUsd - budget).toFixed(2)} < ${inFlight} chunks (${(inFlight * chunkCost).toFixed(2)})`);
-  assert.ok(Math.abs((first.costUsd ?? 0) - cost.pricedUsd) < 1e-6, 'the workflow saw the landed cost');
-  const c1 = await counts(db, 'budget');
-  assert.equal(c1.reviews, first.done + first.failed);
-  const summary = runSummary(first, formatRunCost(cost));
-  assert.match(summary, /^Stopped \(budget reached\): \d+ scored/);
-  assert.match(summary, /cost \$\d+\.\d\d\.$/);
-  console.log(`budget $${budget}: stopped after ${first.done} of ${n} instances at $${cost.pricedUsd.toFixed(2)} (one instance ≤ $${maxInstance.toFixed(2)})`);
+const SHAPES = [
+  // the shape that livelocked a per-lane design: chunk shares smaller than one call's worst case
+  { name: 'chunks of 4, 4 in flight', chunkSize: 4, concurrency: 4, batchSize: 100 },
+  // the CLI's defaults: one chunk would hold every instance, so the reservation alone bounds it
+  { name: 'the default concurrency and chunk size', chunkSize: defaultChunkSize(RUN_DEFAULTS.concurrency), concurrency: RUN_DEFAULTS.concurrency, batchSize: RUN_DEFAULTS.batchSize },
+];
 
-  // The same run with a higher budget: carries on from where it stopped.
-  const second = await (await startOrAttach(env.client, plan(1e6))).handle.result();
-  assert.equal(second.stopped, undefined);
-  assert.equal(second.resumed, first.done + first.failed);
-  assert.equal(second.done + second.failed, n);
-  const c2 = await counts(db, 'budget');
-  assert.equal(c2.reviews, n);
-  assert.equal(c2.distinct_reviews, n);
-  assert.equal(server.stats().byKind.review, n + (await db.read(async (sql) => Number((await sql.one(`SELECT (count(*) - count(DISTINCT idx))::INT AS x FROM calls WHERE run_id = 'budget' AND outcome = 'ok'`))!.x))), 'each instance judged once (plus re-asks)');
+for (const [i, shape] of SHAPES.entries()) {
+  test(`--max-cost (${shape.name}): the landed cost never passes the budget; a higher budget finishes the run, judging nothing twice`, async () => {
+    const server = await startOfflineServer({ seed: 6 });
+    const runId = `budget${i}`;
+    const db = tempDb(runId);
+    const n = 24;
+    const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
+    await landRun(db, baseRun(runId), prepared.instances, prepared.responses);
+    const workers = await startTestPipeline(env, db, runId, server.url, { limits: { maxConcurrency: 4 } });
+    cleanups.push(() => workers.shutdown(), () => server.close());
+    const plan = (maxCostUsd: number) => workers.plan(runId, ['review'], { chunkSize: shape.chunkSize, concurrency: shape.concurrency, batchSize: shape.batchSize, maxCostUsd, prices: PRICES });
+    const budget = 12;
+    const first = await (await startOrAttach(env.client, plan(budget))).handle.result();
+    const cost = await db.read((sql) => runCost(sql, runId, PRICES));
+    assert.equal(first.stopped, BUDGET_REACHED);
+    assert.ok(first.done > 0 && first.done < n && first.pending > 0, `stopped early: ${first.done} done, ${first.pending} pending`);
+    assert.ok(cost.pricedUsd <= budget, `landed cost ${cost.pricedUsd.toFixed(2)} <= budget ${budget}`);
+    // It stopped because the next instance could not fit, not before: what is left is less than its worst case.
+    const perInstance = await db.read((sql) => sql.all(
+      `SELECT idx, (sum(prompt_tokens + completion_tokens) * 1000 / 1e6)::DOUBLE AS usd FROM calls WHERE run_id = ? GROUP BY idx`, [runId]));
+    const maxInstance = Math.max(...perInstance.map((r) => Number(r.usd)));
+    assert.ok(first.nextWorstUsd !== undefined && budget - cost.pricedUsd < first.nextWorstUsd, `left ${(budget - cost.pricedUsd).toFixed(2)} < next worst ${first.nextWorstUsd}`);
+    assert.ok(first.nextWorstUsd > maxInstance, `a worst case (${first.nextWorstUsd.toFixed(2)}) is above what any instance really cost (${maxInstance.toFixed(2)})`);
+    assert.ok(Math.abs((first.costUsd ?? 0) - cost.pricedUsd) < 1e-6, 'the workflow saw the landed cost');
+    const c1 = await counts(db, runId);
+    assert.equal(c1.reviews, first.done + first.failed);
+    assert.equal(server.stats().byKind.review, await db.read(async (sql) => Number((await sql.one(`SELECT count(*)::INT AS x FROM calls WHERE run_id = ?`, [runId]))!.x)), 'every request is recorded');
+    assert.match(runSummary(first, formatRunCost(cost)), /^Stopped \(budget reached\): \d+ scored/);
+    assert.match(budgetStopMessage(budget, cost.pricedUsd, first.pending, first.nextWorstUsd), /having spent \$\d+\.\d\d; the next instance could cost up to \$\d\.\d\d \(its prompts \+ max_tokens\), more than the \$\d\.\d\d left; \d+ instances not started/);
+    console.log(`budget $${budget} (${shape.name}): stopped after ${first.done} of ${n} at $${cost.pricedUsd.toFixed(2)}; next worst case $${first.nextWorstUsd.toFixed(2)}, one instance ≤ $${maxInstance.toFixed(2)}`);
+
+    // The same run with a higher budget: carries on from where it stopped.
+    const second = await (await startOrAttach(env.client, plan(1e6))).handle.result();
+    assert.equal(second.stopped, undefined);
+    assert.equal(second.resumed, first.done + first.failed);
+    assert.equal(second.done + second.failed, n);
+    const c2 = await counts(db, runId);
+    assert.equal(c2.reviews, n);
+    assert.equal(c2.distinct_reviews, n);
+    assert.equal(server.stats().byKind.review, n + (await db.read(async (sql) => Number((await sql.one(`SELECT (count(*) - count(DISTINCT idx))::INT AS x FROM calls WHERE run_id = ? AND outcome = 'ok'`, [runId]))!.x))), 'each instance judged once (plus re-asks)');
+  });
+}
+
+test('--max-cost: a re-ask that could pass the instance\'s reservation is not made; the instance fails saying so', async () => {
+  // Every answer unparseable: without a budget each instance is asked 3 times (maxParseAttempts).
+  const server = await startOfflineServer({ seed: 3, malformedRate: 1 });
+  const db = tempDb('budget-reask');
+  const n = 6;
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
+  await landRun(db, baseRun('budget-reask'), prepared.instances, prepared.responses);
+  const workers = await startTestPipeline(env, db, 'budget-reask', server.url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => workers.shutdown(), () => server.close());
+  const done = await (await startOrAttach(env.client, workers.plan('budget-reask', ['review'], { maxCostUsd: 1000, prices: PRICES }))).handle.result();
+  assert.equal(done.failed, n);
+  assert.equal(server.stats().byKind.review, n, 'one call an instance: its re-ask did not fit its reservation');
+  const errors = await db.read((sql) => sql.all(`SELECT error FROM reviews WHERE run_id = 'budget-reask'`));
+  assert.equal(errors.length, n);
+  for (const e of errors) assert.match(String(e.error), /not asked again under --max-cost: another try could cost up to \$\d+\.\d\d, more than the \$\d+\.\d\d left of this instance's reservation; `--retry-failed` with a higher --max-cost/);
 });
 
 test('runCost: calls × the price table per role and model; unpriced models are n/a, never guessed', async () => {

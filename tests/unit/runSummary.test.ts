@@ -31,7 +31,8 @@ test('the run summary counts instances without an answer over the evaluation set
 });
 
 test('a run stopped by --max-cost says what it spent and how far past the budget that is', () => {
-  assert.match(budgetStopMessage(2, 15.19, 1400), /^The run stopped at its budget \(--max-cost \$2\.00\) having spent \$15\.19, \$13\.19 \(660%\) over it: the chunks in flight when it was reached landed too; 1400 instances not started\. /);
+  assert.match(budgetStopMessage(2, 15.19, 1400), /^The run stopped at its budget \(--max-cost \$2\.00\) having spent \$15\.19, \$13\.19 \(660%\) over it: the endpoint billed more tokens than the reservations counted \(its own tokenizer\), or chunks sent before the budget was reached landed after it; 1400 instances not started\. /);
+  assert.match(budgetStopMessage(2, 1.94, 1662, 0.1), /having spent \$1\.94; the next instance could cost up to \$0\.10 \(its prompts \+ max_tokens\), more than the \$0\.06 left; 1662 instances not started\. /);
   assert.match(budgetStopMessage(2, 2, 10), /having spent \$2\.00; 10 instances not started/);
   assert.match(budgetStopMessage(2, undefined, 10), /having spent n\/a; 10 instances/);
 });
