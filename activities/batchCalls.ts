@@ -12,9 +12,10 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { toFile } from 'openai';
 import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { BatchApi, ChatProvider } from '../core/provider/provider.js';
-import type { CallRecord } from '../core/pipeline.js';
+import type { CacheEntry, CallRecord } from '../core/pipeline.js';
 import type { BatchActivities, BatchChunkInput, BatchCollected } from '../core/activityContracts.js';
-import { stepRequest } from './stepRequests.js';
+import { joinCallTexts, stepCallKey, stepRequest } from './stepRequests.js';
+import { cacheUse } from '../core/cache/callKey.js';
 import { chatBody } from '../core/provider/openaiProvider.js';
 
 /** A Batch API output line's body: a chat completion, or an error. */
@@ -114,6 +115,7 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
         const calls: CallRecord[] = [];
         const values: unknown[] = [];
         const texts: string[] = [];
+        const cacheEntries: CacheEntry[] = [];
         let reason: string | undefined;
         let promptTokens = 0, completionTokens = 0, servedModel: string | undefined, finishReason: string | undefined;
         asked.calls.forEach((c, k) => {
@@ -142,22 +144,28 @@ export function createBatchActivities(deps: { endpoint: EndpointRef; provider: C
           else {
             values.push(parsed.value);
             texts.push(text);
+            // The call cache keeps batch answers as it keeps direct ones (the key does not depend on how it was asked).
+            if (cacheUse(input.cache, c.request.temperature).write) {
+              cacheEntries.push({
+                key: stepCallKey(input, asked, k), text, ...(finishReason ? { finishReason } : {}), promptTokens: record.promptTokens,
+                completionTokens: record.completionTokens, ...(servedModel ? { servedModel } : {}), simulated: false,
+              });
+            }
           }
         });
         if (reason) {
           out.fallback.push({ idx: item.idx, calls, reason });
           continue;
         }
-        const many = asked.calls.length > 1;
         out.results.push({
           idx: item.idx, status: 'done', value: asked.combine(values), numbering: asked.numbering, template: asked.template,
           ...(asked.samples ? { samples: asked.samples(values) } : {}),
-          text: many ? texts.map((t, k) => `[${asked.calls[k]!.label ?? k + 1}]\n${t}`).join('\n\n') : texts[0],
+          text: joinCallTexts(asked, texts),
           finishReason, attempts: asked.calls.length, promptTokens, completionTokens, servedModel,
           // A batch line carries no response headers: the endpoint's x-flask-simulated is not seen
           // here (the run itself records simulated from the preflight).
           simulated: false,
-          startedAt: at, finishedAt: new Date().toISOString(), calls,
+          startedAt: at, finishedAt: new Date().toISOString(), calls, ...(cacheEntries.length > 0 ? { cacheEntries } : {}),
         });
       }
       return out;

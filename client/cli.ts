@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   failures: async () => { const m = await import('./commands/failures.js'); return { run: (a) => m.failuresCommand(a), help: m.FAILURES_HELP }; },
   'judge-agreement': async () => { const m = await import('./commands/judgeAgreement.js'); return { run: (a) => m.judgeAgreementCommand(a, log), help: m.JUDGE_AGREEMENT_HELP }; },
   rescore: async () => { const m = await import('./commands/rescore.js'); return { run: (a) => m.rescoreCommand(a, log), help: m.RESCORE_HELP }; },
+  cache: async () => { const m = await import('./commands/cache.js'); return { run: (a) => m.cacheCommand(a, log), help: m.CACHE_HELP }; },
   'import-labels': async () => { const m = await import('./commands/importLabels.js'); return { run: (a) => m.importLabelsCommand(a, log), help: m.IMPORT_LABELS_HELP }; },
   'judge-report': async () => { const m = await import('./commands/judgeReport.js'); return { run: (a) => m.judgeReportCommand(a, log), help: m.JUDGE_REPORT_HELP }; },
   export: async () => { const m = await import('./commands/export.js'); return { run: (a) => m.exportCommand(a, log), help: m.EXPORT_HELP }; },

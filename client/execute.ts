@@ -39,7 +39,7 @@ export interface RunOptions {
   heartbeatTimeoutMs?: number;
   /** --prices FILE: entries over data/prices.json. */
   pricesFile?: string;
-  /** --max-cost USD: the run stops starting work once its landed cost reaches it. */
+  /** --max-cost USD: a budget that holds (each chunk reserves its calls' worst case; README, "Budgets that hold"). */
   maxCostUsd?: number;
   /** --batch: judge requests through the Batch API, polled every pollMs; at most maxFallback direct re-asks a chunk. */
   batch?: { pollMs: number; maxFallback?: number };

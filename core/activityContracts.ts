@@ -73,6 +73,8 @@ export interface BatchChunkInput {
   prompts?: PromptSet;
   /** Deterministic per (workflow, step, judge, instances): the metadata a resubmission is recognised by. */
   key: string;
+  /** --cache: whether the collected answers are stored in the call cache. */
+  cache?: CacheMode;
 }
 
 interface BatchState {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RescoreResult } from '../activities/rescoreReviews.js';
+import type { CachePruneFilter } from '../core/store/callCache.js';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, RunStoppedError } from '../core/errors.js';
@@ -56,6 +57,8 @@ export interface StoreClient {
   snapshot(): Promise<{ file: string }>;
   /** flask-eval rescore: re-parse a run's stored judge texts into `target` (activities/rescoreReviews.ts) */
   rescore(body: { source: string; target: string }): Promise<RescoreResult>;
+  /** flask-eval cache prune: delete (or, dryRun, count) the call cache's answers the filter selects */
+  pruneCache(body: { filter: CachePruneFilter; dryRun?: boolean }): Promise<{ answers: number; textChars: number }>;
 }
 
 export interface AttachedStateServer {
@@ -99,6 +102,9 @@ export function storeClient(socket: string): StoreClient {
     },
     rescore(body) {
       return requestJson(socket, 'POST', '/rescore', body, 600_000);
+    },
+    pruneCache(body) {
+      return requestJson(socket, 'POST', '/cache/prune', body, 600_000);
     },
     query<T extends Row = Row>(sql: string, params: unknown[] = [], o: QueryOptions = {}): AsyncIterable<T> {
       return (async function* () {

@@ -16,9 +16,15 @@ import type { EvalInstance } from '../core/flask/dataset.js';
 import type { ResponseRow } from '../core/store/instances.js';
 import { landHumanLabels } from '../core/store/humanLabels.js';
 import { rescoreReviews } from '../activities/rescoreReviews.js';
+import { pruneCache } from '../core/store/callCache.js';
 
 /** POST /rescore: re-parse a run's stored judge texts (flask-eval rescore). */
 const RescoreRequest = z.object({ source: z.string(), target: z.string() });
+/** POST /cache/prune: which stored answers to delete (flask-eval cache prune). */
+const CachePruneRequest = z.strictObject({
+  filter: z.strictObject({ olderThanDays: z.number().nonnegative().optional(), model: z.string().optional(), endpoint: z.string().optional(), runId: z.string().optional(), all: z.boolean().optional() }),
+  dryRun: z.boolean().optional(),
+});
 /** POST /labels: a labels file's rows, checked by the command (flask-eval import-labels). */
 const LabelsRequest = z.object({
   runId: z.string(),
@@ -354,6 +360,13 @@ export function createStateHttpServer(deps: StateHttpDeps): http.Server {
           const parsed = RescoreRequest.safeParse(JSON.parse(await readBody(req, 1 << 16)));
           if (!parsed.success) throw new BadRequest(zodMessage('POST /rescore', parsed.error));
           return sendJson(res, 200, await deps.db.run((sql) => rescoreReviews(sql, parsed.data.source, parsed.data.target)));
+        }
+        case 'POST /cache/prune': {
+          const parsed = CachePruneRequest.safeParse(JSON.parse(await readBody(req, 1 << 16)));
+          if (!parsed.success) throw new BadRequest(zodMessage('POST /cache/prune', parsed.error));
+          const { filter, dryRun } = parsed.data;
+          if (Object.values(filter).every((x) => x === undefined || x === false)) throw new BadRequest('POST /cache/prune: give a condition, or all: true');
+          return sendJson(res, 200, await deps.db.run((sql) => pruneCache(sql, filter, dryRun)));
         }
         case 'POST /snapshot':
           return sendJson(res, 200, { file: await deps.snapshot.fresh(), commits: deps.db.commits });

@@ -280,7 +280,7 @@ async function batchStep(ctx: BatchContext, step: Step, items: ChunkItem[], judg
     taskQueue: endpoint.queue, startToCloseTimeout: '5 minutes', retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 30 },
   }));
   const key = `${workflowInfo().workflowId}/${step}/${judge?.id ?? roleOf(step)}/${hashIdxs(items.map((it) => it.idx))}`;
-  const base = { runId: input.runId, step, endpoint, settings: stepSettingsOf(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(ctx, step)) };
+  const base = { runId: input.runId, step, endpoint, settings: stepSettingsOf(input, step, judge)!, shuffleSeed: input.shuffleSeed, items, key, ...(await promptsFor(ctx, step)), ...(input.cache ? { cache: input.cache } : {}) };
   let submitted: { batchId: string };
   try {
     submitted = await b.submitBatch(base);

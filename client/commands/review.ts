@@ -40,7 +40,7 @@ export const REVIEW_HELP = `flask-eval review (--model NAME | --answers FILE [--
                       (compare them: flask-eval judge-agreement RUN; a judge added to a run judges only what it has not judged)
   --batch             judge requests through the endpoint's Batch API (OpenAI: half the price; waits on durable timers,
                       a restart resumes without resubmitting); --batch-poll-seconds N (30); --batch-fallback N: direct re-asks a chunk
-  --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  stop the run cleanly when its landed cost reaches USD
+  --prices FILE       price overrides (data/prices.json's shape)   --max-cost USD  a budget that holds: each chunk reserves its calls' worst case first
   --retry-failed      judge again the instances recorded as failed
   --detach            start the workflow and return (with external workers)
   --with-worker       run a worker in this process even with TEMPORAL_ADDRESS set

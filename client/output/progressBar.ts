@@ -1,3 +1,4 @@
+import { formatUsd } from '../../core/cost/pricing.js';
 import type { Progress } from '../../core/pipeline.js';
 
 /** One endpoint's live counts, per call (a worker's memory, or a chunk heartbeat's `live`). */
@@ -54,6 +55,8 @@ export function progressLine(label: string, p: Progress, secs: number, endpoints
   const rate = secs > 0 ? (finished - p.resumed) / secs : 0;
   return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${finished}/${p.total} ` +
     `done ${p.done} failed ${p.failed} pending ${p.pending} | tokens ${p.tokens} | calls ${p.calls} | ${rate.toFixed(1)}/s` +
+    (p.cached ? ` | from the cache ${p.cached}` : '') +
+    (p.costUsd !== undefined ? ` | spent ${formatUsd(p.costUsd)}` : '') +
     (p.resumed > 0 ? ` | ${p.resumed} already landed` : '') +
     (p.rateLimited > 0 ? ` | 429s ${p.rateLimited}` : '') +
     (p.resent > 0 ? ` | re-sent ${p.resent}` : '') +

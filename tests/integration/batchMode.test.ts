@@ -41,7 +41,8 @@ test('batch mode: the worker is SIGKILLed while the batch runs; a new worker fin
   cleanups.push(() => w.shutdown(), () => server.close());
   const first = await startWorkerProcess(server.url, w.controlQueue);
   const t0 = Date.now();
-  const { handle } = await startOrAttach(env.client, w.plan('bk', ['review'], { chunkSize: 10, batchSize: 10, batch: { pollMs: 300 } }));
+  const plan = (runId: string) => w.plan(runId, ['review'], { chunkSize: 10, batchSize: 10, batch: { pollMs: 300 }, cache: 'on' });
+  const { handle } = await startOrAttach(env.client, plan('bk'));
   await waitFor('the batch to be submitted', async () => (await listBatches(server.url)).length > 0, 30_000);
   const submittedAt = Date.now() - t0;
   await sleep(800); // the workflow is between polls, on a durable timer
@@ -64,6 +65,16 @@ test('batch mode: the worker is SIGKILLed while the batch runs; a new worker fin
   const calls = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(DISTINCT idx)::INT AS i FROM calls WHERE run_id = 'bk' AND outcome = 'ok'`));
   assert.deepEqual({ ...calls }, { n, i: n });
   console.log(`batch run: ${n} instances, 1 batch; submitted at ${submittedAt} ms, worker killed at ${killedAt} ms, new worker at ~${killedAt + 1000} ms, done at ${doneAt} ms`);
+
+  // Batch answers went into the call cache: the same review under another run name submits no batch and sends nothing.
+  await landRun(db, baseRun('bk2'), prepared.instances, prepared.responses);
+  const again = await (await startOrAttach(env.client, plan('bk2'))).handle.result();
+  assert.equal(again.done, n);
+  assert.equal(again.cached, n);
+  assert.equal((await listBatches(server.url)).length, 1, 'no second batch');
+  assert.equal(server.stats().byKind.review, n, 'no request for the cached answers');
+  const cached = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, min(cached_from) AS src FROM calls WHERE run_id = 'bk2' AND outcome = 'cached'`));
+  assert.deepEqual({ ...cached }, { n, src: 'bk' });
 });
 
 test('batch mode: failed lines fall back to direct calls (bounded), recorded after their batch lines', async () => {

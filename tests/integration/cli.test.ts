@@ -115,6 +115,32 @@ test('review on the embedded defaults: starts the dev server, lands, reports; a 
   assert.match(other.stderr, /run "e2e" already exists with different answersSha256/);
 });
 
+test('cache: --cache on fills it, `cache` shows it, prune --dry-run counts and prune --run deletes (through the state server); the next run asks again', () => {
+  const args = (run: string) => ['review', '--model', 'chatgpt', '--limit', '4', '--run', run, '--cache', 'on'];
+  const a = cli(args('cached-a'));
+  assert.equal(a.code, 0, a.stderr);
+  const stats = cli(['cache']);
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /offline:seed=\d+\s+flask-offline-judge\s+review\s+4\s/);
+  const b = cli(args('cached-b'));
+  assert.match(b.stderr, /4 calls served from the cache/);
+  const dry = cli(['cache', 'prune', '--run', 'cached-a', '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stderr, /Would delete 4 stored answers/);
+  const del = cli(['cache', 'prune', '--run', 'cached-a', '--model', 'flask-offline-judge']);
+  assert.match(del.stderr, /Deleted 4 stored answers/);
+  const c = cli(args('cached-c'));
+  assert.equal(c.code, 0, c.stderr);
+  assert.doesNotMatch(c.stderr, /served from the cache/);
+  assert.match(c.stderr, /4 scored, 0 failed of 4 instances/);
+  const none = cli(['cache', 'prune']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /cache prune needs a condition \(--older-than DAYS/);
+  const all = cli(['cache', 'prune', '--older-than', '0']);
+  assert.match(all.stderr, /Deleted 4 stored answers/);
+  assert.match(cli(['cache']).stderr, /is empty/);
+});
+
 test('an API key is used for calls but lands nowhere: not in DuckDB, Temporal state, history or output', async () => {
   const { startOfflineServer } = await import('../../simulator/server.js');
   const secret = 'sk-test-SECRET-4f1c9e2a';
