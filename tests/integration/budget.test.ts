@@ -74,6 +74,30 @@ for (const [i, shape] of SHAPES.entries()) {
   });
 }
 
+test('--max-cost on an eval run (generate, then review): the review reserves the answer it will quote at the model\'s max_tokens; the budget holds', async () => {
+  const server = await startOfflineServer({ seed: 8 });
+  const db = tempDb('budget-eval');
+  const n = 16;
+  const prepared = prepareReview(DATA_FILES.evalSet, publishedAnswersFile('gpt4'), 'gpt4', n);
+  await landRun(db, baseRun('budget-eval', 'eval'), prepared.instances);
+  const workers = await startTestPipeline(env, db, 'budget-eval', server.url, { limits: { maxConcurrency: 4 } });
+  cleanups.push(() => workers.shutdown(), () => server.close());
+  const prices = { ...PRICES, 'flask-offline-model': { input: 1000, output: 1000 } };
+  const budget = 15;
+  const first = await (await startOrAttach(env.client, workers.plan('budget-eval', ['generate', 'review'], { maxCostUsd: budget, prices }))).handle.result();
+  const cost = await db.read((sql) => runCost(sql, 'budget-eval', prices));
+  assert.equal(first.stopped, BUDGET_REACHED);
+  assert.ok(first.done > 0 && first.pending > 0, `${first.done} done, ${first.pending} pending`);
+  assert.ok(cost.pricedUsd <= budget, `landed cost ${cost.pricedUsd.toFixed(2)} <= budget ${budget}`);
+  // An instance's worst case covers both of its calls: more than its generation and its review really cost.
+  const perInstance = await db.read((sql) => sql.all(
+    `SELECT idx, (sum(prompt_tokens + completion_tokens) * 1000 / 1e6)::DOUBLE AS usd FROM calls WHERE run_id = 'budget-eval' GROUP BY idx`));
+  assert.ok(first.nextWorstUsd! > Math.max(...perInstance.map((r) => Number(r.usd))));
+  assert.ok(budget - cost.pricedUsd < first.nextWorstUsd!);
+  const c = await counts(db, 'budget-eval');
+  assert.equal(c.reviews, first.done + first.failed);
+});
+
 test('--max-cost: a re-ask that could pass the instance\'s reservation is not made; the instance fails saying so', async () => {
   // Every answer unparseable: without a budget each instance is asked 3 times (maxParseAttempts).
   const server = await startOfflineServer({ seed: 3, malformedRate: 1 });
