@@ -27,4 +27,6 @@ export async function runsCommand(argv: string[]): Promise<void> {
       `${tok(r.promptTokens)}+${tok(r.completionTokens)}`, r.resentCalls == null ? '-' : String(r.resentCalls), r.simulated ? 'SIMULATED' : 'no']),
     { maxWidth: v.full ? undefined : 40 },
   ));
+  // Money a user expected to halve: said under the table, whole (a table cell would cut it).
+  for (const r of rows) if (r.batchFallback) process.stdout.write(`${r.runId}: --batch went direct, at the full price: ${r.batchFallback}\n`);
 }

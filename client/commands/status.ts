@@ -103,6 +103,7 @@ export async function statusCommand(argv: string[], log: (s: string) => void): P
     }
     const liveLine = live.map((e) => endpointLiveLine(e, left(e), Math.max(1, e.inFlight))).join(' | ');
     process.stdout.write(`${progressLine(runId, progress, (Date.now() - d.startTime.getTime()) / 1000, liveLine || undefined)}\n`);
+    if (progress.batchFallback) log(`--batch: ${progress.batchFallback} (runs.batch_fallback)`);
   } finally {
     await connection.close();
   }

@@ -29,6 +29,8 @@ export interface RunOverview {
   /** calls sent again (re-sent after a crash or recorded as lost); null when the store has no call log */
   resentCalls: number | null;
   simulated: boolean;
+  /** --batch went direct: why (runs.batch_fallback), or null */
+  batchFallback: string | null;
 }
 
 /**
@@ -69,7 +71,8 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
             coalesce((SELECT sum(completion_tokens) FROM responses x WHERE x.run_id = r.run_id), 0)
               + coalesce((SELECT sum(completion_tokens) FROM reviews v WHERE v.run_id = r.run_id), 0)
               + coalesce((SELECT sum(completion_tokens) FROM annotations a WHERE a.run_id = r.run_id), 0) AS completion_tokens,
-            ${resent} AS resent
+            ${resent} AS resent,
+            ${runCols.has('batch_fallback') ? 'r.batch_fallback' : 'NULL::VARCHAR'} AS batch_fallback
      FROM runs r ORDER BY r.created_at, r.run_id`,
   );
   return rows.map((x) => {
@@ -87,7 +90,7 @@ export async function readRunsOverview(r: Reader): Promise<RunOverview[]> {
       status: instances === 0 ? 'empty' : finished < instances ? 'incomplete' : failed >= instances ? 'failed' : 'complete',
       instances, finished: Math.min(finished, instances), failed,
       promptTokens: num(x.prompt_tokens) ?? 0, completionTokens: num(x.completion_tokens) ?? 0,
-      resentCalls: num(x.resent), simulated: !!x.simulated,
+      resentCalls: num(x.resent), simulated: !!x.simulated, batchFallback: x.batch_fallback == null ? null : String(x.batch_fallback),
     };
   });
 }

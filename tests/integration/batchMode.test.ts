@@ -8,6 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../../simulator/server.js';
 import { startNoBatchApiFront } from '../helpers/noBatchApiFront.js';
 import { startOrAttach } from '../../client/runs.js';
+import { readRunsOverview } from '../../core/report/runsOverview.js';
 import { prepareReview } from '../../core/inputs/prepare.js';
 import { DATA_FILES, publishedAnswersFile } from '../../core/paths.js';
 import { baseRun, counts, landRun, sleep, startTestPipeline, tempDb, waitFor, temporalForThisFile } from '../helpers/harness.js';
@@ -145,5 +146,7 @@ test('batch mode on an endpoint without the Batch API (a local server answering 
   assert.equal(run!.batch_fallback, final.batchFallback);
   const marked = await db.read((sql) => sql.one(`SELECT count(*)::INT AS n, count(DISTINCT batch_fallback)::INT AS reasons, min(batch_fallback) AS reason FROM calls WHERE run_id = 'bu' AND batch_fallback IS NOT NULL`));
   assert.deepEqual([marked!.n, marked!.reasons, marked!.reason], [3, 1, final.batchFallback]);
-
+  // `flask-eval runs` says it too (readRunsOverview: the line under its table).
+  const overview = await db.read((sql) => readRunsOverview(sql));
+  assert.equal(overview.find((r) => r.runId === 'bu')?.batchFallback, final.batchFallback);
 });
