@@ -31,7 +31,7 @@ export async function cacheCommand(argv: string[], log: (s: string) => void): Pr
       return;
     }
     process.stdout.write(textTable(
-      ['endpoint', 'model', 'step', 'answers', 'text MB', 'tokens saved per use', 'oldest', 'newest'],
+      ['endpoint', 'model', 'step', 'answers', 'text MB', 'tokens a reuse saves', 'oldest', 'newest'],
       rows.map((r) => [r.endpoint, r.model, r.step, String(r.answers), (r.textChars / 1e6).toFixed(2), String(r.promptTokens + r.completionTokens), r.oldest, r.newest]),
     ));
     return;
