@@ -143,6 +143,16 @@ test('the HTML report on a phone (390 px) and a desktop: every radar axis name a
     for (const d of domainNames) assert.ok(domain.some((t) => t.text === d), `at ${width} px the domain chart labels ${d}: ${domain.map((t) => t.text).join(', ')}`);
     domain.filter((t) => domainNames.includes(t.text)).forEach(inside);
     await page.screenshot({ path: path.join(OUT, `html-report-${width}px.png`), fullPage: false });
+
+    // An instance's cards fit the screen: on a phone they stack, and nothing scrolls the page sideways.
+    await page.click('#explorer-table tbody tr[data-idx="2"]');
+    await page.waitForSelector('#detail .card');
+    const cards = await page.$$eval('#detail .card', (cs) => cs.map((c) => c.getBoundingClientRect()).map((b) => ({ left: b.left, right: b.right, top: b.top })));
+    assert.equal(cards.length, 2);
+    for (const c of cards) assert.ok(c.left >= 0 && c.right <= width + 0.5, `at ${width} px a card reaches ${c.right.toFixed(0)} px`);
+    if (width === 390) assert.ok(cards[1]!.top > cards[0]!.top, 'on a phone the cards stack');
+    const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(pageWidth <= width, `at ${width} px the page is ${pageWidth} px wide: it scrolls sideways`);
     await page.close();
   }
 });
