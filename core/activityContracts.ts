@@ -20,6 +20,11 @@ export interface StoreActivities {
    */
   /** The most live workers polling any of these endpoint queues (at least 1): a batch cuts its chunks for them (core/fleetChunking.ts). */
   liveWorkers(input: { queues: string[] }): Promise<number>;
+  /**
+   * The live workers of the busiest of these endpoint queues, each with the concurrency it declared
+   * (`flask-eval worker --max-concurrency N`; null: adaptive). Replaces liveWorkers for new batches.
+   */
+  liveFleet(input: { queues: string[] }): Promise<{ concurrencies: Array<number | null> }>;
   /** The texts a step's prompts are rendered from, read from data/ by the store: they travel to the endpoint workers in each chunk's input. */
   promptSet(input: { kind: PromptKind }): Promise<PromptSet>;
   landResults(input: {

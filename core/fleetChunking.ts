@@ -1,7 +1,7 @@
 /**
  * How a batch cuts its work for the endpoint's fleet: chunk size and chunks in flight from the
- * live workers W (the pollers of the endpoint queues) and the concurrency C each one runs (the
- * run's --max-concurrency). No imports: workflows use it.
+ * live workers W (the pollers of the endpoint queues) and the concurrency C each one runs (what
+ * the workers declared, see fleetOf; the run's --max-concurrency otherwise). No imports: workflows use it.
  *
  * One worker: chunks as given (big chunks, fewest round trips), enough in flight for C calls plus
  * one landing and one loading. Several: a chunk holds at most 1.5 C instances (the default chunk
@@ -10,6 +10,17 @@
  * landing), so no worker waits for work while another holds it. Before this, 4 workers of C=8
  * got 3 chunks of 96 between them and two of them idled.
  */
+/**
+ * The fleet a batch plans for, from its live workers' declared concurrencies (null: an adaptive
+ * worker, or one that did not say: the run's --max-concurrency stands for it). No worker seen: one
+ * worker at the run's concurrency.
+ */
+export function fleetOf(concurrencies: ReadonlyArray<number | null>, runConcurrency: number): { workers: number; concurrency: number } {
+  if (concurrencies.length === 0) return { workers: 1, concurrency: runConcurrency };
+  const each = concurrencies.map((c) => c ?? runConcurrency);
+  return { workers: each.length, concurrency: Math.max(1, Math.round(each.reduce((a, b) => a + b, 0) / each.length)) };
+}
+
 export function fleetChunking(o: { chunkSize: number; concurrency: number; workers: number }): { chunkSize: number; inFlight: number } {
   const workers = Math.max(1, Math.floor(o.workers));
   const concurrency = Math.max(1, o.concurrency);

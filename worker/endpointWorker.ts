@@ -6,6 +6,8 @@ import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 import { createEndpointLimiter, fleetSizeFromPollers, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
+import { workerIdentity } from '../core/rate/fleet.js';
+import { hostname } from 'node:os';
 
 export interface EndpointWorker {
   endpoint: EndpointRef;
@@ -44,6 +46,8 @@ export async function startEndpointWorker(o: {
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.endpoint.queue,
+    // Its concurrency in its name: the batches that send it chunks size them for it (core/rate/fleet.ts).
+    identity: workerIdentity(`${process.pid}@${hostname()}`, o.limits.maxConcurrency),
     dataConverter,
     activities: createEndpointActivities({ endpoint: o.endpoint, provider: o.provider, limiter, stats, backoffMs: o.backoffMs, requestTimeoutMs: o.limits.requestTimeoutMs }),
     // Chunks this worker takes at once. With a concurrency cap, only enough to keep its calls

@@ -4,7 +4,7 @@ import { createStoreActivities } from '../activities/storeActivities.js';
 import type { Database } from '../core/store/database.js';
 import { workflowBundle } from './workflowBundle.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
-import { livePollerCount } from '../core/rate/fleet.js';
+import { livePollers } from '../core/rate/fleet.js';
 import { describeEndpointQueue } from './endpointWorker.js';
 
 /** How often a store activity tells Temporal its owner is alive (the workflows' store heartbeatTimeout is 10 s). */
@@ -45,7 +45,7 @@ export async function startStoreRole(o: { connection: NativeConnection; namespac
     workflowBundle: await workflowBundle(),
     dataConverter,
     activities: heartbeating(createStoreActivities({
-      db: o.db, livePollers: async (queue) => livePollerCount(await describeEndpointQueue(o.connection.workflowService, o.namespace, queue)),
+      db: o.db, livePollers: async (queue) => livePollers(await describeEndpointQueue(o.connection.workflowService, o.namespace, queue)),
     })),
     maxConcurrentActivityTaskExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, condition, defineQuery, patched, p
 import type { EndpointActivities, StoreActivities } from '../core/activityContracts.js';
 import type { PromptSet } from '../core/flask/promptSet.js';
 import { promptKindOf, type PromptKind } from '../core/flask/promptKind.js';
-import { fleetChunking } from '../core/fleetChunking.js';
+import { fleetChunking, fleetOf } from '../core/fleetChunking.js';
 import { BudgetReservations } from '../core/cost/budgetReservations.js';
 import {
   BATCH_PROGRESS_QUERY, BUDGET_REACHED, RUN_STOPPING_ERRORS, TERMINAL_BATCH_STATES, endpointOf, planJudges, roleOf, stepSettingsOf, type JudgeSpec, type BatchWorkflowInput, type CallChunkResult, type CallRecord, type ChunkItem, type ChunkStats, type Progress, type Step, type StepOutcome,
@@ -80,7 +80,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<Progress
 async function runChunksAcrossFleet(ctx: BatchContext, pending: Array<[number, number]>): Promise<void> {
   const { input, judges, store, progress } = ctx;
   const queues = [...new Set([...judges.map((j) => j.endpoint.queue), ...(input.judge ? [input.judge.queue] : []), ...(input.model ? [input.model.queue] : [])])];
-  const planFleet = async () => fleetChunking({ chunkSize: input.chunkSize, concurrency: input.concurrency, workers: await store.liveWorkers({ queues }) });
+  const planFleet = async () => {
+    // patched: a batch started before workers declared their concurrency replays with the worker count alone.
+    if (!patched('fleet-concurrency')) return fleetChunking({ chunkSize: input.chunkSize, concurrency: input.concurrency, workers: await store.liveWorkers({ queues }) });
+    return fleetChunking({ chunkSize: input.chunkSize, ...fleetOf((await store.liveFleet({ queues })).concurrencies, input.concurrency) });
+  };
   let fleet = await planFleet();
   let cursor = 0;
   let active = 0;

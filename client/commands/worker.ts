@@ -5,7 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { InputError } from '../../core/errors.js';
 import { temporalConfig, type EndpointConfig } from '../../core/config.js';
 import { describeEndpoint, type EndpointRef } from '../../core/provider/endpoint.js';
-import { livePollerCount } from '../../core/rate/fleet.js';
+import { identityBase, livePollerCount } from '../../core/rate/fleet.js';
 import { describeEndpointQueue, startEndpointWorker, type EndpointWorker } from '../../worker/endpointWorker.js';
 import { installQuietRuntime } from '../session.js';
 import { closeOfflineServer, endpointRefOf, preflight, serveEndpoint } from '../endpoints.js';
@@ -84,7 +84,7 @@ async function checkPolling(address: string, namespace: string, refs: EndpointRe
     for (const ref of refs) {
       const res = await connection.withDeadline(Date.now() + 5000, () => describeEndpointQueue(connection.workflowService, namespace, ref.queue));
       const pollers = res.pollers ?? [];
-      const ours = livePollerCount({ pollers: pollers.filter((p) => p.identity?.endsWith(`@${host}`)) });
+      const ours = livePollerCount({ pollers: pollers.filter((p) => identityBase(p.identity ?? '').endsWith(`@${host}`)) });
       if (ours === 0) {
         throw new WorkerNotPolling(`no worker of this host (${host}) polls ${ref.queue}, the queue of ${describeEndpoint(ref)} (${livePollerCount(res)} live poller(s) of other hosts)`);
       }

@@ -52,17 +52,48 @@ function millis(t: TimestampLike | null | undefined): number | undefined {
   return s * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
-/** Distinct poller identities seen within `liveMs` of `now`: the workers polling the queue now. */
-export function livePollerCount(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
-  const live = new Set<string>();
+/**
+ * An endpoint worker's poller identity: Temporal's usual `pid@host`, and ` c=N` when the worker
+ * runs at most N calls at once (--max-concurrency), so a batch can size its chunks for the
+ * workers it really has (core/fleetChunking.ts) without being told their concurrency.
+ */
+export function workerIdentity(pidAtHost: string, maxConcurrency?: number): string {
+  return maxConcurrency ? `${pidAtHost} c=${maxConcurrency}` : pidAtHost;
+}
+
+const DECLARED = / c=(\d+)$/;
+
+/** The `pid@host` part of a poller identity (without a declared concurrency). */
+export function identityBase(identity: string): string {
+  return identity.replace(DECLARED, '');
+}
+
+/** A live worker of a queue: its identity and, when it declared one, its concurrency. */
+export interface LivePoller {
+  identity: string;
+  concurrency?: number;
+}
+
+/** Distinct pollers seen within `liveMs` of `now`: the workers polling the queue now. */
+export function livePollers(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): LivePoller[] {
+  const live = new Map<string, LivePoller>();
   let anonymous = 0;
   for (const p of response.pollers ?? []) {
     const at = millis(p.lastAccessTime);
     if (at === undefined || now - at > liveMs) continue;
-    if (p.identity) live.add(p.identity);
-    else anonymous++;
+    if (!p.identity) {
+      live.set(`anonymous ${anonymous++}`, { identity: '' });
+      continue;
+    }
+    const c = DECLARED.exec(p.identity)?.[1];
+    live.set(p.identity, { identity: p.identity, ...(c ? { concurrency: Number(c) } : {}) });
   }
-  return live.size + anonymous;
+  return [...live.values()];
+}
+
+/** How many workers poll the queue now (livePollers). */
+export function livePollerCount(response: DescribeTaskQueueLike, now = Date.now(), liveMs = LIVE_POLLER_MS): number {
+  return livePollers(response, now, liveMs).length;
 }
 
 /**

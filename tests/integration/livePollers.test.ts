@@ -10,8 +10,13 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { DevServerChild, ensureTemporalCli } from '../../server/temporalDevServer.js';
 import { freeDevServerPort, waitFor } from '../helpers/harness.js';
-import { describeEndpointQueue } from '../../worker/endpointWorker.js';
-import { livePollerCount, livePollerWindowFor } from '../../core/rate/fleet.js';
+import { describeEndpointQueue, startEndpointWorker } from '../../worker/endpointWorker.js';
+import { identityBase, livePollerCount, livePollers, livePollerWindowFor } from '../../core/rate/fleet.js';
+import { createStoreActivities } from '../../activities/storeActivities.js';
+import { fleetOf } from '../../core/fleetChunking.js';
+import { endpointRef } from '../../core/provider/endpoint.js';
+import { OpenAIProvider } from '../../core/provider/openaiProvider.js';
+import { tempDb } from '../helpers/harness.js';
 import { installQuietRuntime } from '../../client/session.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -59,4 +64,37 @@ test('embedded dev server: an idle live worker keeps counting; one that exited s
   assert.ok(droppedAfter !== undefined && droppedAfter <= window + 2_000, `the exited worker counted for ${droppedAfter ?? '>30000'} ms after it stopped`);
   // With Temporal's default window (70 s, a cluster) it would still count now.
   assert.equal(livePollerCount(await describeEndpointQueue(client.workflowService, 'default', 'leaves'), Date.now(), livePollerWindowFor('cluster:7233')), 1);
+});
+
+test('endpoint workers declare their --max-concurrency in their poller identity; the store reads the fleet a batch sizes its chunks for', async () => {
+  installQuietRuntime();
+  const cli = ensureTemporalCli(() => undefined)!;
+  const port = await freeDevServerPort();
+  const dev = new DevServerChild({ cli, stateDir: mkdtempSync(path.join(tmpdir(), 'flask-fleet-')), port, uiPort: port + 1000, namespace: 'default', log: () => undefined });
+  await dev.start();
+  cleanups.push(() => dev.stop());
+  const connection = await Connection.connect({ address: dev.address });
+  cleanups.push(() => connection.close());
+  const client = new Client({ connection, namespace: 'default' });
+  const endpoint = endpointRef('http://127.0.0.1:9/v1', 'some-judge', 'control');
+  const provider = new OpenAIProvider({ apiKey: 'x', baseURL: endpoint.baseUrl });
+  // One worker capped at 5 calls, one adaptive (it declares nothing).
+  for (const limits of [{ maxConcurrency: 5 }, {}]) {
+    // A connection each, as two worker processes have (one connection may not run two workers of a queue).
+    const own = await NativeConnection.connect({ address: dev.address });
+    cleanups.push(() => own.close());
+    const w = await startEndpointWorker({ connection: own, namespace: 'default', endpoint, provider, limits });
+    cleanups.push(() => w.shutdown());
+  }
+  const pollers = async () => livePollers(await describeEndpointQueue(client.workflowService, 'default', endpoint.queue));
+  await waitFor('both workers polling', async () => (await pollers()).length === 2, 15_000);
+  const seen = await pollers();
+  assert.deepEqual(seen.map((p) => p.concurrency ?? null).sort(), [5, null]);
+  assert.ok(seen.every((p) => /^\d+@/.test(identityBase(p.identity))), `pid@host identities: ${seen.map((p) => p.identity).join(', ')}`);
+  // The store activity a batch asks, wired as the store role wires it (worker/storeWorker.ts).
+  const store = createStoreActivities({ db: tempDb('fleet'), livePollers: async (queue) => livePollers(await describeEndpointQueue(client.workflowService, 'default', queue)) });
+  const fleet = await store.liveFleet({ queues: [endpoint.queue, 'a-queue-nobody-polls'] });
+  assert.deepEqual([...fleet.concurrencies].sort(), [5, null]);
+  // The adaptive worker stands for the run's --max-concurrency (8 here): chunks are sized for 2 workers of (5 + 8) / 2.
+  assert.deepEqual(fleetOf(fleet.concurrencies, 8), { workers: 2, concurrency: 7 });
 });
