@@ -71,9 +71,11 @@ test('review with a two-judge panel (flask + prometheus profiles), then judge-ag
   assert.equal(b.code, 3, b.stderr); // the run stopped (at its budget)
   assert.match(b.stderr, /Stopped \(budget reached\): \d+ scored/);
   assert.match(b.stderr, /To continue, run the same command with a higher --max-cost/);
+  // The same budget again: it never passed it, and the next instance still does not fit what is left: stopped, nothing sent.
   const again = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '3', '--prices', prices]);
-  assert.equal(again.code, 2);
-  assert.match(again.stderr, /already cost \$\d+\.\d\d, at or over --max-cost \$3\.00/);
+  assert.equal(again.code, 3, again.stderr);
+  assert.match(again.stderr, /Stopped \(budget reached\): (\d+) scored, 0 failed of 12 instances \(\1 were already landed\); 0 calls, 0 tokens/);
+  assert.match(again.stderr, /having spent \$\d+\.\d\d; the next instance could cost up to \$\d+\.\d\d \(its prompts \+ max_tokens\), more than the \$\d+\.\d\d left; \d+ instances not started/);
   const done = cli(['review', '--model', 'gpt4', '--limit', '12', '--run', 'b', '--db', db, '--max-cost', '1000', '--prices', prices]);
   assert.equal(done.code, 0, done.stderr);
   assert.match(done.stderr, /Finished: 12 scored, 0 failed of 12 instances \(\d+ were already landed\).*; cost \$\d+\.\d\d\./);

@@ -18,6 +18,7 @@ import { PROJECT_ROOT } from '../../core/paths.js';
 import { startTemporal, sleep } from '../helpers/harness.js';
 import { goAvailable, runComposeCheck } from '../helpers/composeCheck.js';
 import { carryOut, dockerignore, hostPath, parseDockerfile, type Stage } from '../helpers/dockerSteps.js';
+import { identityBase } from '../../core/rate/fleet.js';
 
 const skip = goAvailable ? false : 'Go is not installed: the compose file is loaded by scripts/compose-check (go build)';
 const RUN_ID = 'docker-steps';
@@ -251,7 +252,9 @@ test('the store, a worker and the cli run as compose runs them: healthchecks pas
       if (started && queueOf.get(String(started.scheduledEventId))?.includes('-ep-')) judgedBy.add(started.identity ?? '');
     }
   }
-  assert.deepEqual([...judgedBy], [`${worker.child.pid}@${hostname()}`], 'the worker service judged every chunk');
+  // A worker's identity is pid@host, plus the concurrency it declares (core/rate/fleet.ts): the compose file gives it 8.
+  assert.deepEqual([...judgedBy].map(identityBase), [`${worker.child.pid}@${hostname()}`], 'the worker service judged every chunk');
+  assert.deepEqual([...judgedBy].map((i) => /c=(\d+)$/.exec(i)?.[1]), ['8'], 'it declares the compose file\'s --max-concurrency');
 
   // Results on the store's bind mount only; the worker's folder has none.
   const results = mountFor(services.store!.volumes!.find((v) => v.target === '/results')!.source);
