@@ -5,13 +5,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { Client, Connection, type WorkflowExecutionDescription } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { Database } from '../core/store/database.js';
 import { PROJECT_ROOT } from '../core/paths.js';
 import { installQuietRuntime } from '../client/session.js';
 import { runProgress, type RunHandle } from '../client/runs.js';
 import { runStatusQuery } from '../workflows/index.js';
 import type { Progress } from '../core/pipeline.js';
+import { LocalCluster } from '../scripts/cluster/localCluster.js';
 
 /** The official CLI's dev server, started by the SDK's testing package (as the integration tests do). */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
@@ -21,6 +23,52 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', log: { format: 'pretty', level: 'error' } },
   });
+}
+
+/** The Temporal service a bench runs against, and what it is (for the table's header). */
+export interface BenchTemporal {
+  address: string;
+  client: Client;
+  nativeConnection: NativeConnection;
+  label: string;
+  teardown(): Promise<void>;
+}
+
+/**
+ * The dev server (default); with `cluster`, a production-shaped cluster of its own
+ * (scripts/cluster.sh up in a temporary state folder on free ports: PostgreSQL + the real Temporal
+ * server; `down --purge` at teardown); with `address`, a Temporal service already running there.
+ */
+export async function benchTemporal(o: { cluster?: boolean; address?: string } = {}): Promise<BenchTemporal> {
+  if (!o.cluster && !o.address) {
+    const env = await startTemporal();
+    return { address: env.address, client: env.client, nativeConnection: env.nativeConnection, label: 'the Temporal dev server (temporal CLI, in-memory SQLite)', teardown: () => env.teardown() };
+  }
+  installQuietRuntime();
+  let address = o.address ?? '';
+  let label = `the Temporal service at ${address}`;
+  let cluster: LocalCluster | undefined;
+  if (o.cluster) {
+    cluster = await LocalCluster.create();
+    try {
+      const up = await cluster.up();
+      address = cluster.address;
+      label = `a cluster of its own (scripts/cluster.sh: ${/versions: (.*)/.exec(up)?.[1] ?? 'versions not printed'})`;
+    } catch (e) {
+      await cluster.down().catch(() => undefined);
+      throw e;
+    }
+  }
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  return {
+    address, label, nativeConnection, client: new Client({ connection, namespace: 'default' }),
+    async teardown() {
+      await nativeConnection.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      await cluster?.down();
+    },
+  };
 }
 
 /** A results file in a fresh temp directory; `remove()` deletes the directory. */

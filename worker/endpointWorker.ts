@@ -6,7 +6,8 @@ import type { EndpointRef } from '../core/provider/endpoint.js';
 import type { ChatProvider } from '../core/provider/provider.js';
 import { dataConverter } from '../core/temporal/compressionCodec.js';
 import { createEndpointLimiter, fleetSizeFromPollers, type EndpointLimiter, type EndpointLimits } from '../core/rate/index.js';
-import { workerIdentity } from '../core/rate/fleet.js';
+import { mergedPollers, taskQueuePartitionNames, workerIdentity, type DescribeTaskQueueLike } from '../core/rate/fleet.js';
+import { tokenCounter, tokenizerFor } from '../core/cost/tokens.js';
 import { hostname } from 'node:os';
 
 export interface EndpointWorker {
@@ -42,6 +43,11 @@ export async function startEndpointWorker(o: {
   // one, adaptive control starts low and grows.
   const limiter = createEndpointLimiter({ ...o.limits, initialConcurrency: o.limits.initialConcurrency ?? o.limits.maxConcurrency });
   const stats = new EndpointStats();
+  // Every call is counted with the endpoint's BPE encoder (for the limiter), and building one costs
+  // ~0.3 s of CPU: built here, before the worker polls, not by its first chunk's calls. Eight
+  // workers started together on 2 cores spent their first 4-5 s of a run building it, no call
+  // sent (bench/fleet-scale.ts --trace, with worker CPU profiles).
+  await tokenCounter(tokenizerFor(o.endpoint.model).encoding);
   const worker = await Worker.create({
     connection: o.connection,
     namespace: o.namespace,
@@ -89,11 +95,12 @@ async function countEndpointWorkers(client: Client, namespace: string, queue: st
   return fleetSizeFromPollers(await describeEndpointQueue(client.workflowService, namespace, queue), Date.now(), livePollerMs);
 }
 
-/** Temporal's view of an endpoint queue, with its pollers (endpoint queues carry activities only). */
-export function describeEndpointQueue(service: Client['workflowService'], namespace: string, queue: string) {
-  return service.describeTaskQueue({
+/** The pollers of an endpoint queue, from each of its partitions (core/rate/fleet.ts says why);
+ *  endpoint queues carry activities only. */
+export async function describeEndpointQueue(service: Client['workflowService'], namespace: string, queue: string): Promise<DescribeTaskQueueLike> {
+  return mergedPollers(await Promise.all(taskQueuePartitionNames(queue).map((name) => service.describeTaskQueue({
     namespace,
-    taskQueue: { name: queue, kind: 1 },
+    taskQueue: { name, kind: 1 }, // TASK_QUEUE_KIND_NORMAL
     taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
-  });
+  }))));
 }

@@ -12,7 +12,7 @@ import { liveFromHeartbeats } from '../output/liveProgress.js';
 import { endpointLiveLine, progressLine, type EndpointLive } from '../output/progressBar.js';
 import { outageReporter, retryWhileUnreachable } from '../temporalOutage.js';
 import { dataConverter } from '../../core/temporal/compressionCodec.js';
-import { livePollerCount, livePollerWindowFor } from '../../core/rate/fleet.js';
+import { livePollerCount, livePollerWindowFor, mergedPollers, taskQueuePartitionNames } from '../../core/rate/fleet.js';
 import { explainError } from '../output/errorReport.js';
 
 export const STATUS_HELP = `flask-eval status RUN [--json]   a run's progress: the progress line the running command prints
@@ -140,12 +140,13 @@ async function runQueues(client: Client, namespace: string, workflowId: string):
   return out;
 }
 
+/** Workers polling the queue now, asked of each of its partitions (core/rate/fleet.ts says why). */
 async function livePollers(client: Client, namespace: string, queue: string, kind: 'workflow' | 'activity'): Promise<number> {
-  const r = await client.workflowService.describeTaskQueue({
+  const parts = await Promise.all(taskQueuePartitionNames(queue).map((name) => client.workflowService.describeTaskQueue({
     namespace,
     // TASK_QUEUE_KIND_NORMAL = 1; TASK_QUEUE_TYPE_WORKFLOW = 1, TASK_QUEUE_TYPE_ACTIVITY = 2 (temporal.api.enums.v1)
-    taskQueue: { name: queue, kind: 1 },
+    taskQueue: { name, kind: 1 },
     taskQueueType: kind === 'workflow' ? 1 : 2,
-  });
-  return livePollerCount(r, Date.now(), livePollerWindowFor(temporalConfig().address));
+  })));
+  return livePollerCount(mergedPollers(parts), Date.now(), livePollerWindowFor(temporalConfig().address));
 }

@@ -53,6 +53,26 @@ function millis(t: TimestampLike | null | undefined): number | undefined {
 }
 
 /**
+ * Temporal splits a task queue into partitions (matching.numTaskqueueReadPartitions: 4 unless the
+ * server's dynamic config says otherwise; scripts/cluster.sh's does not); a worker's
+ * pollers land on random ones, and DescribeTaskQueue lists only the pollers of the partition it
+ * names, the root unless told. A worker whose pollers all sat on the other three went unseen until
+ * they polled again (up to a long poll, 60 s on a cluster): 8 workers just started on the cluster
+ * were counted as 6-7 for most of a minute. Counting asks every partition.
+ */
+const TASK_QUEUE_PARTITIONS = 4;
+
+/** The names DescribeTaskQueue takes for a queue's partitions: the root is the queue's own name. */
+export function taskQueuePartitionNames(queue: string, partitions = TASK_QUEUE_PARTITIONS): string[] {
+  return [queue, ...Array.from({ length: Math.max(0, partitions - 1) }, (_, i) => `/_sys/${queue}/${i + 1}`)];
+}
+
+/** The pollers of all of a queue's partitions, as one response (livePollerCount counts an identity once). */
+export function mergedPollers(partitions: readonly DescribeTaskQueueLike[]): DescribeTaskQueueLike {
+  return { pollers: partitions.flatMap((r) => r.pollers ?? []) };
+}
+
+/**
  * An endpoint worker's poller identity: Temporal's usual `pid@host`, and ` c=N` when the worker
  * runs at most N calls at once (--max-concurrency), so a batch can size its chunks for the
  * workers it really has (core/fleetChunking.ts) without being told their concurrency.

@@ -5,16 +5,16 @@
 // 1. The script: `up` is idempotent, `status` answers, `down` stops everything it started.
 // 2. A probe workflow (scripts/cluster/probeWorkflow.ts) started before the faults completes exactly
 //    once while the Temporal server is SIGKILLed and restarted and PostgreSQL is restarted.
-// 3. The full flask-eval scenario (README, "Scaling out"): a store process, three worker processes in folders of
-//    their own that cannot see the results file (one SIGKILLed mid-run, one started late), the store
-//    SIGKILLed and restarted, the Temporal server SIGKILLed and restarted, PostgreSQL restarted; every
-//    instance lands exactly once.
-// 4. Throughput with 1, 2 and 3 workers (opt-in: FLASK_CLUSTER_BENCH=1; also needs the store role).
+// 3. The full flask-eval scenario (README, "Scaling out"): a store process, three worker processes
+//    started from a compiled copy of the app without data/ (tests/helpers/compiledCopy.ts), each in
+//    an empty folder of its own, so they see neither the results file nor data/ (one SIGKILLed
+//    mid-run, one started late), the store SIGKILLed and restarted, the Temporal server SIGKILLed and
+//    restarted, PostgreSQL restarted; every instance lands exactly once.
+// Throughput on the cluster is measured by `bench/fleet-scale.ts --cluster` (bench/README.md), not here.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,9 +23,11 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../core/paths.js';
 import { installQuietRuntime } from '../../client/session.js';
 import { sleep, waitFor } from '../helpers/harness.js';
+import { appCli, compiledCopyWithoutData, dataOrResultsIn } from '../helpers/compiledCopy.js';
+import { LocalCluster } from '../../scripts/cluster/localCluster.js';
 
 const run = promisify(execFile);
-const SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'cluster.sh');
+const SCRIPT = LocalCluster.script;
 const FLASK = path.join(PROJECT_ROOT, 'bin', 'flask-eval.js');
 const PROBE_WORKFLOWS = path.join(PROJECT_ROOT, 'scripts', 'cluster', 'probeWorkflow.ts');
 
@@ -42,76 +44,6 @@ const skip = process.env.FLASK_CLUSTER_TESTS === '1' || built
   : 'cluster binaries not built (scripts/cluster.sh build) and FLASK_CLUSTER_TESTS is not 1';
 
 // ------------------------------------------------------------------ harness
-
-async function portsFree(base: number, count: number): Promise<boolean> {
-  for (let p = base; p < base + count; p++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false)).listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (!free) return false;
-  }
-  return true;
-}
-
-async function freeBasePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    // below 32768: Temporal keeps membership ports in a PostgreSQL smallint
-    const base = 20_000 + Math.floor(Math.random() * 600) * 20;
-    if (await portsFree(base, 12)) return base;
-  }
-  throw new Error('no block of 12 free loopback ports');
-}
-
-/** A cluster of its own (state folder, ports) driven through scripts/cluster.sh; async throughout,
- *  so workers running in this process keep polling while a fault is injected. */
-class TestCluster {
-  address = '';
-  private constructor(readonly dir: string, readonly env: NodeJS.ProcessEnv) {}
-
-  static async create(): Promise<TestCluster> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'flask-cluster-'));
-    const env = {
-      ...process.env,
-      FLASK_CLUSTER_DIR: dir,
-      FLASK_CLUSTER_PORT: String(await freeBasePort()),
-      ...(process.env.FLASK_CLUSTER_TEST_UI ? {} : { FLASK_CLUSTER_NO_UI: '1' }),
-    };
-    return new TestCluster(dir, env);
-  }
-
-  async sh(...args: string[]): Promise<string> {
-    try {
-      const r = await run('bash', [SCRIPT, ...args], { env: this.env, maxBuffer: 16 << 20, timeout: 40 * 60_000 });
-      return r.stdout + r.stderr;
-    } catch (e) {
-      const x = e as { stdout?: string; stderr?: string; code?: number };
-      throw new Error(`scripts/cluster.sh ${args.join(' ')} failed (exit ${x.code}):\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
-    }
-  }
-
-  async up(): Promise<string> {
-    const out = await this.sh('up');
-    this.address = /TEMPORAL_ADDRESS=(\S+)/.exec(await this.sh('env'))![1]!;
-    return out;
-  }
-
-  /** Timed fault: returns seconds taken. */
-  async fault(action: 'kill' | 'start' | 'restart', what: 'temporal' | 'postgres' | 'ui'): Promise<number> {
-    const t0 = Date.now();
-    await this.sh(action, what);
-    return (Date.now() - t0) / 1000;
-  }
-
-  pid(what: 'temporal' | 'postgres'): number | undefined {
-    const file = what === 'temporal' ? path.join(this.dir, 'temporal.pid') : path.join(this.dir, 'pg', 'postmaster.pid');
-    if (!existsSync(file)) return undefined;
-    return Number(readFileSync(file, 'utf8').split('\n')[0]);
-  }
-
-  async down(purge = true): Promise<void> {
-    await this.sh('down', ...(purge ? ['--purge'] : []));
-  }
-}
 
 /** Running, not merely unreaped: here PID 1 reaps orphaned daemons lazily, so a stopped server can
  *  linger as a zombie that `kill -0` still finds. */
@@ -133,14 +65,18 @@ async function retrying<T>(what: string, f: () => Promise<T>, timeoutMs = 120_00
 
 // ------------------------------------------------------------------ the cluster, shared by the tests
 
-let cluster: TestCluster | undefined;
+let cluster: LocalCluster | undefined;
 let upOutput = '';
 let upSeconds = 0;
+/** The workers' app: compiled while the cluster starts, awaited by the full scenario. */
+let workerApp: Promise<string> | undefined;
 
 before(async () => {
   if (skip) return;
   installQuietRuntime();
-  cluster = await TestCluster.create();
+  workerApp = compiledCopyWithoutData('cluster-worker-app');
+  workerApp.catch(() => undefined); // awaited (and reported) by the test that needs it
+  cluster = await LocalCluster.create();
   const t0 = Date.now();
   upOutput = await cluster.up();
   upSeconds = (Date.now() - t0) / 1000;
@@ -237,6 +173,12 @@ const fullSkip = skip;
 
 interface Proc { name: string; child: ChildProcess; log: string[] }
 
+/** Calls in flight per worker, and the run's --max-concurrency (the same value, as docs/scaling-out.md
+ *  says): chunks of 6-10 instead of 96, so reviews land a few at a time and each fault hits the run
+ *  where it is meant to (with the default 64, a chunk of 96 landed at once and the last fault came
+ *  after the last review). */
+const WORKER_CONCURRENCY = 4;
+
 async function sigkill(p: Proc): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   const gone = new Promise((r) => p.child.once('exit', r));
@@ -254,8 +196,9 @@ function filesUnder(dir: string): string[] {
 }
 
 /** flask-eval's processes on the cluster, as the README places them: one store with the state folder,
- *  workers each in an empty folder of their own (no results file, no dataset path to agree on), the
- *  CLI talking to the store; the judge is the offline server of this test process, over HTTP. */
+ *  workers started from `workerCli` (the compiled app without data/), each in an empty folder of its
+ *  own (no results file, no data/, no dataset path to agree on), the CLI talking to the store; the
+ *  judge is the offline server of this test process, over HTTP. */
 class Fleet {
   readonly stateDir = mkdtempSync(path.join(tmpdir(), 'flask-cluster-store-'));
   readonly workerDirs: string[] = [];
@@ -264,7 +207,7 @@ class Fleet {
   readonly storeEnv: NodeJS.ProcessEnv;
   readonly endpoint: string[];
 
-  constructor(address: string, judgeUrl: string, readonly runId: string) {
+  constructor(address: string, judgeUrl: string, readonly runId: string, readonly workerCli: string) {
     // No key, base URL or state folder from the shell: every process gets exactly what its role needs.
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/API_KEY|BASE_URL|^FLASK_|^TEMPORAL_/.test(k)));
     this.env = { ...base, TEMPORAL_ADDRESS: address, FLASK_TASK_QUEUE: `flask-${runId}` };
@@ -272,8 +215,8 @@ class Fleet {
     this.endpoint = ['--judge-base-url', judgeUrl, '--judge-api-key', 'x', '--judge-model', 'flask-offline-judge'];
   }
 
-  private spawn(name: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Proc {
-    const child = spawn(process.execPath, [FLASK, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  private spawn(name: string, cli: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Proc {
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];
     const keep = (d: Buffer) => { log.push(d.toString()); if (log.length > 200) log.shift(); if (process.env.DEBUG_CLUSTER) process.stderr.write(`[${name}] ${d}`); };
     child.stdout!.on('data', keep);
@@ -283,18 +226,20 @@ class Fleet {
     return p;
   }
 
+  /** In the foreground (as systemd or a container runs it): the process is the store itself, so
+   *  SIGKILL hits the store (`server start` alone hands over to a detached daemon and exits). */
   startStore(name = 'store'): Proc {
-    return this.spawn(name, ['server', 'start'], this.stateDir, this.storeEnv);
+    return this.spawn(name, FLASK, ['server', 'start', '--foreground'], this.stateDir, this.storeEnv);
   }
 
-  startWorker(name: string, concurrency = 4): Proc {
+  startWorker(name: string, concurrency = WORKER_CONCURRENCY): Proc {
     const dir = mkdtempSync(path.join(tmpdir(), `flask-cluster-${name}-`));
     this.workerDirs.push(dir);
-    return this.spawn(name, ['worker', ...this.endpoint, '--judge-concurrency', String(concurrency)], dir, this.env);
+    return this.spawn(name, this.workerCli, ['worker', ...this.endpoint, '--judge-concurrency', String(concurrency)], dir, this.env);
   }
 
   async review(limit: number): Promise<void> {
-    await run(process.execPath, [FLASK, 'review', '--model', 'gpt4', '--limit', String(limit), '--run', this.runId, '--detach', ...this.endpoint],
+    await run(process.execPath, [FLASK, 'review', '--model', 'gpt4', '--limit', String(limit), '--run', this.runId, '--max-concurrency', String(WORKER_CONCURRENCY), '--detach', ...this.endpoint],
       { cwd: this.stateDir, env: this.storeEnv, timeout: 300_000 });
   }
 
@@ -331,12 +276,14 @@ class Fleet {
   }
 }
 
-test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLed, one late), store, Temporal and PostgreSQL faults; each instance lands exactly once', { skip: fullSkip }, async (t: TestContext) => {
+test('full scenario: 300 instances, 3 workers from an app without data/ in their own folders (one SIGKILLed, one late), store, Temporal and PostgreSQL faults; each instance lands exactly once', { skip: fullSkip }, async (t: TestContext) => {
   const c = cluster!;
+  const app = await workerApp!;
+  assert.deepEqual(dataOrResultsIn(app), [], 'the workers\' app has no data/ and no results file');
   const { startOfflineServer } = await import('../../simulator/server.js');
   const judge = await startOfflineServer({ seed: 11, latencyMs: 1000 });
   const limit = 300;
-  const fleet = new Fleet(c.address, judge.url, `cluster-${process.pid}`);
+  const fleet = new Fleet(c.address, judge.url, `cluster-${process.pid}`, appCli(app));
   try {
     fleet.startStore();
     const w1 = fleet.startWorker('worker-1');
@@ -346,6 +293,7 @@ test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLe
 
     await fleet.until(40);
     await sigkill(w1);
+    assert.equal(w1.child.signalCode, 'SIGKILL', 'worker-1 was running when it was killed');
     t.diagnostic(`worker-1 SIGKILLed at ${(await fleet.landed()).n}/${limit}`);
     await fleet.until(80);
     fleet.startWorker('worker-3');
@@ -353,7 +301,9 @@ test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLe
 
     await fleet.until(120);
     const atStore = (await fleet.landed()).n;
-    await sigkill(fleet.procs.find((p) => p.name === 'store')!);
+    const store = fleet.procs.find((p) => p.name === 'store')!;
+    await sigkill(store);
+    assert.equal(store.child.signalCode, 'SIGKILL', `the store was running when it was killed:\n${store.log.join('')}`);
     await sleep(3000);
     fleet.startStore('store-2');
     t.diagnostic(`store SIGKILLed at ${atStore}/${limit}, restarted after 3 s`);
@@ -375,44 +325,17 @@ test('full scenario: 300 instances, 3 workers in their own folders (one SIGKILLe
     t.diagnostic(`all ${limit} landed in ${((Date.now() - t0) / 1000).toFixed(1)} s; calls: ${await fleet.callsByOutcome()}`);
     assert.deepEqual(final, { n: limit, distinct: limit }, 'every instance landed exactly once');
 
-    // The worker hosts never saw (or made) a results file.
+    // The worker hosts never saw (or made) a results file or data/, and never missed them.
+    assert.deepEqual(dataOrResultsIn(app), [], 'the workers\' app still has no data/ and no results file');
     for (const dir of fleet.workerDirs) {
-      assert.deepEqual(filesUnder(dir).filter((f) => /\.duckdb/.test(f)), [], `a worker folder holds a DuckDB file: ${dir}`);
+      assert.deepEqual(filesUnder(dir).filter((f) => /\.duckdb|(^|\/)data\//.test(path.relative(dir, f))), [], `a worker folder holds a DuckDB file or data/: ${dir}`);
+    }
+    for (const w of fleet.procs.filter((p) => p.name.startsWith('worker'))) {
+      assert.doesNotMatch(w.log.join(''), /ENOENT|cannot render/, `${w.name}:\n${w.log.join('')}`);
     }
     assert.ok(filesUnder(fleet.stateDir).some((f) => /\.duckdb$/.test(f)), 'the store folder holds the results file');
   } finally {
     await fleet.stop();
-    await judge.close();
-  }
-});
-
-// Throughput with 1, 2 and 3 worker processes against the offline judge at a fixed 1 s latency and
-// 4 calls in flight per worker (ideal: 4, 8, 12 instances/s). Opt-in: FLASK_CLUSTER_BENCH=1.
-test('throughput with 1, 2 and 3 workers (offline judge, 1 s latency, concurrency 4 per worker)', {
-  skip: fullSkip || (process.env.FLASK_CLUSTER_BENCH === '1' ? false : 'benchmark: set FLASK_CLUSTER_BENCH=1'),
-}, async (t: TestContext) => {
-  const c = cluster!;
-  const { startOfflineServer } = await import('../../simulator/server.js');
-  const judge = await startOfflineServer({ seed: 5, latencyMs: 1000 });
-  const limit = 240;
-  try {
-    for (const workers of [1, 2, 3]) {
-      const fleet = new Fleet(c.address, judge.url, `bench-${workers}-${process.pid}`);
-      try {
-        fleet.startStore();
-        for (let i = 1; i <= workers; i++) fleet.startWorker(`bench-worker-${i}`, 4);
-        await sleep(3000); // pollers registered before the clock starts
-        const t0 = Date.now();
-        await fleet.review(limit);
-        await fleet.until(limit, 600_000);
-        const secs = (Date.now() - t0) / 1000;
-        t.diagnostic(`${workers} worker(s): ${limit} reviews in ${secs.toFixed(1)} s = ${(limit / secs).toFixed(2)} instances/s (ideal ${4 * workers}/s)`);
-        assert.deepEqual(await fleet.landed(), { n: limit, distinct: limit });
-      } finally {
-        await fleet.stop();
-      }
-    }
-  } finally {
     await judge.close();
   }
 });

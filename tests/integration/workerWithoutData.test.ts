@@ -4,7 +4,6 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startOfflineServer } from '../../simulator/server.js';
@@ -12,19 +11,19 @@ import { loadEvalSet } from '../../core/flask/dataset.js';
 import { DATA_FILES } from '../../core/paths.js';
 import { startOrAttach } from '../../client/runs.js';
 import { baseRun, counts, landRun, startTestPipeline, tempDb, temporalForThisFile, waitFor } from '../helpers/harness.js';
-import { compiledCopyWithoutData } from '../helpers/compiledCopy.js';
+import { appCli, compiledCopyWithoutData, dataOrResultsIn } from '../helpers/compiledCopy.js';
 
 let env: TestWorkflowEnvironment;
 const cleanups = temporalForThisFile((e) => (env = e));
 let app: string;
-before(() => {
-  app = compiledCopyWithoutData('no-data');
+before(async () => {
+  app = await compiledCopyWithoutData('no-data');
 });
 
 /** `flask-eval worker --role judge` of the compiled copy, run from that folder; resolves once it polls. */
 async function startCopyWorker(queueBase: string, judgeUrl: string, maxConcurrency: number): Promise<{ proc: ChildProcess; log: () => string }> {
   let log = '';
-  const proc = spawn(process.execPath, [path.join(app, 'bin', 'flask-eval.js'), 'worker', '--role', 'judge', '--max-concurrency', String(maxConcurrency)], {
+  const proc = spawn(process.execPath, [appCli(app), 'worker', '--role', 'judge', '--max-concurrency', String(maxConcurrency)], {
     cwd: app,
     env: {
       ...process.env, TEMPORAL_ADDRESS: env.address, FLASK_TASK_QUEUE: queueBase,
@@ -45,7 +44,7 @@ async function startCopyWorker(queueBase: string, judgeUrl: string, maxConcurren
 }
 
 test('a worker whose folder has no data/ judges a whole run: the prompts come in the activity input', async () => {
-  assert.equal(existsSync(path.join(app, 'data')), false);
+  assert.deepEqual(dataOrResultsIn(app), [], 'the app folder has no data/ and no results file');
   const server = await startOfflineServer({ seed: 21 });
   cleanups.push(() => server.close());
   const db = tempDb('no-data');
@@ -69,6 +68,7 @@ test('a worker whose folder has no data/ judges a whole run: the prompts come in
   const scored = await db.run((sql) => sql.all(`SELECT count(*)::INT AS n FROM reviews WHERE run_id = 'no-data' AND review_template = 'flask/prompt_id=2'`));
   assert.equal(scored[0]!.n, 10, 'every review used FLASK prompt 2, rendered by the worker without data/');
   assert.doesNotMatch(worker.log(), /ENOENT|cannot render/, worker.log());
+  assert.deepEqual(dataOrResultsIn(app), [], 'the worker made no results file');
 });
 
 test('fault drill without data/: one of two such workers is SIGKILLed mid-run; every review lands once', async () => {

@@ -4,6 +4,7 @@ import {
   createEndpointLimiter, fleetSizeFromPollers, headerRecord, parseResetDuration, formatResetDuration, readRateLimitHeaders,
   type CallObservation, type Clock, type EndpointLimiter, type Permit, type EndpointLimits, type LimiterTuning,
 } from '../../core/rate/index.js';
+import { livePollerCount, mergedPollers, taskQueuePartitionNames } from '../../core/rate/fleet.js';
 
 // Everything here runs on a fake clock: simulated minutes take milliseconds, and the figures are exact.
 
@@ -460,6 +461,22 @@ test('fleetSizeFromPollers: distinct identities seen within 70 s; Long seconds; 
     }, now),
     3,
   );
+});
+
+test('a queue\'s workers are counted over all its partitions: a worker seen only on a non-root partition counts, one seen on several counts once', () => {
+  assert.deepEqual(taskQueuePartitionNames('flask-eval-ep-abc'), ['flask-eval-ep-abc', '/_sys/flask-eval-ep-abc/1', '/_sys/flask-eval-ep-abc/2', '/_sys/flask-eval-ep-abc/3']);
+  assert.deepEqual(taskQueuePartitionNames('q', 1), ['q']);
+  const now = 1_700_000_000_000;
+  const at = { seconds: Math.floor((now - 1_000) / 1000), nanos: 0 };
+  const byPartition = [
+    { pollers: [{ identity: 'a@host1', lastAccessTime: at }] }, // root
+    { pollers: [{ identity: 'a@host1', lastAccessTime: at }, { identity: 'b@host2', lastAccessTime: at }] },
+    {},
+    { pollers: [{ identity: 'c@host3', lastAccessTime: at }] },
+  ];
+  assert.equal(livePollerCount(byPartition[0]!, now), 1, 'the root partition alone sees one of the three');
+  assert.equal(livePollerCount(mergedPollers(byPartition), now), 3);
+  assert.equal(fleetSizeFromPollers(mergedPollers(byPartition), now), 3);
 });
 
 test('reset durations in OpenAI format', () => {
