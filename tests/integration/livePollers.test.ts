@@ -24,7 +24,8 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-test('embedded dev server: an idle live worker keeps counting; one that exited stops counting within 20 s', async () => {
+/** A dev server started as the state server starts it (10 s long poll), and a client of it. */
+async function devServer(): Promise<{ dev: DevServerChild; client: Client }> {
   installQuietRuntime();
   const cli = ensureTemporalCli(() => undefined);
   assert.ok(cli, 'the Temporal CLI is installed (npm run install-temporal)');
@@ -34,7 +35,11 @@ test('embedded dev server: an idle live worker keeps counting; one that exited s
   cleanups.push(() => dev.stop());
   const connection = await Connection.connect({ address: dev.address });
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: 'default' });
+  return { dev, client: new Client({ connection, namespace: 'default' }) };
+}
+
+test('embedded dev server: an idle live worker keeps counting; one that exited stops counting within 20 s', async () => {
+  const { dev, client } = await devServer();
   const native = await NativeConnection.connect({ address: dev.address });
   cleanups.push(() => native.close());
 
@@ -67,15 +72,7 @@ test('embedded dev server: an idle live worker keeps counting; one that exited s
 });
 
 test('endpoint workers declare their --max-concurrency in their poller identity; the store reads the fleet a batch sizes its chunks for', async () => {
-  installQuietRuntime();
-  const cli = ensureTemporalCli(() => undefined)!;
-  const port = await freeDevServerPort();
-  const dev = new DevServerChild({ cli, stateDir: mkdtempSync(path.join(tmpdir(), 'flask-fleet-')), port, uiPort: port + 1000, namespace: 'default', log: () => undefined });
-  await dev.start();
-  cleanups.push(() => dev.stop());
-  const connection = await Connection.connect({ address: dev.address });
-  cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: 'default' });
+  const { dev, client } = await devServer();
   const endpoint = endpointRef('http://127.0.0.1:9/v1', 'some-judge', 'control');
   const provider = new OpenAIProvider({ apiKey: 'x', baseURL: endpoint.baseUrl });
   // One worker capped at 5 calls, one adaptive (it declares nothing).
