@@ -92,14 +92,16 @@ export async function judgeReliability(r: Reader, runId: string, bs: Required<Bo
   const reviews = await r.all(
     `SELECT v.judge_id, v.status, v.attempts, coalesce(v.samples, 1) AS k, len(i.skills) AS nskills, coalesce(v.judge_profile, 'flask') AS profile
      FROM reviews v JOIN instances i USING (run_id, idx) WHERE v.run_id = ?`, [runId]);
-  const scores = await r.all(`SELECT judge_id, idx, skill_key, score FROM scores WHERE run_id = ?`, [runId]);
+  // Every row set a bootstrap reads is ordered: the same results give the same CIs, whatever order they landed in.
+  const scores = await r.all(`SELECT judge_id, idx, skill_key, score FROM scores WHERE run_id = ? ORDER BY judge_id, idx, skill_order, skill_key`, [runId]);
   const samples = await r.all(`SELECT s.judge_id, s.idx, s.skill_key, s.score FROM review_sample_scores s
-     JOIN reviews v ON v.run_id = s.run_id AND v.idx = s.idx AND v.judge_id = s.judge_id AND v.status = 'scored' WHERE s.run_id = ?`, [runId]);
+     JOIN reviews v ON v.run_id = s.run_id AND v.idx = s.idx AND v.judge_id = s.judge_id AND v.status = 'scored' WHERE s.run_id = ?
+     ORDER BY s.judge_id, s.idx, s.skill_key, s.sample`, [runId]);
   const latency = await r.all(`SELECT judge_id, coalesce(sum(latency_ms), 0)::DOUBLE AS ms FROM calls WHERE run_id = ? AND step = 'review' GROUP BY judge_id`, [runId]);
   const cost = await runCost(r, runId, prices);
   const [run] = await r.all(`SELECT model_id FROM runs WHERE run_id = ?`, [runId]);
   const labels = (await tableColumns(r, 'human_labels')).size
-    ? await r.all(`SELECT idx, annotator, skill_key, score FROM human_labels WHERE run_id = ? AND score IS NOT NULL`, [runId]) : [];
+    ? await r.all(`SELECT idx, annotator, skill_key, score FROM human_labels WHERE run_id = ? AND score IS NOT NULL ORDER BY idx, annotator, skill_key`, [runId]) : [];
   const texts = await r.all(`SELECT i.idx, coalesce(i.answer, '') AS answer, x.text FROM instances i JOIN responses x USING (run_id, idx) WHERE i.run_id = ?`, [runId]);
   const words = new Map(texts.map((t) => [Number(t.idx), { words: countWords(String(t.text)), referenceWords: countWords(String(t.answer)) }]));
 
@@ -265,7 +267,8 @@ export async function orderProbe(r: Reader, given: string, reversed: string, bs:
   const from = sourceScoresSql(sources);
   const rows = await r.all(
     `SELECT s.src, s.idx, s.skill_key, s.score, list_position(i.skills, s.skill) AS pos, len(i.skills) AS nskills
-     FROM (${from.sql}) s JOIN instances i ON i.run_id = s.run_id AND i.idx = s.idx WHERE s.score IS NOT NULL`, from.params);
+     FROM (${from.sql}) s JOIN instances i ON i.run_id = s.run_id AND i.idx = s.idx WHERE s.score IS NOT NULL
+     ORDER BY s.src, s.idx, s.skill_key`, from.params);
   const a = new Map<string, { score: number; pos: number; n: number; skill: string }>();
   const pairs: Array<{ skill: string; pos: number; n: number; d: number }> = [];
   for (const x of rows) if (Number(x.src) === 0) a.set(`${x.idx}|${x.skill_key}`, { score: Number(x.score), pos: Number(x.pos), n: Number(x.nskills), skill: String(x.skill_key) });
